@@ -1,0 +1,68 @@
+#include <iostream>
+#include <memory>
+
+#include "cli.hpp"
+#include "tandem/backend.hpp"
+#include "tandem/machine.hpp"
+#include "tandem/workloads/tasks.hpp"
+
+namespace tandem::cli {
+
+void add_common_flags(CLI::App& cmd, common_flags& f, const std::string& default_backend) {
+  f.backend = default_backend;
+  cmd.add_option("-b,--backend", f.backend,
+                 "Backend, or a comma list to compare: seq, threads, procs, gpu, auto. In a list, a backend that "
+                 "cannot run here is skipped with its reason")
+      ->capture_default_str();
+  cmd.add_option("-w,--workers", f.workers, "Workers for threads/procs (default: logical cores)")
+      ->check(CLI::Range(1u, 4096u));
+  cmd.add_option("-r,--repeat", f.repeat, "Timed runs per backend")->check(CLI::Range(1u, 1000000u))->capture_default_str();
+  cmd.add_option("--warmup", f.warmup, "Untimed runs before them")->check(CLI::Range(0u, 1000000u))->capture_default_str();
+  cmd.add_option("--seed", f.seed, "Random seed for workloads that draw random numbers")->capture_default_str();
+  cmd.add_flag("--json", f.json, "Print one JSON document on stdout instead of tables");
+  cmd.add_option("-o,--out", f.out, "Also write the JSON document to this file (written whole, or not at all)");
+}
+
+run_options to_run_options(const common_flags& f) {
+  run_options o;
+  o.backends = parse_backend_list(f.backend);
+  if (f.workers != 0) o.workers = f.workers;
+  o.repeat = f.repeat;
+  o.warmup = f.warmup;
+  return o;
+}
+
+void add_info_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("info", "Describe this machine: CPU, caches, GPUs (or why none), build features");
+  auto json = std::make_shared<bool>(false);
+  cmd->add_flag("--json", *json, "Print JSON");
+  cmd->callback([json] {
+    const machine_info m = describe_machine();
+    if (*json) std::cout << to_json(m).dump(2) << "\n";
+    else print_machine(std::cout, m);
+  });
+}
+
+void add_tasks_command(CLI::App& app) {
+  struct state {
+    common_flags flags;
+    tasks_options options;
+  };
+  auto s = std::make_shared<state>();
+  auto* cmd = app.add_subcommand(
+      "tasks", "CPU-bound tasks: COUNT tasks, each the exact sum of i*i for i < N (the concurrent.futures example)");
+  add_common_flags(*cmd, s->flags, "auto");
+  cmd->add_option("-c,--count", s->options.count, "Number of tasks")->check(CLI::Range(1u, 1u << 20))->capture_default_str();
+  cmd->add_option("-n,--n", s->options.n, "Terms per task (at most 2^32)")
+      ->check(CLI::Range(std::uint64_t{0}, kernels::tasks_max_n))
+      ->capture_default_str();
+  cmd->callback([s] {
+    auto w = make_tasks_workload(s->options);
+    report r;
+    r.runs.push_back(run_workload(*w, to_run_options(s->flags), std::cerr));
+    const int status = emit(s->flags, r);
+    if (status != exit_ok) throw exit_status{status};
+  });
+}
+
+}  // namespace tandem::cli

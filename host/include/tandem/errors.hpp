@@ -1,0 +1,22 @@
+// The errors a user can cause, kept apart from internal failures so the CLI can answer each with
+// one clear line and the right exit status.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace tandem {
+
+// A flag or parameter outside its domain (CLI exit status 2).
+class usage_error : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+// A backend that cannot run on this machine or build, e.g. "no CUDA device: ..." (exit status 3).
+class unavailable_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+}  // namespace tandem

@@ -1,0 +1,71 @@
+// Executors run the chunks of a job; callers combine the partials in chunk order.
+//
+// A chunk_job is plain data: a chunk plan, a pointer to trivially copyable parameters, the size of
+// one chunk's partial result, and a plain function that computes one chunk. Nothing in it depends
+// on the executor, which is what lets a thread pool, a process pool (after fork the function
+// address is the same in every worker) or an MPI rank run any chunk and get the same bytes.
+#pragma once
+
+#include <cstddef>
+#include <concepts>
+#include <cstring>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "tandem/chunk_plan.hpp"
+
+namespace tandem {
+
+struct chunk_job {
+  chunk_plan plan;
+  const void* params = nullptr;
+  std::size_t params_size = 0;
+  std::size_t partial_size = 0;
+  // Computes chunk `chunk` of `plan` and writes partial_size bytes at `partial`.
+  void (*run_chunk)(const void* params, const chunk_plan& plan, std::size_t chunk, void* partial) = nullptr;
+};
+
+class executor {
+ public:
+  virtual ~executor() = default;
+  virtual std::string_view name() const noexcept = 0;
+  // How many chunks can run at once.
+  virtual unsigned workers() const noexcept = 0;
+  // Runs every chunk of `job`; chunk c's partial lands at partials + c * job.partial_size.
+  // The first error from a chunk cancels the chunks not yet started and is rethrown.
+  virtual void run(const chunk_job& job, void* partials) = 0;
+};
+
+// A chunk kernel: `Kernel::params_type` and `Kernel::partial_type` are trivially copyable and
+// `Kernel::run(const params_type&, chunk_range)` returns the chunk's partial.
+template <class Kernel>
+concept chunk_kernel = std::is_trivially_copyable_v<typename Kernel::params_type> &&
+                       std::is_trivially_copyable_v<typename Kernel::partial_type> &&
+                       requires(const typename Kernel::params_type& p, chunk_range r) {
+                         { Kernel::run(p, r) } -> std::same_as<typename Kernel::partial_type>;
+                       };
+
+template <chunk_kernel Kernel>
+void run_kernel_chunk(const void* params, const chunk_plan& plan, std::size_t chunk, void* partial) {
+  typename Kernel::params_type p;
+  std::memcpy(&p, params, sizeof p);  // params may sit unaligned in a shared-memory message
+  const typename Kernel::partial_type r = Kernel::run(p, plan.range(chunk));
+  std::memcpy(partial, &r, sizeof r);
+}
+
+template <chunk_kernel Kernel>
+chunk_job make_chunk_job(const chunk_plan& plan, const typename Kernel::params_type& params) {
+  return chunk_job{plan, &params, sizeof params, sizeof(typename Kernel::partial_type), &run_kernel_chunk<Kernel>};
+}
+
+// Runs every chunk and returns the partials in chunk order.
+template <chunk_kernel Kernel>
+std::vector<typename Kernel::partial_type> run_chunks(executor& ex, const chunk_plan& plan,
+                                                      const typename Kernel::params_type& params) {
+  std::vector<typename Kernel::partial_type> partials(plan.chunks());
+  ex.run(make_chunk_job<Kernel>(plan, params), partials.data());
+  return partials;
+}
+
+}  // namespace tandem

@@ -1,0 +1,54 @@
+// Runs one workload on a list of backends: warm-up, timed repeats, and a check that every backend
+// gave the same answer.
+#pragma once
+
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tandem/workload.hpp"
+
+namespace tandem {
+
+struct run_options {
+  std::vector<std::string> backends{"seq"};  // as typed; may include auto
+  std::optional<unsigned> workers;           // default: per backend (default_workers)
+  unsigned repeat = 5;                       // timed runs, >= 1
+  unsigned warmup = 1;                       // untimed runs before them
+};
+
+struct timing {
+  double median = 0, min = 0, max = 0;  // seconds
+  std::vector<double> runs;
+};
+
+struct run_record {
+  std::string workload;
+  std::string backend;    // what ran
+  std::string requested;  // what the user typed (differs for auto)
+  unsigned workers = 0;
+  nlohmann::json params;
+  nlohmann::json result;
+  timing time;
+  double throughput = 0;  // work units per second at the median time
+  std::string unit;
+  bool skipped = false;
+  std::string reason;     // why skipped, or what auto chose
+};
+
+struct run_report {
+  std::vector<run_record> records;
+  bool agree = true;         // every backend that ran gave the same answer
+  std::string disagreement;  // which ones did not, in words
+};
+
+timing summarize(std::vector<double> runs);
+
+// Throws unavailable_error when the only backend asked for cannot run here; in a list, such a
+// backend is recorded as skipped with its reason. `notes` gets one line per skip or auto choice.
+run_report run_workload(workload& w, const run_options& options, std::ostream& notes);
+
+}  // namespace tandem

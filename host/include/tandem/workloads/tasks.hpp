@@ -1,0 +1,45 @@
+// `tandem tasks`: COUNT independent CPU-bound tasks, each the exact sum of i*i for 0 <= i < N, as
+// in the published concurrent.futures example (8 tasks of N = 10^7 by default).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tandem/executor.hpp"
+#include "tandem/kernels/tasks.hpp"
+#include "tandem/workload.hpp"
+
+namespace tandem {
+
+struct tasks_options {
+  std::uint64_t count = 8;
+  std::uint64_t n = 10'000'000;
+};
+
+struct tasks_result {
+  std::vector<kernels::uint128> sums;  // one per task
+  kernels::uint128 total;              // sum over tasks
+};
+
+// Throws usage_error when n > 2^32 (the squares would not fit 64 bits) or count > 2^20.
+kernels::tasks_params tasks_job(const tasks_options& o);
+
+// The chunk kernel: one chunk is one piece of one task.
+struct tasks_kernel {
+  using params_type = kernels::tasks_params;
+  using partial_type = kernels::uint128;
+  static partial_type run(const params_type& p, chunk_range r);
+};
+
+tasks_result run_tasks(executor& ex, const tasks_options& o);
+// On the current CUDA device. Throws unavailable_error in a build without CUDA.
+tasks_result run_tasks_gpu(const tasks_options& o);
+
+// Exact decimal text of a 128-bit value.
+std::string to_decimal(kernels::uint128 v);
+
+std::unique_ptr<workload> make_tasks_workload(const tasks_options& o);
+
+}  // namespace tandem

@@ -1,0 +1,50 @@
+// GPU discovery through the CUDA runtime. Any error is an answer ("no GPU, because ..."), never
+// an exception: on a machine without a driver, cudaGetDeviceCount fails and that is normal.
+#include <cuda_runtime.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "tandem/gpu/device.hpp"
+
+namespace tandem::gpu {
+
+namespace {
+discovery look() {
+  discovery d;
+  d.built = true;
+  cudaRuntimeGetVersion(&d.runtime_version);
+  if (const char* off = std::getenv("TANDEM_DISABLE_GPU"); off && *off && std::string(off) != "0") {
+    d.reason = "no CUDA device: disabled by TANDEM_DISABLE_GPU";
+    return d;
+  }
+  if (cudaDriverGetVersion(&d.driver_version) != cudaSuccess) d.driver_version = 0;
+  int count = 0;
+  if (const cudaError_t err = cudaGetDeviceCount(&count); err != cudaSuccess) {
+    d.reason = std::string("no CUDA device: ") + cudaGetErrorString(err);
+    cudaGetLastError();  // clear the sticky error so later calls report their own
+    return d;
+  }
+  if (count == 0) {
+    d.reason = "no CUDA device: the driver reports zero devices";
+    return d;
+  }
+  for (int i = 0; i < count; ++i) {
+    cudaDeviceProp p{};
+    if (const cudaError_t err = cudaGetDeviceProperties(&p, i); err != cudaSuccess) {
+      d.devices.clear();
+      d.reason = "no CUDA device: reading device " + std::to_string(i) + " failed: " + cudaGetErrorString(err);
+      return d;
+    }
+    d.devices.push_back(device_info{i, p.name, p.major, p.minor, p.multiProcessorCount, p.totalGlobalMem});
+  }
+  return d;
+}
+}  // namespace
+
+const discovery& discover() {
+  static const discovery d = look();
+  return d;
+}
+
+}  // namespace tandem::gpu
