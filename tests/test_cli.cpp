@@ -1,0 +1,120 @@
+// The CLI as a user meets it: exit statuses, one-line errors, the JSON document, atomic output.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "cli_runner.hpp"
+#include "tandem/gpu/device.hpp"
+
+namespace {
+
+using tandem::testing::run_cli;
+
+int lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
+
+TEST(cli, bad_input_gives_one_line_and_status_2) {
+  for (const char* args : {"tasks --frobnicate", "tasks --backend warp", "tasks --workers 0", "tasks --count 0",
+                           "tasks --n 4294967297", "tasks --repeat 0", "tasks --backend seq,,threads", "nosuchcommand",
+                           "tasks --n -5", ""}) {
+    const auto r = run_cli(args);
+    EXPECT_EQ(r.status, 2) << args << "\n" << r.err;
+    EXPECT_EQ(lines(r.err), 1) << args << ":\n" << r.err;
+    EXPECT_NE(r.err.find("error"), std::string::npos) << args << ": " << r.err;
+    EXPECT_TRUE(r.out.empty()) << args << ": " << r.out;
+  }
+}
+
+TEST(cli, unknown_backend_names_the_choices) {
+  const auto r = run_cli("tasks --backend warp");
+  EXPECT_NE(r.err.find("unknown backend 'warp'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("seq, threads, procs, gpu, auto"), std::string::npos) << r.err;
+}
+
+TEST(cli, gpu_alone_without_a_device_fails_with_the_reason) {
+  if (tandem::gpu::available()) GTEST_SKIP() << "a CUDA device is present";
+  const auto r = run_cli("tasks --backend gpu --count 1 --n 10");
+  EXPECT_EQ(r.status, 3) << r.err;
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("backend gpu unavailable: no CUDA device"), std::string::npos) << r.err;
+}
+
+TEST(cli, gpu_in_a_list_is_skipped_and_the_rest_runs) {
+  if (tandem::gpu::available()) GTEST_SKIP() << "a CUDA device is present";
+  const auto r = run_cli("tasks --backend seq,threads,gpu --count 2 --n 1000 --repeat 1");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("skipped: no CUDA device"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("skipping backend gpu"), std::string::npos) << r.err;
+}
+
+TEST(cli, auto_says_what_it_chose) {
+  const auto r = run_cli("tasks --count 1 --n 10 --repeat 1");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("auto chose"), std::string::npos) << r.err;
+}
+
+TEST(cli, json_document_on_stdout) {
+  const auto r = run_cli("tasks --backend seq,threads --workers 2 --count 3 --n 100000 --repeat 2 --warmup 0 --json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);  // throws (fails the test) unless stdout is one document
+  EXPECT_EQ(j.at("schema_version"), 1);
+  ASSERT_EQ(j.at("results").size(), 2u);
+  const auto& seq = j.at("results")[0];
+  EXPECT_EQ(seq.at("backend"), "seq");
+  EXPECT_EQ(seq.at("workload"), "tasks");
+  EXPECT_EQ(seq.at("params").at("count"), 3);
+  EXPECT_EQ(seq.at("params").at("n"), 100000);
+  // sum of i*i for i < 10^5, computed independently: 333328333350000
+  EXPECT_EQ(seq.at("result").at("sums")[0], "333328333350000");
+  EXPECT_EQ(seq.at("result").at("total"), "999985000050000");
+  EXPECT_EQ(j.at("results")[1].at("result"), seq.at("result"));
+  EXPECT_EQ(j.at("results")[1].at("workers"), 2);
+  EXPECT_EQ(seq.at("time_s").at("runs"), 2);
+  EXPECT_EQ(seq.at("throughput").at("unit"), "terms/s");
+  EXPECT_TRUE(j.at("agree").get<bool>());
+}
+
+TEST(cli, out_file_is_written_whole) {
+  const auto dir = std::filesystem::temp_directory_path() / ("tandem_out_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto path = dir / "report.json";
+  const auto r = run_cli("tasks --backend seq --count 1 --n 1000 --repeat 1 --out '" + path.string() + "'");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(tandem::testing::slurp(path));
+  EXPECT_EQ(j.at("results")[0].at("result").at("total"), "332833500");
+  // No temporary file is left beside it.
+  int files = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir)) ++files;
+  EXPECT_EQ(files, 1);
+  // An unwritable destination fails cleanly and leaves nothing behind.
+  const auto bad = run_cli("tasks --backend seq --count 1 --n 10 --repeat 1 --out '" + (dir / "no/such/dir/x.json").string() + "'");
+  EXPECT_NE(bad.status, 0);
+  EXPECT_EQ(lines(bad.err), 1) << bad.err;
+  std::filesystem::remove_all(dir);
+}
+
+TEST(cli, info_describes_the_machine) {
+  const auto r = run_cli("info --json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_GT(j.at("cpu").at("logical_cores").get<int>(), 0);
+  EXPECT_FALSE(j.at("cpu").at("simd").get<std::string>().empty());
+  if (!tandem::gpu::available()) {
+    EXPECT_NE(j.at("gpu").at("reason").get<std::string>().find("no CUDA device"), std::string::npos);
+  }
+  const auto text = run_cli("info");
+  EXPECT_NE(text.out.find("CPU:"), std::string::npos);
+  EXPECT_NE(text.out.find("GPU"), std::string::npos);
+  EXPECT_NE(text.out.find("CUDA:"), std::string::npos);
+}
+
+TEST(cli, help_exits_zero) {
+  const auto r = run_cli("tasks --help");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.out.find("--backend"), std::string::npos);
+  EXPECT_NE(r.out.find("--workers"), std::string::npos);
+}
+
+}  // namespace

@@ -1,0 +1,151 @@
+// The execution model's promise: a chunk's result depends only on the job and the chunk, and
+// partials combined in chunk order give bitwise the same answer on every backend and worker count.
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <vector>
+
+#include "tandem/backend.hpp"
+#include "tandem/chunk_plan.hpp"
+#include "tandem/errors.hpp"
+#include "tandem/executor.hpp"
+#include "tandem/executors.hpp"
+
+namespace {
+
+using namespace tandem;
+
+TEST(chunk_plan, covers_the_index_space_exactly) {
+  for (std::size_t items : {0u, 1u, 2u, 63u, 64u, 65u, 97u, 1000u}) {
+    for (std::size_t chunk : {1u, 2u, 7u, 64u, 1000u, 5000u}) {
+      const chunk_plan plan(items, chunk);
+      std::size_t next = 0;
+      for (std::size_t c = 0; c < plan.chunks(); ++c) {
+        const chunk_range r = plan.range(c);
+        ASSERT_EQ(r.begin, next);
+        ASSERT_GT(r.size(), 0u);
+        ASSERT_LE(r.size(), chunk);
+        next = r.end;
+      }
+      EXPECT_EQ(next, items) << "items=" << items << " chunk=" << chunk;
+    }
+  }
+}
+
+TEST(chunk_plan, rejects_zero_chunk_size) { EXPECT_THROW(chunk_plan(10, 0), std::invalid_argument); }
+
+// A floating-point sum whose value depends on the order of additions: exactly what would differ
+// between backends if anything but the chunk decided the grouping.
+struct float_sum_kernel {
+  struct params_type {
+    std::uint64_t salt;
+  };
+  using partial_type = double;
+  static double value(std::uint64_t salt, std::size_t i) {
+    std::uint64_t x = (i + 1) * 0x9E3779B97F4A7C15ull ^ salt;
+    x ^= x >> 31;
+    x *= 0xBF58476D1CE4E5B9ull;
+    x ^= x >> 29;
+    return std::ldexp(static_cast<double>(x >> 11), -53) * std::pow(10.0, static_cast<double>(i % 17) - 8);
+  }
+  static double run(const params_type& p, chunk_range r) {
+    double s = 0;
+    for (std::size_t i = r.begin; i < r.end; ++i) s += value(p.salt, i);
+    return s;
+  }
+};
+
+double fold(const std::vector<double>& partials) {
+  double s = 0;
+  for (double p : partials) s += p;
+  return s;
+}
+
+struct backend_case {
+  std::string backend;
+  unsigned workers;
+};
+
+void PrintTo(const backend_case& c, std::ostream* os) { *os << c.backend << " x" << c.workers; }
+
+class determinism : public ::testing::TestWithParam<backend_case> {};
+
+TEST_P(determinism, bitwise_equal_to_seq) {
+  const auto& [name, workers] = GetParam();
+  if (const auto st = backend_availability(name); !st.available) GTEST_SKIP() << name << " unavailable: " << st.reason;
+  auto reference = make_executor("seq", 1);
+  auto ex = make_executor(name, workers);
+  for (std::size_t items : {0u, 1u, 255u, 256u, 257u, 10007u, 1u << 18}) {
+    const chunk_plan plan(items, 256);
+    const float_sum_kernel::params_type p{12345};
+    const auto want = run_chunks<float_sum_kernel>(*reference, plan, p);
+    const auto got = run_chunks<float_sum_kernel>(*ex, plan, p);
+    ASSERT_EQ(got.size(), plan.chunks());
+    for (std::size_t c = 0; c < got.size(); ++c)
+      ASSERT_EQ(std::bit_cast<std::uint64_t>(got[c]), std::bit_cast<std::uint64_t>(want[c])) << "chunk " << c;
+    EXPECT_EQ(std::bit_cast<std::uint64_t>(fold(got)), std::bit_cast<std::uint64_t>(fold(want)));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(backends, determinism,
+                         ::testing::Values(backend_case{"seq", 1}, backend_case{"threads", 1}, backend_case{"threads", 2},
+                                           backend_case{"threads", 3}, backend_case{"threads", 8},
+                                           backend_case{"threads", 64}, backend_case{"procs", 1},
+                                           backend_case{"procs", 2}, backend_case{"procs", 8}),
+                         [](const auto& p) { return p.param.backend + "_" + std::to_string(p.param.workers); });
+
+// The sum above really does depend on grouping, so the test above could fail.
+TEST(determinism, grouping_changes_the_float_sum) {
+  const float_sum_kernel::params_type p{12345};
+  const chunk_plan a(1u << 18, 256), b(1u << 18, 1000);
+  seq_executor seq;
+  EXPECT_NE(fold(run_chunks<float_sum_kernel>(seq, a, p)), fold(run_chunks<float_sum_kernel>(seq, b, p)));
+}
+
+struct throwing_kernel {
+  struct params_type {
+    std::size_t bad_chunk;
+  };
+  using partial_type = int;
+  static int run(const params_type& p, chunk_range r) {
+    if (r.begin / 4 == p.bad_chunk) throw std::runtime_error("bad chunk");
+    return 1;
+  }
+};
+
+TEST(executors, chunk_error_reaches_caller) {
+  for (const char* name : {"seq", "threads"}) {
+    auto ex = make_executor(name, 2);
+    EXPECT_THROW(run_chunks<throwing_kernel>(*ex, chunk_plan(400, 4), {37}), std::runtime_error) << name;
+    // And the executor still works afterwards.
+    EXPECT_EQ(run_chunks<throwing_kernel>(*ex, chunk_plan(400, 4), {1000}).size(), 100u) << name;
+  }
+}
+
+TEST(backends, parse_and_resolve) {
+  EXPECT_EQ(parse_backend_list("seq,threads,gpu"), (std::vector<std::string>{"seq", "threads", "gpu"}));
+  EXPECT_THROW(parse_backend_list("seq,warp"), usage_error);
+  EXPECT_THROW(parse_backend_list("seq,,threads"), usage_error);
+  EXPECT_THROW(parse_backend_list(""), usage_error);
+  EXPECT_THROW(parse_backend_list("seq,seq"), usage_error);
+  EXPECT_THROW(resolve_backend("warp"), usage_error);
+  EXPECT_EQ(resolve_backend("threads").name, "threads");
+  const backend_choice a = resolve_backend("auto");
+  EXPECT_EQ(a.name, backend_availability("gpu").available ? "gpu" : "threads");
+  EXPECT_NE(a.note.find("auto chose"), std::string::npos);
+  EXPECT_THROW(make_executor("threads", 0), usage_error);
+  EXPECT_THROW(make_executor("gpu", 1), usage_error);
+}
+
+TEST(backends, gpu_unavailability_is_explained) {
+  const backend_status st = backend_availability("gpu");
+  if (st.available) GTEST_SKIP() << "a CUDA device is present";
+  EXPECT_EQ(st.reason.rfind("no CUDA device: ", 0), 0u) << st.reason;
+  EXPECT_GT(st.reason.size(), std::string("no CUDA device: ").size());
+}
+
+}  // namespace

@@ -1,0 +1,125 @@
+// Reports: timing summaries, the JSON schema, and doubles that round-trip.
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <cstdint>
+#include <limits>
+#include <sstream>
+
+#include "tandem/backend.hpp"
+#include "tandem/report.hpp"
+#include "tandem/runner.hpp"
+#include "tandem/workloads/tasks.hpp"
+
+namespace {
+
+using namespace tandem;
+
+TEST(report, summarize_takes_median_min_max) {
+  const timing odd = summarize({3.0, 1.0, 2.0});
+  EXPECT_EQ(odd.median, 2.0);
+  EXPECT_EQ(odd.min, 1.0);
+  EXPECT_EQ(odd.max, 3.0);
+  EXPECT_EQ(odd.runs.size(), 3u);
+  EXPECT_EQ(summarize({4.0, 1.0, 2.0, 3.0}).median, 2.5);
+  EXPECT_EQ(summarize({}).runs.size(), 0u);
+}
+
+TEST(report, formats_units) {
+  EXPECT_EQ(si_format(8.1e9), "8.10 G");
+  EXPECT_EQ(si_format(12.0), "12.00 ");
+  EXPECT_EQ(time_format(0.0123), "12.30 ms");
+  EXPECT_EQ(time_format(2.5), "2.500 s");
+  EXPECT_EQ(time_format(3e-6), "3.00 us");
+}
+
+TEST(report, doubles_round_trip_through_json) {
+  for (double v : {0.1, 1.0 / 3.0, 2.0 / 3.0 * 1e-300, 6.02214076e23, std::numeric_limits<double>::denorm_min(),
+                   std::numeric_limits<double>::max(), -0.0, 123456789.12345678}) {
+    const std::string text = nlohmann::json(v).dump();
+    const double back = nlohmann::json::parse(text).get<double>();
+    EXPECT_EQ(std::bit_cast<std::uint64_t>(back), std::bit_cast<std::uint64_t>(v)) << text;
+  }
+}
+
+class fixed_workload final : public workload {
+ public:
+  std::string name() const override { return "fixed"; }
+  nlohmann::json params() const override { return {{"k", 1}}; }
+  work_amount work() const override { return {1000, "items/s"}; }
+  nlohmann::json run(const run_context& ctx) override {
+    ++runs;
+    return {{"value", ctx.backend == "threads" && disagree ? 2 : 1}};
+  }
+  int runs = 0;
+  bool disagree = false;
+};
+
+TEST(report, json_document_follows_the_schema) {
+  fixed_workload w;
+  run_options o;
+  o.backends = {"seq", "threads", "gpu"};
+  o.repeat = 3;
+  o.warmup = 2;
+  std::ostringstream notes;
+  report r;
+  r.runs.push_back(run_workload(w, o, notes));
+  EXPECT_EQ(w.runs, 2 * 5 + (backend_availability("gpu").available ? 5 : 0));
+  const nlohmann::json j = report_json(describe_machine(), r);
+
+  EXPECT_EQ(j.at("schema_version"), report_schema_version);
+  for (const char* key : {"cpu", "os", "gpu", "build"}) EXPECT_TRUE(j.at("machine").contains(key)) << key;
+  EXPECT_TRUE(j.at("machine").at("cpu").contains("logical_cores"));
+  EXPECT_TRUE(j.at("agree").get<bool>());
+  const auto& results = j.at("results");
+  ASSERT_GE(results.size(), 2u);
+  for (const auto& rec : results) {
+    for (const char* key : {"workload", "backend", "workers", "params", "result", "time_s", "throughput"})
+      ASSERT_TRUE(rec.contains(key)) << key;
+    for (const char* key : {"median", "min", "max", "runs"}) ASSERT_TRUE(rec.at("time_s").contains(key)) << key;
+    EXPECT_EQ(rec.at("time_s").at("runs"), 3);
+    EXPECT_LE(rec.at("time_s").at("min").get<double>(), rec.at("time_s").at("median").get<double>());
+    EXPECT_LE(rec.at("time_s").at("median").get<double>(), rec.at("time_s").at("max").get<double>());
+    EXPECT_EQ(rec.at("throughput").at("unit"), "items/s");
+    EXPECT_GT(rec.at("throughput").at("value").get<double>(), 0);
+    EXPECT_TRUE(rec.contains("speedup_vs_seq"));
+  }
+  EXPECT_EQ(results[0].at("backend"), "seq");
+  EXPECT_EQ(results[0].at("workers"), 1);
+  if (!backend_availability("gpu").available) {
+    ASSERT_EQ(j.at("skipped").size(), 1u);
+    EXPECT_EQ(j.at("skipped")[0].at("backend"), "gpu");
+  }
+}
+
+TEST(report, disagreement_is_reported) {
+  fixed_workload w;
+  w.disagree = true;
+  run_options o;
+  o.backends = {"seq", "threads"};
+  o.repeat = 1;
+  std::ostringstream notes;
+  const run_report r = run_workload(w, o, notes);
+  EXPECT_FALSE(r.agree);
+  EXPECT_NE(r.disagreement.find("threads differs from seq"), std::string::npos) << r.disagreement;
+}
+
+TEST(report, table_lists_backends_and_skips) {
+  auto w = make_tasks_workload({2, 1000});
+  run_options o;
+  o.backends = {"seq", "threads", "gpu"};
+  o.repeat = 1;
+  std::ostringstream notes, table;
+  print_table(table, run_workload(*w, o, notes));
+  const std::string t = table.str();
+  EXPECT_NE(t.find("seq"), std::string::npos);
+  EXPECT_NE(t.find("threads"), std::string::npos);
+  EXPECT_NE(t.find("1.00x"), std::string::npos) << t;
+  if (!backend_availability("gpu").available) {
+    EXPECT_NE(t.find("skipped: no CUDA device"), std::string::npos) << t;
+    EXPECT_NE(notes.str().find("skipping backend gpu"), std::string::npos);
+  }
+  EXPECT_NE(t.find("all backends agree"), std::string::npos) << t;
+}
+
+}  // namespace
