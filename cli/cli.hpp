@@ -50,6 +50,7 @@ std::vector<peer_record> run_python_pools_peer(const std::string& peers_dir, std
 
 void add_info_command(CLI::App& app);
 void add_tasks_command(CLI::App& app);
+void add_montecarlo_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 
 }  // namespace tandem::cli
