@@ -9,6 +9,7 @@
 #include "tandem/errors.hpp"
 #include "tandem/workloads/montecarlo_fold.hpp"
 #include "tandem/workloads/sobol.hpp"
+#include "montecarlo_lanes.hpp"
 #if TANDEM_WITH_CUDA
 #include "tandem/kernels/montecarlo_gpu.hpp"
 #endif
@@ -116,6 +117,22 @@ montecarlo_kernel::partial_type montecarlo_kernel::run(const params_type& cp, ch
     const qmc_tables tables = make_qmc_tables(p.steps);
     const kernels::mc_qmc_tables view = tables.view();
     for (std::uint64_t s = 0; s < samples; ++s) store(s, kernels::mc_sobol_path(p, view, cp.first_sample + r.begin + s));
+  } else if (!kernels::mc_is_asian(p.option)) {
+    // Lanes of paths in path order; a short last group repeats its first path and drops it.
+    constexpr unsigned L = detail::mc_lanes;
+    const std::uint64_t paths = out.paths;
+    for (std::uint64_t j0 = 0; j0 < paths; j0 += L) {
+      std::uint64_t stream[L];
+      bool mirror[L];
+      double finals[L];
+      for (unsigned l = 0; l < L; ++l) {
+        const std::uint64_t j = j0 + l < paths ? j0 + l : j0;
+        stream[l] = cp.first_sample + r.begin + j / per;
+        mirror[l] = per == 2 && (j & 1u) != 0;
+      }
+      detail::mc_pseudo_lanes(p, stream, mirror, finals);
+      for (unsigned l = 0; l < L && j0 + l < paths; ++l) store(j0 + l, kernels::mc_finish(p, finals[l], 0.0, 0.0));
+    }
   } else {
     for (std::uint64_t s = 0; s < samples; ++s) {
       const std::uint64_t g = cp.first_sample + r.begin + s;

@@ -66,6 +66,24 @@ struct mc_path_result {
   double control = 0;  // discounted geometric-Asian payoff (the control variate), when asked for
 };
 
+// The payoff and control of a path from its final price and, for Asian options, the sums of S and
+// of log(S / S0) over the monitoring dates.
+TANDEM_HD_INLINE mc_path_result mc_finish(const mc_params& p, double final_price, double sum_s, double sum_x) {
+  mc_path_result r;
+  r.final_price = final_price;
+  if (p.option == mc_option::none) return r;
+  const double n = static_cast<double>(p.steps);
+  const double underlying = mc_is_asian(p.option) ? sum_s / n : final_price;
+  const double intrinsic = mc_is_put(p.option) ? p.strike - underlying : underlying - p.strike;
+  r.payoff = p.discount * (intrinsic > 0.0 ? intrinsic : 0.0);
+  if (p.control_variate != 0) {
+    const double g = p.s0 * portable_exp(sum_x / n);
+    const double gi = mc_is_put(p.option) ? p.strike - g : g - p.strike;
+    r.control = p.discount * (gi > 0.0 ? gi : 0.0);
+  }
+  return r;
+}
+
 // Walks one path from its normal increments z(k), k = 0..steps-1, supplied by `next_z`.
 // GBM: log S advances by drift + vol z (the exact log-normal step); arithmetic: S *= max(0, 1 +
 // drift + vol z) (the published example's step). Asian options average S over the steps 1..steps.
@@ -90,19 +108,7 @@ TANDEM_HD_INLINE mc_path_result mc_walk(const mc_params& p, NextZ&& next_z) {
       if (asian) sum_s = sum_s + s;
     }
   }
-  mc_path_result r;
-  r.final_price = p.model == mc_model::gbm ? p.s0 * portable_exp(x) : s;
-  if (p.option == mc_option::none) return r;
-  const double n = static_cast<double>(p.steps);
-  const double underlying = asian ? sum_s / n : r.final_price;
-  const double intrinsic = mc_is_put(p.option) ? p.strike - underlying : underlying - p.strike;
-  r.payoff = p.discount * (intrinsic > 0.0 ? intrinsic : 0.0);
-  if (p.control_variate != 0) {
-    const double g = p.s0 * portable_exp(sum_x / n);
-    const double gi = mc_is_put(p.option) ? p.strike - g : g - p.strike;
-    r.control = p.discount * (gi > 0.0 ? gi : 0.0);
-  }
-  return r;
+  return mc_finish(p, p.model == mc_model::gbm ? p.s0 * portable_exp(x) : s, sum_s, sum_x);
 }
 
 // Pseudo-random path `path` (its own counter stream), negated increments when `mirror` (the

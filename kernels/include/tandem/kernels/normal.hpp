@@ -18,17 +18,18 @@ namespace tandem::kernels {
 
 // 32 random bits -> the midpoint of one of 2^32 equal cells of (0, 1): exact in double, never 0
 // or 1, so |z| <= 6.23 (the cell at each end; tails beyond that have probability below 5e-10).
-TANDEM_HD_INLINE double uniform_open(std::uint32_t bits) {
+TANDEM_HD_INLINE constexpr double uniform_open(std::uint32_t bits) {
   return (static_cast<double>(bits) + 0.5) * 2.3283064365386962890625e-10;  // 2^-32
 }
 
+// p in (0, 0.5], a normal double: the lower tail (used below 0.02425); the upper tail is its
+// mirror image. Branch-free, so the CPU's lanes can compute it for all lanes at once.
 TANDEM_HD_INLINE double acklam_tail(double p) {
-  // p in (0, 0.02425): the lower tail; the upper tail is its mirror image.
   constexpr double c1 = -7.784894002430293e-03, c2 = -3.223964580411365e-01, c3 = -2.400758277161838e+00,
                    c4 = -2.549732539343734e+00, c5 = 4.374664141464968e+00, c6 = 2.938163982698783e+00;
   constexpr double d1 = 7.784695709041462e-03, d2 = 3.224671290700398e-01, d3 = 2.445134137142996e+00,
                    d4 = 3.754408661907416e+00;
-  const double q = sqrt(-2.0 * portable_log(p));
+  const double q = sqrt(-2.0 * portable_log_normal(p));
   return (((((c1 * q + c2) * q + c3) * q + c4) * q + c5) * q + c6) / ((((d1 * q + d2) * q + d3) * q + d4) * q + 1.0);
 }
 

@@ -56,11 +56,12 @@ TANDEM_HD_INLINE double portable_exp(double x) {
   return bits_double(double_bits(y) + (static_cast<std::uint64_t>(static_cast<std::int64_t>(k + 1000)) << 52)) * two_m1000;
 }
 
-// Natural log for x > 0 (finite); log(0) = -inf, log(negative or NaN) = NaN, log(+inf) = +inf.
-TANDEM_HD_INLINE double portable_log(double x) {
+// log(x) for a positive normal x (2^-1022 <= x < inf), times no special case: branch-free, so a
+// loop of them vectorises (the last step computes both of fdlibm's final forms and selects one).
+// `k_extra` is added to the binary exponent (portable_log scales subnormals by 2^54 first).
+TANDEM_HD_INLINE double portable_log_normal(double x, int k_extra = 0) {
   constexpr double ln2_hi = 6.93147180369123816490e-01;
   constexpr double ln2_lo = 1.90821492927058770002e-10;
-  constexpr double two54 = 1.80143985094819840000e+16;
   constexpr double lg1 = 6.666666666666735130e-01;
   constexpr double lg2 = 3.999999999940941908e-01;
   constexpr double lg3 = 2.857142874366239149e-01;
@@ -68,17 +69,9 @@ TANDEM_HD_INLINE double portable_log(double x) {
   constexpr double lg5 = 1.818357216161805012e-01;
   constexpr double lg6 = 1.531383769920937332e-01;
   constexpr double lg7 = 1.479819860511658591e-01;
-  if (x != x || x < 0) return bits_double(0x7ff8000000000000ull);
-  if (x == 0) return -bits_double(0x7ff0000000000000ull);
-  if (x == bits_double(0x7ff0000000000000ull)) return x;
-  std::uint64_t u = double_bits(x);
-  int k = 0;
-  if (u < 0x0010000000000000ull) {  // subnormal: scale into the normal range
-    k -= 54;
-    u = double_bits(x * two54);
-  }
+  const std::uint64_t u = double_bits(x);
   std::int32_t hx = static_cast<std::int32_t>(u >> 32);
-  k += (hx >> 20) - 1023;
+  int k = k_extra + (hx >> 20) - 1023;
   hx &= 0x000fffff;
   // Normalise the mantissa m into [sqrt(2)/2, sqrt(2)) and log x = k ln2 + log m.
   const std::int32_t i = (hx + 0x95f64) & 0x100000;
@@ -93,12 +86,20 @@ TANDEM_HD_INLINE double portable_log(double x) {
   const double t1 = w * (lg2 + w * (lg4 + w * lg6));
   const double t2 = z * (lg1 + w * (lg3 + w * (lg5 + w * lg7)));
   const double r = t2 + t1;
-  const std::int32_t hi_part = (hx - 0x6147a) | (0x6b851 - hx);
-  if (hi_part > 0) {
-    const double hfsq = 0.5 * f * f;
-    return dk * ln2_hi - ((hfsq - (s * (hfsq + r) + dk * ln2_lo)) - f);
-  }
-  return dk * ln2_hi - ((s * (f - r) - dk * ln2_lo) - f);
+  const double hfsq = 0.5 * f * f;
+  const double far_from_one = dk * ln2_hi - ((hfsq - (s * (hfsq + r) + dk * ln2_lo)) - f);
+  const double near_one = dk * ln2_hi - ((s * (f - r) - dk * ln2_lo) - f);
+  return ((hx - 0x6147a) | (0x6b851 - hx)) > 0 ? far_from_one : near_one;
+}
+
+// Natural log: log(0) = -inf, log(negative or NaN) = NaN, log(+inf) = +inf.
+TANDEM_HD_INLINE double portable_log(double x) {
+  constexpr double two54 = 1.80143985094819840000e+16;
+  if (x != x || x < 0) return bits_double(0x7ff8000000000000ull);
+  if (x == 0) return -bits_double(0x7ff0000000000000ull);
+  if (x == bits_double(0x7ff0000000000000ull)) return x;
+  if (double_bits(x) < 0x0010000000000000ull) return portable_log_normal(x * two54, -54);
+  return portable_log_normal(x);
 }
 
 }  // namespace tandem::kernels
