@@ -134,6 +134,19 @@ struct mc_qmc_tables {
   const double* std_dev = nullptr;
 };
 
+// Step i of the Brownian bridge: places W at bridge_index[i] from the i-th normal and the already
+// placed neighbours (W(0) = 0 on the left of the first gap).
+TANDEM_HD_INLINE void mc_bridge_step(const mc_qmc_tables& t, std::uint32_t i, double z, double* w) {
+  const std::uint32_t l = t.bridge_index[i];
+  if (i == 0) {
+    w[l] = t.std_dev[0] * z;
+    return;
+  }
+  const std::uint32_t j = t.left_index[i];
+  const double base = t.right_weight[i] * w[t.right_index[i]];
+  w[l] = j != 0 ? (t.left_weight[i] * w[j - 1] + base) + t.std_dev[i] * z : base + t.std_dev[i] * z;
+}
+
 // Coordinate `dim` of Sobol point `point` (natural order, not Gray code, so any point is computed
 // on its own), as 32 bits.
 TANDEM_HD_INLINE std::uint32_t sobol_bits(const std::uint32_t* directions, std::uint32_t dim, std::uint64_t point) {
@@ -157,15 +170,7 @@ TANDEM_HD_INLINE mc_path_result mc_sobol_path(const mc_params& p, const mc_qmc_t
   for (std::uint32_t i = 0; i < n; ++i) {
     if ((i & 3u) == 0) shift = mc_block(p.seed, replicate, i >> 2, 1);
     const double z = normal_from_bits(sobol_bits(t.directions, i, point) ^ shift.v[i & 3u]);
-    const std::uint32_t l = t.bridge_index[i];
-    if (i == 0) {
-      w[l] = t.std_dev[0] * z;
-    } else {
-      const std::uint32_t j = t.left_index[i];
-      const std::uint32_t r = t.right_index[i];
-      const double base = t.right_weight[i] * w[r];
-      w[l] = j != 0 ? (t.left_weight[i] * w[j - 1] + base) + t.std_dev[i] * z : base + t.std_dev[i] * z;
-    }
+    mc_bridge_step(t, i, z, w);
   }
   return mc_walk(p, [&](std::uint32_t k) { return k == 0 ? w[0] : w[k] - w[k - 1]; });
 }
