@@ -8,6 +8,13 @@
 
 namespace tandem::cli {
 
+montecarlo_options bench_montecarlo_options(bool quick) {
+  montecarlo_options o;
+  o.model = kernels::mc_model::arithmetic;
+  if (quick) o.paths = 2000;
+  return o;
+}
+
 void add_montecarlo_command(CLI::App& app) {
   struct state {
     common_flags flags;
