@@ -1,5 +1,7 @@
 #include "montecarlo_lanes.hpp"
 
+#include <cstring>
+
 namespace tandem::detail {
 
 // Built for AVX-512, AVX2 and the baseline, chosen at load time for the running CPU. The wider
@@ -7,11 +9,11 @@ namespace tandem::detail {
 // contraction stays off (-ffp-contract=off), so the result is the same bits on every version.
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 void mc_pseudo_lanes(const kernels::mc_params& p, const std::uint64_t* stream, const bool* mirror, double* finals) {
-  u32_lanes lo, hi;
-  double sign[mc_lanes], x[mc_lanes], s[mc_lanes];
+  u64_lanes lo, hi;
+  f64_lanes sign, x, s;
   for (unsigned l = 0; l < mc_lanes; ++l) {
-    lo[l] = static_cast<std::uint32_t>(stream[l]);
-    hi[l] = static_cast<std::uint32_t>(stream[l] >> 32);
+    lo[l] = stream[l] & 0xffffffffu;
+    hi[l] = stream[l] >> 32;
     sign[l] = mirror[l] ? -1.0 : 1.0;
     x[l] = 0;
     s[l] = p.s0;
@@ -24,14 +26,16 @@ void mc_pseudo_lanes(const kernels::mc_params& p, const std::uint64_t* stream, c
     for (std::uint32_t b = 0; b < n; b += 4) philox_lanes((k0 + b) >> 2, lo, hi, p.seed, bits + b);
     normals_block(bits, n, z);
     for (std::uint32_t j = 0; j < n; ++j) {
-      // -z is exact, so sign * z is the per-path function's `mirror ? -z : z`.
+      f64_lanes zj;
+      std::memcpy(&zj, z[j], sizeof zj);
+      // -z is exact, so sign * z is the per-path function's `mirror ? -z : z`; the same order of
+      // operations as mc_walk, lane by lane.
+      const f64_lanes step = p.drift + p.vol * (sign * zj);
       if (gbm) {
-        for (unsigned l = 0; l < mc_lanes; ++l) x[l] = x[l] + (p.drift + p.vol * (sign[l] * z[j][l]));
+        x = x + step;
       } else {
-        for (unsigned l = 0; l < mc_lanes; ++l) {
-          const double g = 1.0 + (p.drift + p.vol * (sign[l] * z[j][l]));
-          s[l] = s[l] * (g > 0.0 ? g : 0.0);
-        }
+        const f64_lanes g = 1.0 + step;
+        s = s * (g > 0.0 ? g : 0.0);
       }
     }
   }
