@@ -34,8 +34,10 @@ void mc_pseudo_lanes(const kernels::mc_params& p, const std::uint64_t* stream, c
       if (gbm) {
         x = x + step;
       } else {
-        const f64_lanes g = 1.0 + step;
-        s = s * (g > 0.0 ? g : 0.0);
+        for (unsigned l = 0; l < mc_lanes; ++l) {
+          const double g = 1.0 + step[l];
+          s[l] = s[l] * (g > 0.0 ? g : 0.0);
+        }
       }
     }
   }
