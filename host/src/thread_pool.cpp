@@ -82,12 +82,15 @@ void thread_pool::for_each(std::size_t n, function_ref<void(std::size_t)> body) 
     return;
   }
   auto l = std::make_shared<loop>(n, body);
+  bool anyone_asleep = false;
   {
     std::lock_guard lock(mutex_);
     loops_.push_back(l);
+    anyone_asleep = sleepers_ != 0;
   }
   generation_.fetch_add(1, std::memory_order_release);
-  wake_.notify_all();
+  // Spinning workers see the new generation; only sleeping ones need the (system-call) wake-up.
+  if (anyone_asleep) wake_.notify_all();
 
   work_on(*l);
   detach_loop(l);
@@ -108,9 +111,11 @@ void thread_pool::worker_main() {
     std::shared_ptr<loop> l;
     {
       std::unique_lock lock(mutex_);
+      ++sleepers_;
       wake_.wait(lock, [&] {
         return stopping_ || !loops_.empty() || generation_.load(std::memory_order_acquire) != seen;
       });
+      --sleepers_;
       seen = generation_.load(std::memory_order_acquire);
       if (loops_.empty()) {
         if (stopping_) return;

@@ -48,6 +48,7 @@ class thread_pool {
   std::condition_variable wake_;
   std::vector<std::shared_ptr<loop>> loops_;  // loops with indices left; newest last
   std::atomic<std::uint64_t> generation_{0};  // bumped on every new loop, for spinning workers
+  unsigned sleepers_ = 0;  // workers blocked on wake_, guarded by mutex_
   bool stopping_ = false;
   std::vector<std::thread> threads_;
 };
