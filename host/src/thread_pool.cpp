@@ -26,8 +26,8 @@ struct thread_pool::loop {
   loop(std::size_t n_, function_ref<void(std::size_t)> body_) : n(n_), body(body_) {}
   const std::size_t n;
   const function_ref<void(std::size_t)> body;
-  std::atomic<std::size_t> next{0};  // next index to claim
-  std::atomic<std::size_t> done{0};  // indices finished or cancelled
+  alignas(64) std::atomic<std::size_t> next{0};  // next index to claim
+  alignas(64) std::atomic<std::size_t> done{0};  // indices finished or cancelled
   std::atomic<bool> failed{false};
   std::exception_ptr error;  // written once, by the thread that set `failed`
 };
@@ -50,23 +50,26 @@ thread_pool::~thread_pool() {
 bool thread_pool::on_worker_thread() const noexcept { return current_pool == this; }
 
 void thread_pool::work_on(loop& l) {
+  // Completed indices are counted locally and published once, so the only shared write per index
+  // is the claim.
+  std::size_t finished = 0;
   for (;;) {
     const std::size_t i = l.next.fetch_add(1, std::memory_order_relaxed);
-    if (i >= l.n) return;
-    if (!l.failed.load(std::memory_order_relaxed)) {
-      try {
-        l.body(i);
-      } catch (...) {
-        if (!l.failed.exchange(true)) {
-          l.error = std::current_exception();
-          // Cancel what nobody has claimed yet: those indices count as done without running.
-          const std::size_t claimed = std::min(l.next.exchange(l.n), l.n);
-          if (claimed < l.n) l.done.fetch_add(l.n - claimed, std::memory_order_acq_rel);
-        }
+    if (i >= l.n) break;
+    ++finished;
+    if (l.failed.load(std::memory_order_relaxed)) continue;
+    try {
+      l.body(i);
+    } catch (...) {
+      if (!l.failed.exchange(true)) {
+        l.error = std::current_exception();
+        // Cancel what nobody has claimed yet: those indices count as done without running.
+        const std::size_t claimed = std::min(l.next.exchange(l.n), l.n);
+        finished += l.n - claimed;
       }
     }
-    if (l.done.fetch_add(1, std::memory_order_acq_rel) + 1 == l.n) l.done.notify_all();
   }
+  if (finished != 0 && l.done.fetch_add(finished, std::memory_order_acq_rel) + finished == l.n) l.done.notify_all();
 }
 
 void thread_pool::detach_loop(const std::shared_ptr<loop>& l) {
