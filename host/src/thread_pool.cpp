@@ -74,10 +74,8 @@ void thread_pool::work_on(loop& l) {
   if (finished != 0 && l.done.fetch_add(finished, std::memory_order_acq_rel) + finished == l.n) l.done.notify_all();
 }
 
-void thread_pool::detach_loop(const std::shared_ptr<loop>& l) {
-  std::lock_guard lock(mutex_);
-  auto it = std::find(loops_.begin(), loops_.end(), l);
-  if (it != loops_.end()) loops_.erase(it);
+void thread_pool::prune_loops() {
+  std::erase_if(loops_, [](const std::shared_ptr<loop>& l) { return l->next.load(std::memory_order_relaxed) >= l->n; });
 }
 
 void thread_pool::for_each(std::size_t n, function_ref<void(std::size_t)> body) {
@@ -90,6 +88,7 @@ void thread_pool::for_each(std::size_t n, function_ref<void(std::size_t)> body) 
   bool anyone_asleep = false;
   {
     std::lock_guard lock(mutex_);
+    prune_loops();
     loops_.push_back(l);
     anyone_asleep = sleepers_ != 0;
   }
@@ -98,7 +97,6 @@ void thread_pool::for_each(std::size_t n, function_ref<void(std::size_t)> body) 
   if (anyone_asleep) wake_.notify_all();
 
   work_on(*l);
-  detach_loop(l);
   // Wait for the indices other threads claimed; they hold their own reference to the loop.
   for (std::size_t d = l->done.load(std::memory_order_acquire); d != n; d = l->done.load(std::memory_order_acquire))
     l->done.wait(d, std::memory_order_acquire);
@@ -121,6 +119,7 @@ void thread_pool::worker_main() {
       std::unique_lock lock(mutex_);
       ++sleepers_;
       wake_.wait(lock, [&] {
+        prune_loops();
         return stopping_ || !loops_.empty() || generation_.load(std::memory_order_acquire) != seen;
       });
       --sleepers_;
@@ -133,7 +132,6 @@ void thread_pool::worker_main() {
       l = loops_.back();
     }
     work_on(*l);
-    detach_loop(l);
   }
 }
 
