@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <exception>
+#include <utility>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -100,7 +101,8 @@ void thread_pool::for_each(std::size_t n, function_ref<void(std::size_t)> body) 
   // Wait for the indices other threads claimed; they hold their own reference to the loop.
   for (std::size_t d = l->done.load(std::memory_order_acquire); d != n; d = l->done.load(std::memory_order_acquire))
     l->done.wait(d, std::memory_order_acquire);
-  if (l->error) std::rethrow_exception(l->error);
+  // Take the exception out of the loop: a worker may drop the last reference to the loop at any time.
+  if (l->error) std::rethrow_exception(std::exchange(l->error, nullptr));
 }
 
 void thread_pool::worker_main() {
