@@ -109,7 +109,8 @@ TEST_P(tasks_backends, every_task_matches_closed_form) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(cpu, tasks_backends, ::testing::Values("seq", "threads", "procs"));
+INSTANTIATE_TEST_SUITE_P(cpu, tasks_backends, ::testing::Values("seq", "threads", "procs"),
+                         [](const auto& p) { return std::string(p.param); });
 
 TEST(tasks, rejects_out_of_range_jobs) {
   EXPECT_THROW(tasks_job({1, kernels::tasks_max_n + 1}), usage_error);

@@ -108,8 +108,8 @@ void print_table(std::ostream& out, const run_report& r, const std::vector<peer_
   }
   for (const peer_record& p : peers) {
     if (p.workload != r.records.front().workload) continue;
-    const std::string name = p.peer + " " + p.variant;
-    std::snprintf(line, sizeof line, "  %-40s %11s   Tandem's best is %sx faster\n", name.c_str(),
+    const std::string name = "peer: " + p.peer + ", " + p.variant;
+    std::snprintf(line, sizeof line, "  %-56s %11s   Tandem's best is %sx faster\n", name.c_str(),
                   time_format(p.time_s).c_str(), fixed(p.time_s / best, 1).c_str());
     out << line;
   }

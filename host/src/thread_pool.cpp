@@ -1,7 +1,9 @@
 #include "tandem/thread_pool.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <exception>
+#include <utility>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -17,17 +19,18 @@ thread_local const thread_pool* current_pool = nullptr;
 
 // How long an idle worker polls for a new loop before it sleeps on the condition variable.
 // Waking a sleeping thread costs tens of microseconds; back-to-back loops (a benchmark's repeats,
-// a solver's iterations) arrive well inside this window. Measured on the 2-core dev machine:
-// ~2^12 pauses is about 20-40 us.
-constexpr int spin_rounds = 1 << 12;
+// a solver's iterations) arrive well inside this window. A time, not a count of pause
+// instructions: one pause is ~30 ns on AMD Zen (4096 of them took 120 us on the dev machine) and a
+// few ns on older Intel parts.
+constexpr auto spin_time = std::chrono::microseconds(50);
 }  // namespace
 
 struct thread_pool::loop {
   loop(std::size_t n_, function_ref<void(std::size_t)> body_) : n(n_), body(body_) {}
   const std::size_t n;
   const function_ref<void(std::size_t)> body;
-  std::atomic<std::size_t> next{0};  // next index to claim
-  std::atomic<std::size_t> done{0};  // indices finished or cancelled
+  alignas(64) std::atomic<std::size_t> next{0};  // next index to claim
+  alignas(64) std::atomic<std::size_t> done{0};  // indices finished or cancelled
   std::atomic<bool> failed{false};
   std::exception_ptr error;  // written once, by the thread that set `failed`
 };
@@ -50,29 +53,30 @@ thread_pool::~thread_pool() {
 bool thread_pool::on_worker_thread() const noexcept { return current_pool == this; }
 
 void thread_pool::work_on(loop& l) {
+  // Completed indices are counted locally and published once, so the only shared write per index
+  // is the claim.
+  std::size_t finished = 0;
   for (;;) {
     const std::size_t i = l.next.fetch_add(1, std::memory_order_relaxed);
-    if (i >= l.n) return;
-    if (!l.failed.load(std::memory_order_relaxed)) {
-      try {
-        l.body(i);
-      } catch (...) {
-        if (!l.failed.exchange(true)) {
-          l.error = std::current_exception();
-          // Cancel what nobody has claimed yet: those indices count as done without running.
-          const std::size_t claimed = std::min(l.next.exchange(l.n), l.n);
-          if (claimed < l.n) l.done.fetch_add(l.n - claimed, std::memory_order_acq_rel);
-        }
+    if (i >= l.n) break;
+    ++finished;
+    if (l.failed.load(std::memory_order_relaxed)) continue;
+    try {
+      l.body(i);
+    } catch (...) {
+      if (!l.failed.exchange(true)) {
+        l.error = std::current_exception();
+        // Cancel what nobody has claimed yet: those indices count as done without running.
+        const std::size_t claimed = std::min(l.next.exchange(l.n), l.n);
+        finished += l.n - claimed;
       }
     }
-    if (l.done.fetch_add(1, std::memory_order_acq_rel) + 1 == l.n) l.done.notify_all();
   }
+  if (finished != 0 && l.done.fetch_add(finished, std::memory_order_acq_rel) + finished == l.n) l.done.notify_all();
 }
 
-void thread_pool::detach_loop(const std::shared_ptr<loop>& l) {
-  std::lock_guard lock(mutex_);
-  auto it = std::find(loops_.begin(), loops_.end(), l);
-  if (it != loops_.end()) loops_.erase(it);
+void thread_pool::prune_loops() {
+  std::erase_if(loops_, [](const std::shared_ptr<loop>& l) { return l->next.load(std::memory_order_relaxed) >= l->n; });
 }
 
 void thread_pool::for_each(std::size_t n, function_ref<void(std::size_t)> body) {
@@ -82,19 +86,23 @@ void thread_pool::for_each(std::size_t n, function_ref<void(std::size_t)> body) 
     return;
   }
   auto l = std::make_shared<loop>(n, body);
+  bool anyone_asleep = false;
   {
     std::lock_guard lock(mutex_);
+    prune_loops();
     loops_.push_back(l);
+    anyone_asleep = sleepers_ != 0;
   }
   generation_.fetch_add(1, std::memory_order_release);
-  wake_.notify_all();
+  // Spinning workers see the new generation; only sleeping ones need the (system-call) wake-up.
+  if (anyone_asleep) wake_.notify_all();
 
   work_on(*l);
-  detach_loop(l);
   // Wait for the indices other threads claimed; they hold their own reference to the loop.
   for (std::size_t d = l->done.load(std::memory_order_acquire); d != n; d = l->done.load(std::memory_order_acquire))
     l->done.wait(d, std::memory_order_acquire);
-  if (l->error) std::rethrow_exception(l->error);
+  // Take the exception out of the loop: a worker may drop the last reference to the loop at any time.
+  if (l->error) std::rethrow_exception(std::exchange(l->error, nullptr));
 }
 
 void thread_pool::worker_main() {
@@ -102,15 +110,21 @@ void thread_pool::worker_main() {
   std::uint64_t seen = generation_.load(std::memory_order_acquire);
   for (;;) {
     // Poll briefly for new work before sleeping.
-    for (int spin = 0; spin < spin_rounds && generation_.load(std::memory_order_acquire) == seen; ++spin)
+    const auto deadline = std::chrono::steady_clock::now() + spin_time;
+    for (unsigned spin = 1; generation_.load(std::memory_order_acquire) == seen; ++spin) {
       TANDEM_CPU_RELAX();
+      if (spin % 16 == 0 && std::chrono::steady_clock::now() > deadline) break;
+    }
 
     std::shared_ptr<loop> l;
     {
       std::unique_lock lock(mutex_);
+      ++sleepers_;
       wake_.wait(lock, [&] {
+        prune_loops();
         return stopping_ || !loops_.empty() || generation_.load(std::memory_order_acquire) != seen;
       });
+      --sleepers_;
       seen = generation_.load(std::memory_order_acquire);
       if (loops_.empty()) {
         if (stopping_) return;
@@ -120,7 +134,6 @@ void thread_pool::worker_main() {
       l = loops_.back();
     }
     work_on(*l);
-    detach_loop(l);
   }
 }
 

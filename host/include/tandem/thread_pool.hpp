@@ -42,12 +42,15 @@ class thread_pool {
   struct loop;
   void worker_main();
   void work_on(loop& l);
-  void detach_loop(const std::shared_ptr<loop>& l);
+  void prune_loops();  // drops loops with no index left to claim; mutex_ held
 
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::vector<std::shared_ptr<loop>> loops_;  // loops with indices left; newest last
+  // Loops that may have indices left, newest last. Exhausted ones are dropped lazily, by the next
+  // thread that holds the lock anyway, so finishing a loop costs no lock.
+  std::vector<std::shared_ptr<loop>> loops_;
   std::atomic<std::uint64_t> generation_{0};  // bumped on every new loop, for spinning workers
+  unsigned sleepers_ = 0;  // workers blocked on wake_, guarded by mutex_
   bool stopping_ = false;
   std::vector<std::thread> threads_;
 };

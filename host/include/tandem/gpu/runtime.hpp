@@ -52,17 +52,33 @@ const char* curand_status_name(curandStatus_t status) noexcept;
 
 namespace tandem::gpu {
 
-// n elements of T in device memory, freed on destruction.
-template <class T>
-class device_buffer {
+// The two kinds of CUDA memory the buffers below own.
+struct device_memory {
+  static constexpr const char* allocate_call = "cudaMalloc";
+  static constexpr bool host_visible = false;
+  static cudaError_t allocate(void** p, std::size_t bytes) { return cudaMalloc(p, bytes); }
+  static void release(void* p) noexcept { cudaFree(p); }
+};
+struct pinned_memory {
+  static constexpr const char* allocate_call = "cudaMallocHost";
+  static constexpr bool host_visible = true;
+  static cudaError_t allocate(void** p, std::size_t bytes) { return cudaMallocHost(p, bytes); }
+  static void release(void* p) noexcept { cudaFreeHost(p); }
+};
+
+// n elements of T in one kind of CUDA memory, released on destruction; move-only.
+template <class T, class Memory>
+class cuda_buffer {
  public:
-  device_buffer() = default;
-  explicit device_buffer(std::size_t n) : size_(n) {
-    if (n != 0) TANDEM_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&data_), n * sizeof(T)));
+  cuda_buffer() = default;
+  explicit cuda_buffer(std::size_t n) : size_(n) {
+    if (n == 0) return;
+    if (const cudaError_t e = Memory::allocate(reinterpret_cast<void**>(&data_), n * sizeof(T)); e != cudaSuccess)
+      throw_error(Memory::allocate_call, __FILE__, __LINE__, cudaGetErrorName(e), cudaGetErrorString(e));
   }
-  ~device_buffer() { reset(); }
-  device_buffer(device_buffer&& o) noexcept : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
-  device_buffer& operator=(device_buffer&& o) noexcept {
+  ~cuda_buffer() { reset(); }
+  cuda_buffer(cuda_buffer&& o) noexcept : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+  cuda_buffer& operator=(cuda_buffer&& o) noexcept {
     if (this != &o) {
       reset();
       data_ = std::exchange(o.data_, nullptr);
@@ -73,10 +89,15 @@ class device_buffer {
   T* data() const noexcept { return data_; }
   std::size_t size() const noexcept { return size_; }
   std::size_t bytes() const noexcept { return size_ * sizeof(T); }
+  T& operator[](std::size_t i) const noexcept
+    requires Memory::host_visible
+  {
+    return data_[i];
+  }
 
  private:
   void reset() noexcept {
-    if (data_) cudaFree(data_);
+    if (data_) Memory::release(data_);
     data_ = nullptr;
     size_ = 0;
   }
@@ -84,37 +105,11 @@ class device_buffer {
   std::size_t size_ = 0;
 };
 
-// n elements of T in page-locked host memory, for asynchronous copies.
 template <class T>
-class pinned_buffer {
- public:
-  pinned_buffer() = default;
-  explicit pinned_buffer(std::size_t n) : size_(n) {
-    if (n != 0) TANDEM_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&data_), n * sizeof(T)));
-  }
-  ~pinned_buffer() { reset(); }
-  pinned_buffer(pinned_buffer&& o) noexcept : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
-  pinned_buffer& operator=(pinned_buffer&& o) noexcept {
-    if (this != &o) {
-      reset();
-      data_ = std::exchange(o.data_, nullptr);
-      size_ = std::exchange(o.size_, 0);
-    }
-    return *this;
-  }
-  T* data() const noexcept { return data_; }
-  std::size_t size() const noexcept { return size_; }
-  T& operator[](std::size_t i) const noexcept { return data_[i]; }
-
- private:
-  void reset() noexcept {
-    if (data_) cudaFreeHost(data_);
-    data_ = nullptr;
-    size_ = 0;
-  }
-  T* data_ = nullptr;
-  std::size_t size_ = 0;
-};
+using device_buffer = cuda_buffer<T, device_memory>;
+// Page-locked host memory, for asynchronous copies.
+template <class T>
+using pinned_buffer = cuda_buffer<T, pinned_memory>;
 
 // A fixed set of non-blocking streams, handed out round robin, so independent pieces of work
 // (chunks, batches) overlap copies and kernels.
