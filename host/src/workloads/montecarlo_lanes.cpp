@@ -7,7 +7,13 @@ namespace tandem::detail {
 // Built for AVX-512, AVX2 and the baseline, chosen at load time for the running CPU. The wider
 // instructions change how many lanes one instruction covers, never an operation's rounding:
 // contraction stays off (-ffp-contract=off), so the result is the same bits on every version.
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+// (GCC on x86-64 only; elsewhere the function is built once, for the compiler's target.)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+#define TANDEM_MC_LANES_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define TANDEM_MC_LANES_CLONES
+#endif
+TANDEM_MC_LANES_CLONES
 void mc_pseudo_lanes(const kernels::mc_params& p, const std::uint64_t* stream, const bool* mirror, double* finals) {
   u64_lanes lo, hi;
   f64_lanes sign, x, s;
