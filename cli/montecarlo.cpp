@@ -1,4 +1,6 @@
 // `tandem montecarlo`: the flags of the Monte Carlo workload.
+#include <cmath>
+#include <cstdio>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -7,6 +9,29 @@
 #include "tandem/workloads/montecarlo.hpp"
 
 namespace tandem::cli {
+
+namespace {
+// The answer in words under the timing table (the JSON document has every digit).
+void print_answer(const run_report& rr) {
+  for (const run_record& rec : rr.records) {
+    if (rec.skipped) continue;
+    const nlohmann::json& j = rec.result;
+    auto num = [&](const char* key) { return j.contains(key) && j[key].is_number() ? j[key].get<double>() : NAN; };
+    std::printf("  final price: mean %.6g +- %.3g (std error), std %.6g; VaR(%g) %.6g, CVaR %.6g (%s)\n",
+                num("mean"), num("mean_std_error"), num("std"), num("var_level"), num("var"), num("cvar"),
+                rec.backend.c_str());
+    if (j.contains("price")) {
+      std::printf("  option: price %.6g +- %.3g, 95%% interval [%.6g, %.6g], variance reduction %.3gx", num("price"),
+                  num("price_std_error"), j["price_ci95"][0].is_number() ? j["price_ci95"][0].get<double>() : NAN,
+                  j["price_ci95"][1].is_number() ? j["price_ci95"][1].get<double>() : NAN, num("variance_reduction"));
+      if (j.contains("bs_price")) std::printf("; Black-Scholes %.6g", num("bs_price"));
+      if (j.contains("geometric_asian_price")) std::printf("; geometric Asian (control) %.6g", num("geometric_asian_price"));
+      std::printf("\n");
+    }
+    return;  // every backend gave this answer (or the table says they disagreed)
+  }
+}
+}  // namespace
 
 montecarlo_options bench_montecarlo_options(bool quick) {
   montecarlo_options o;
@@ -72,6 +97,7 @@ void add_montecarlo_command(CLI::App& app) {
     report r;
     r.runs.push_back(run_workload(*w, to_run_options(s->flags), std::cerr));
     const int status = emit(s->flags, r);
+    if (!s->flags.json) print_answer(r.runs.front());
     if (status != exit_ok) throw exit_status{status};
   });
 }
