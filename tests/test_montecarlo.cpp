@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -229,29 +230,53 @@ TEST(montecarlo_var, rank_is_ceil_of_level_times_paths) {
 
 // ---- the chunk kernel is the per-path function -------------------------------------------------
 
-// The CPU runs pseudo-random European paths in SIMD lanes; each lane must be bitwise the per-path
-// function the GPU runs.
+// The CPU runs pseudo-random paths in SIMD lanes; each lane must be bitwise the per-path function
+// the GPU runs: final price, payoff and control, for both models, every option, antithetic pairs,
+// step counts around the lane code's blocks of 4 and 16, and drifts that take the Asian average's
+// exponential outside its vectorised range.
 TEST(montecarlo_kernel, lanes_equal_the_per_path_function_bitwise) {
-  for (mc_model model : {mc_model::gbm, mc_model::arithmetic})
+  struct variant {
+    mc_model model;
+    mc_option option;
+    bool control;
+  };
+  const variant variants[] = {{mc_model::gbm, mc_option::put, false},        {mc_model::arithmetic, mc_option::call, false},
+                              {mc_model::gbm, mc_option::asian_call, true},  {mc_model::gbm, mc_option::asian_put, false},
+                              {mc_model::arithmetic, mc_option::asian_call, false}, {mc_model::gbm, mc_option::none, false}};
+  for (const variant& v : variants)
     for (bool antithetic : {false, true})
       for (std::uint32_t steps : {1u, 3u, 4u, 5u, 16u, 17u, 33u, 252u}) {
         montecarlo_options o;
-        o.model = model;
+        o.model = v.model;
+        o.option = v.option;
+        o.control_variate = v.control;
         o.antithetic = antithetic;
         o.steps = steps;
         o.sigma = 0.3;  // wide enough that the arithmetic floor and both normal tails occur
-        o.paths = 2 * 1021;
-        o.option = mc_option::put;
+        o.rate = v.option == mc_option::asian_put && steps == 3 ? -300.0 : 0.01;  // e^x below the core's range
+        o.paths = 2 * 300 + 2;
         o.seed = steps;
         const kernels::mc_params p = montecarlo_job(o);
-        const std::uint64_t samples = p.samples;
-        const montecarlo_partial part = montecarlo_kernel::run({p, 0}, {0, std::min<std::uint64_t>(samples, 1024)});
+        const montecarlo_partial part = montecarlo_kernel::run({p, 0}, {0, p.samples});
+        ASSERT_EQ(part.paths, o.paths);
+        // The chunk statistics come from the per-path values; rebuild them from the per-path function.
+        std::vector<double> finals, payoffs, controls;
         for (std::uint64_t j = 0; j < part.paths; ++j) {
           const std::uint64_t stream = antithetic ? j / 2 : j;
           const bool mirror = antithetic && (j & 1u);
-          ASSERT_EQ(part.finals[j], kernels::mc_pseudo_path(p, stream, mirror).final_price)
-              << to_string(model) << " antithetic=" << antithetic << " steps=" << steps << " path " << j;
+          const kernels::mc_path_result ref = kernels::mc_pseudo_path(p, stream, mirror);
+          ASSERT_EQ(part.finals[j], ref.final_price)
+              << to_string(v.model) << " " << to_string(v.option) << " antithetic=" << antithetic << " steps=" << steps
+              << " path " << j;
+          finals.push_back(ref.final_price);
+          payoffs.push_back(ref.payoff);
+          controls.push_back(ref.control);
         }
+        const bool option = v.option != mc_option::none;
+        const kernels::mc_chunk_stats expect = kernels::mc_fold_chunk(
+            p, p.samples, finals.data(), option ? payoffs.data() : nullptr, option && v.control ? controls.data() : nullptr);
+        EXPECT_EQ(std::memcmp(&part.stats, &expect, sizeof expect), 0)
+            << to_string(v.model) << " " << to_string(v.option) << " antithetic=" << antithetic << " steps=" << steps;
       }
 }
 

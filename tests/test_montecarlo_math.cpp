@@ -72,6 +72,17 @@ TEST(portable_math, exp_within_one_ulp_of_glibc) {
   EXPECT_LE(ulps(portable_exp(-740.0), std::exp(-740.0)), 1.0);
 }
 
+TEST(portable_math, branch_free_exp_core_is_bitwise_exp_in_its_range) {
+  std::mt19937_64 gen(4);
+  std::uniform_real_distribution<double> range(portable_exp_normal_min, portable_exp_normal_max);
+  for (int i = 0; i < 200000; ++i) {
+    const double x = range(gen);
+    ASSERT_EQ(double_bits(portable_exp_normal(x)), double_bits(portable_exp(x))) << x;
+  }
+  for (double x : {portable_exp_normal_min, portable_exp_normal_max, 0.0, -0.0})
+    EXPECT_EQ(double_bits(portable_exp_normal(x)), double_bits(portable_exp(x))) << x;
+}
+
 TEST(portable_math, log_within_one_ulp_of_glibc) {
   std::mt19937_64 gen(2);
   double worst = 0;

@@ -117,31 +117,22 @@ montecarlo_kernel::partial_type montecarlo_kernel::run(const params_type& cp, ch
     const qmc_tables tables = make_qmc_tables(p.steps);
     const kernels::mc_qmc_tables view = tables.view();
     for (std::uint64_t s = 0; s < samples; ++s) store(s, kernels::mc_sobol_path(p, view, cp.first_sample + r.begin + s));
-  } else if (!kernels::mc_is_asian(p.option)) {
+  } else {
     // Lanes of paths in path order; a short last group repeats its first path and drops it.
     constexpr unsigned L = detail::mc_lanes;
     const std::uint64_t paths = out.paths;
     for (std::uint64_t j0 = 0; j0 < paths; j0 += L) {
       std::uint64_t stream[L];
       bool mirror[L];
-      double finals[L];
+      double finals[L], sums_s[L], sums_x[L];
       for (unsigned l = 0; l < L; ++l) {
         const std::uint64_t j = j0 + l < paths ? j0 + l : j0;
         stream[l] = cp.first_sample + r.begin + j / per;
         mirror[l] = per == 2 && (j & 1u) != 0;
       }
-      detail::mc_pseudo_lanes(p, stream, mirror, finals);
-      for (unsigned l = 0; l < L && j0 + l < paths; ++l) store(j0 + l, kernels::mc_finish(p, finals[l], 0.0, 0.0));
-    }
-  } else {
-    for (std::uint64_t s = 0; s < samples; ++s) {
-      const std::uint64_t g = cp.first_sample + r.begin + s;
-      if (per == 2) {
-        store(2 * s, kernels::mc_pseudo_path(p, g, false));
-        store(2 * s + 1, kernels::mc_pseudo_path(p, g, true));
-      } else {
-        store(s, kernels::mc_pseudo_path(p, g, false));
-      }
+      detail::mc_pseudo_lanes(p, stream, mirror, finals, sums_s, sums_x);
+      for (unsigned l = 0; l < L && j0 + l < paths; ++l)
+        store(j0 + l, kernels::mc_finish(p, finals[l], sums_s[l], sums_x[l]));
     }
   }
   const bool option = p.option != mc_option::none;

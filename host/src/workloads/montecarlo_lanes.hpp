@@ -1,9 +1,8 @@
-// The CPU's fast path for the common case (pseudo-random GBM or arithmetic paths, European payoff
-// or none): `lanes` paths advance together, step by step, in arrays the compiler turns into SIMD
-// instructions. Each lane performs exactly the operations of kernels::mc_pseudo_path, in the same
+// The CPU's fast path for pseudo-random paths (GBM or arithmetic, any option): mc_lanes paths
+// advance together, step by step, in arrays the compiler turns into SIMD instructions. Each lane performs exactly the operations of kernels::mc_pseudo_path, in the same
 // order, so the results are bitwise those of the per-path function the GPU runs
 // (tests/test_montecarlo.cpp checks it). Philox4x32-10 is written out in structure-of-arrays form
-// for the same reason; tests check it against Random123 and its known-answer vectors.
+// for the same reason; the tests compare every lane's outputs with the per-path function's.
 #pragma once
 
 #include <cstdint>
@@ -124,8 +123,10 @@ inline void normals_block(const u32_lanes* bits, unsigned count, double (*z)[mc_
   }
 }
 
-// Paths of streams stream[l] (mirrored when mirror[l]); writes the final price of each lane. Only
-// for p.sampling == pseudo and a non-Asian option.
-void mc_pseudo_lanes(const kernels::mc_params& p, const std::uint64_t* stream, const bool* mirror, double* finals);
+// Paths of streams stream[l] (mirrored when mirror[l]), pseudo-random sampling: writes each lane's
+// final price and, for Asian options, the sums of S and of log(S / S0) over the monitoring dates
+// (zero otherwise), for kernels::mc_finish.
+void mc_pseudo_lanes(const kernels::mc_params& p, const std::uint64_t* stream, const bool* mirror, double* finals,
+                     double* sums_s, double* sums_x);
 
 }  // namespace tandem::detail

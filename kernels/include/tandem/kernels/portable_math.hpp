@@ -27,10 +27,8 @@ TANDEM_HD_INLINE double bits_double(std::uint64_t u) {
   return x;
 }
 
-// e^x. Overflows to +inf above 709.78, underflows (through subnormals) to 0 below -745.13.
-TANDEM_HD_INLINE double portable_exp(double x) {
-  constexpr double o_threshold = 7.09782712893383973096e+02;
-  constexpr double u_threshold = -7.45133219101941108420e+02;
+// e^x = y 2^k: the reduction and polynomial of fdlibm's exp, shared by the two entry points below.
+TANDEM_HD_INLINE double portable_exp_reduced(double x, int& k) {
   constexpr double ln2_hi = 6.93147180369123816490e-01;
   constexpr double ln2_lo = 1.90821492927058770002e-10;
   constexpr double inv_ln2 = 1.44269504088896338700e+00;
@@ -39,18 +37,39 @@ TANDEM_HD_INLINE double portable_exp(double x) {
   constexpr double p3 = 6.61375632143793436117e-05;
   constexpr double p4 = -1.65339022054652515390e-06;
   constexpr double p5 = 4.13813679705723846039e-08;
-  constexpr double two_m1000 = 9.33263618503218878990e-302;  // 2^-1000
-  if (x != x) return x;
-  if (x > o_threshold) return bits_double(0x7ff0000000000000ull);
-  if (x < u_threshold) return 0.0;
   // x = k ln2 + r with |r| <= ln2/2; ln2 in two parts so k*ln2_hi is exact.
-  const int k = static_cast<int>(inv_ln2 * x + (x < 0 ? -0.5 : 0.5));
+  k = static_cast<int>(inv_ln2 * x + (x < 0 ? -0.5 : 0.5));
   const double hi = x - k * ln2_hi;
   const double lo = k * ln2_lo;
   const double r = hi - lo;
   const double t = r * r;
   const double c = r - t * (p1 + t * (p2 + t * (p3 + t * (p4 + t * p5))));
-  const double y = 1.0 - ((lo - (r * c) / (2.0 - c)) - hi);
+  return 1.0 - ((lo - (r * c) / (2.0 - c)) - hi);
+}
+
+// The inputs where e^x is a normal double and portable_exp_normal applies.
+inline constexpr double portable_exp_normal_min = -707.0;
+inline constexpr double portable_exp_normal_max = 709.0;
+
+// e^x for portable_exp_normal_min <= x <= portable_exp_normal_max, without a branch (so a loop of
+// them vectorises); bitwise portable_exp(x) there.
+TANDEM_HD_INLINE double portable_exp_normal(double x) {
+  int k = 0;
+  const double y = portable_exp_reduced(x, k);
+  // y * 2^k by adding k to the exponent field.
+  return bits_double(double_bits(y) + (static_cast<std::uint64_t>(static_cast<std::int64_t>(k)) << 52));
+}
+
+// e^x. Overflows to +inf above 709.78, underflows (through subnormals) to 0 below -745.13.
+TANDEM_HD_INLINE double portable_exp(double x) {
+  constexpr double o_threshold = 7.09782712893383973096e+02;
+  constexpr double u_threshold = -7.45133219101941108420e+02;
+  constexpr double two_m1000 = 9.33263618503218878990e-302;  // 2^-1000
+  if (x != x) return x;
+  if (x > o_threshold) return bits_double(0x7ff0000000000000ull);
+  if (x < u_threshold) return 0.0;
+  int k = 0;
+  const double y = portable_exp_reduced(x, k);
   // y * 2^k by adding k to the exponent field; below 2^-1021 go through 2^-1000 to reach subnormals.
   if (k >= -1021) return bits_double(double_bits(y) + (static_cast<std::uint64_t>(static_cast<std::int64_t>(k)) << 52));
   return bits_double(double_bits(y) + (static_cast<std::uint64_t>(static_cast<std::int64_t>(k + 1000)) << 52)) * two_m1000;
