@@ -50,6 +50,13 @@ void BM_european_call_threads(benchmark::State& state) {
   thread_executor ex(static_cast<unsigned>(state.range(1)));
   run(state, ex, european_call(static_cast<std::uint64_t>(state.range(0))));
 }
+void BM_asian_call_control_threads(benchmark::State& state) {
+  thread_executor ex(2);
+  montecarlo_options o = european_call(10'000);
+  o.option = kernels::mc_option::asian_call;
+  o.control_variate = true;
+  run(state, ex, o);
+}
 void BM_sobol_call_threads(benchmark::State& state) {
   thread_executor ex(2);
   montecarlo_options o = european_call(16 * 4096);
@@ -70,6 +77,7 @@ void BM_published_gpu(benchmark::State& state) {
 BENCHMARK(BM_published_seq)->Arg(10'000)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_published_threads)->Args({10'000, 2})->Args({1'000'000, 2})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_european_call_threads)->Args({10'000, 2})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_asian_call_control_threads)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_sobol_call_threads)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_published_gpu)->Arg(100'000'000)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
 
