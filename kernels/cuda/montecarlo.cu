@@ -6,8 +6,8 @@
 #include <cub/device/device_radix_sort.cuh>
 
 #include <limits>
-#include <stdexcept>
 
+#include "tandem/errors.hpp"
 #include "tandem/gpu/runtime.hpp"
 #include "tandem/kernels/montecarlo_gpu.hpp"
 
@@ -75,7 +75,7 @@ tandem::gpu::device_buffer<T> upload(const T* host, std::size_t n) {
 void montecarlo_run(const mc_params& p, std::uint64_t chunk_samples, std::uint64_t rank, const mc_qmc_tables& tables,
                     mc_gpu_output& out) {
   if (p.paths > static_cast<std::uint64_t>(std::numeric_limits<int>::max()))
-    throw std::invalid_argument("montecarlo: the gpu backend sorts at most 2^31 - 1 final prices per run");
+    throw tandem::usage_error("montecarlo: the gpu backend takes at most 2^31 - 1 paths per run (it sorts every final price)");
   const std::uint64_t chunks = (p.samples + chunk_samples - 1) / chunk_samples;
   const bool option = p.option != mc_option::none;
   tandem::gpu::device_buffer<double> finals(p.paths);
