@@ -1,0 +1,528 @@
+#include "tandem/process_pool.hpp"
+
+#include <dlfcn.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <system_error>
+
+#include "tandem/interrupt.hpp"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define TANDEM_CPU_RELAX() _mm_pause()
+#elif defined(__aarch64__)
+#define TANDEM_CPU_RELAX() asm volatile("yield")
+#else
+#define TANDEM_CPU_RELAX() ((void)0)
+#endif
+
+namespace tandem {
+
+namespace {
+
+using u32 = std::uint32_t;
+using u64 = std::uint64_t;
+
+// A claim word and a slot's `holding` word: job generation in the high half, chunk in the low half.
+// Chunk index `closed` ends a job early (an error or a cancel): no claim can succeed against it.
+constexpr u64 closed = 0xffffffffu;
+constexpr u64 idle = ~u64{0};
+constexpr u64 pack(u32 gen, u64 chunk) { return (u64{gen} << 32) | chunk; }
+constexpr u32 gen_of(u64 word) { return u32(word >> 32); }
+constexpr u64 chunk_of(u64 word) { return word & 0xffffffffu; }
+
+// Per-chunk state, stamped with the job's generation so it needs no clearing between jobs:
+// generation in the high half, bit 31 done, attempts (runs started) in the low bits.
+constexpr u64 done_bit = u64{1} << 31;
+
+// Spinning before sleeping: a worker that just finished a job polls for the next one this long,
+// and the parent polls for the result this long, before either makes a futex system call. A futex
+// wake-up costs 5-30 us on this machine; a round trip with both sides polling costs about 1 us.
+constexpr u64 worker_spin_ns = 200'000;
+constexpr u64 parent_spin_ns = 100'000;
+// How often a waiting parent looks for dead and stuck workers and for Ctrl-C.
+constexpr long monitor_period_ns = 2'000'000;
+// Stop: idle workers leave on request at once; then SIGTERM, and SIGKILL after this grace.
+constexpr u64 stop_request_ns = 50'000'000;
+constexpr u64 term_grace_ns = 250'000'000;
+
+u64 now_ns() noexcept {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return u64(ts.tv_sec) * 1'000'000'000u + u64(ts.tv_nsec);
+}
+
+// Futexes on MAP_SHARED memory: the non-private operations, so that waiters in other processes
+// are found. std::atomic::wait is process-private in libstdc++.
+long futex_wait(std::atomic<u32>* word, u32 expected, long timeout_ns) noexcept {
+  timespec ts{timeout_ns / 1'000'000'000, timeout_ns % 1'000'000'000};
+  return syscall(SYS_futex, reinterpret_cast<u32*>(word), FUTEX_WAIT, expected, timeout_ns > 0 ? &ts : nullptr,
+                 nullptr, 0);
+}
+void futex_wake_all(std::atomic<u32>* word) noexcept {
+  syscall(SYS_futex, reinterpret_cast<u32*>(word), FUTEX_WAKE, 0x7fffffff, nullptr, nullptr, 0);
+}
+
+std::string signal_name(int sig) {
+  const char* abbrev = sigabbrev_np(sig);
+  return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
+}
+
+thread_local unsigned attempt_in_this_worker = 0;
+
+}  // namespace
+
+struct alignas(64) worker_slot {
+  std::atomic<u64> holding{idle};     // the chunk this worker runs (or is about to claim)
+  std::atomic<u64> assignment{idle};  // a chunk to retry first, set before this worker is forked
+  std::atomic<u64> started_ns{0};     // when it began the chunk it holds, for timeouts
+  std::atomic<u32> ready{0};
+};
+
+struct process_pool::control {
+  alignas(64) std::atomic<u32> job_seq{0};  // futex: bumped for each job and for stop
+  std::atomic<u32> sleepers{0};             // workers in futex_wait on job_seq
+  std::atomic<u32> stop{0};
+  // The job, written while the claim word is closed (a seqlock: workers re-check the claim word).
+  std::atomic<u64> run_chunk{0}, params{0}, items{0}, chunk_size{0}, partial_size{0}, partials{0}, state{0},
+      chunks{0};
+  alignas(64) std::atomic<u64> claim{pack(0, closed)};
+  alignas(64) std::atomic<u64> done{0};     // chunks finished in this job
+  std::atomic<u32> completion{0};           // futex: bumped when a job finishes or fails
+  std::atomic<u32> parent_sleeping{0};
+  std::atomic<u32> failed{0};
+  char error[1024] = {};
+  worker_slot slots[1];  // really `workers` of them
+};
+
+namespace {
+
+using control = process_pool::control;
+
+struct job_view {
+  void (*run_chunk)(const void*, const chunk_plan&, std::size_t, void*);
+  const void* params;
+  chunk_plan plan;
+  std::size_t partial_size;
+  unsigned char* partials;
+  std::atomic<u64>* state;
+  u64 chunks;
+};
+
+job_view read_job(const control& c) {
+  job_view j{};
+  j.run_chunk = reinterpret_cast<decltype(j.run_chunk)>(c.run_chunk.load(std::memory_order_relaxed));
+  j.params = reinterpret_cast<const void*>(c.params.load(std::memory_order_relaxed));
+  const u64 items = c.items.load(std::memory_order_relaxed);
+  const u64 chunk_size = c.chunk_size.load(std::memory_order_relaxed);
+  if (chunk_size) j.plan = chunk_plan(items, chunk_size);
+  j.partial_size = c.partial_size.load(std::memory_order_relaxed);
+  j.partials = reinterpret_cast<unsigned char*>(c.partials.load(std::memory_order_relaxed));
+  j.state = reinterpret_cast<std::atomic<u64>*>(c.state.load(std::memory_order_relaxed));
+  j.chunks = c.chunks.load(std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_acquire);
+  return j;
+}
+
+// A worker must not start N threads of BLAS or OpenMP each: N workers would run N x cores threads.
+// The variables cover libraries loaded later; the calls cover ones already initialised.
+void limit_library_threads() {
+  for (const char* var : {"OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
+                          "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "GOTO_NUM_THREADS"})
+    setenv(var, "1", 1);
+  for (const char* fn : {"openblas_set_num_threads", "omp_set_num_threads", "mkl_set_num_threads",
+                         "bli_thread_set_num_threads"})
+    if (void* f = dlsym(RTLD_DEFAULT, fn)) reinterpret_cast<void (*)(int)>(f)(1);
+}
+
+void report_error(control& c, u32 gen, const char* what) {
+  u32 expected = 0;
+  if (c.failed.compare_exchange_strong(expected, 1)) {
+    std::snprintf(c.error, sizeof c.error, "%s", what);
+    c.failed.store(2, std::memory_order_release);
+  }
+  u64 v = c.claim.load();
+  while (gen_of(v) == gen && !c.claim.compare_exchange_weak(v, pack(gen, closed))) {
+  }
+  c.completion.fetch_add(1);
+  if (c.parent_sleeping.load()) futex_wake_all(&c.completion);
+}
+
+// Runs chunk `chunk` of job `gen` unless it is already done. The caller has published
+// slot.holding = (gen, chunk) and slot.started_ns, and checked that the job is still open.
+void run_one(control& c, u32 gen, u64 chunk, const job_view& j) {
+  std::atomic<u64>& st = j.state[chunk];
+  u64 s = st.load();
+  u64 next;
+  do {
+    if (gen_of(s) == gen && (s & done_bit)) return;
+    next = gen_of(s) == gen ? s + 1 : pack(gen, 1);
+  } while (!st.compare_exchange_weak(s, next));
+  attempt_in_this_worker = unsigned(next & 0xffff);
+  try {
+    j.run_chunk(j.params, j.plan, chunk, j.partials + chunk * j.partial_size);
+  } catch (const std::exception& e) {
+    report_error(c, gen, e.what());
+    return;
+  } catch (...) {
+    report_error(c, gen, "a chunk threw an exception that is not a std::exception");
+    return;
+  }
+  attempt_in_this_worker = 0;
+  const u64 before = st.fetch_or(done_bit, std::memory_order_acq_rel);
+  if (before & done_bit) return;  // a duplicate run of a chunk re-queued after a crash
+  if (c.done.fetch_add(1, std::memory_order_acq_rel) + 1 == j.chunks) {
+    c.completion.fetch_add(1);
+    if (c.parent_sleeping.load()) futex_wake_all(&c.completion);
+  }
+}
+
+// Takes part in job `gen`: first the chunk this worker was forked to retry, then claims.
+void work_on(control& c, worker_slot& slot, u32 gen) {
+  const job_view j = read_job(c);
+  const u64 assigned = slot.assignment.exchange(idle);
+  if (assigned != idle && gen_of(assigned) == gen) {
+    slot.started_ns.store(now_ns(), std::memory_order_relaxed);
+    slot.holding.store(assigned);
+    const u64 v = c.claim.load();
+    if (gen_of(v) == gen && chunk_of(v) != closed) run_one(c, gen, chunk_of(assigned), j);
+    slot.holding.store(idle);
+  }
+  for (;;) {
+    u64 v = c.claim.load();
+    if (gen_of(v) != gen || chunk_of(v) >= j.chunks) return;
+    // Publish what we are about to claim before claiming it, so that if this process dies
+    // between the two the parent still knows which chunk may have been taken.
+    slot.started_ns.store(now_ns(), std::memory_order_relaxed);
+    slot.holding.store(v);
+    if (c.claim.compare_exchange_strong(v, v + 1)) run_one(c, gen, chunk_of(v), j);
+    slot.holding.store(idle);
+  }
+}
+
+[[noreturn]] void worker_main(control& c, unsigned index, pid_t parent) {
+  // The parent's Ctrl-C handling belongs to the parent: it stops us. SIGTERM kills, as it should.
+  signal(SIGINT, SIG_IGN);
+  signal(SIGTERM, SIG_DFL);
+  signal(SIGCHLD, SIG_DFL);
+  signal(SIGPIPE, SIG_DFL);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  // Die with the parent, however it ends (even SIGKILL): no orphans.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) _exit(0);
+  limit_library_threads();
+
+  worker_slot& slot = c.slots[index];
+  slot.ready.store(1);
+  u32 seen = ~u32{0};  // never a job's generation: join whatever job is current
+  for (;;) {
+    u32 gen = c.job_seq.load(std::memory_order_acquire);
+    if (gen == seen) {
+      const u64 until = now_ns() + worker_spin_ns;
+      unsigned spins = 0;
+      while ((gen = c.job_seq.load(std::memory_order_acquire)) == seen) {
+        TANDEM_CPU_RELAX();
+        if (++spins % 64 == 0 && now_ns() > until) {
+          c.sleepers.fetch_add(1);
+          futex_wait(&c.job_seq, seen, 0);
+          c.sleepers.fetch_sub(1);
+        }
+      }
+    }
+    if (c.stop.load()) _exit(0);
+    work_on(c, slot, gen);
+    seen = gen;
+  }
+}
+
+}  // namespace
+
+chunk_failed::chunk_failed(const details& d)
+    : std::runtime_error([&] {
+        std::string s = "procs: chunk " + std::to_string(d.chunk) + " failed after " + std::to_string(d.attempts) +
+                        (d.attempts == 1 ? " attempt" : " attempts") + "; its last worker (pid " +
+                        std::to_string(d.pid) + ") ";
+        if (d.timed_out) s += "ran past the chunk timeout and was killed";
+        else if (d.signal) s += "was killed by " + signal_name(d.signal);
+        else s += "exited with status " + std::to_string(d.exit_code);
+        return s;
+      }()),
+      details_(d) {}
+
+unsigned process_pool::current_attempt() noexcept { return attempt_in_this_worker; }
+
+process_pool::process_pool(const procs_options& options) : options_(options) {
+  if (options_.workers == 0) throw std::invalid_argument("procs backend needs at least 1 worker");
+  if (!(options_.chunk_timeout >= 0)) throw std::invalid_argument("procs: chunk timeout must be >= 0");
+  // The arena must exist before the first fork for later shared buffers to be seen by workers.
+  shared_arena::ensure();
+  ctl_bytes_ = sizeof(control) + sizeof(worker_slot) * (options_.workers - 1);
+  void* p = mmap(nullptr, ctl_bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "procs: mmap");
+  ctl_ = new (p) control();
+  for (unsigned i = 1; i < options_.workers; ++i) new (&ctl_->slots[i]) worker_slot();
+  pids_.assign(options_.workers, 0);
+  timed_out_.assign(options_.workers, 0);
+  note_pool_created();
+  try {
+    start_all();
+  } catch (...) {
+    stop_all();
+    munmap(ctl_, ctl_bytes_);
+    note_pool_destroyed();
+    throw;
+  }
+}
+
+process_pool::~process_pool() {
+  stop_all();
+  munmap(ctl_, ctl_bytes_);
+  note_pool_destroyed();
+}
+
+void process_pool::spawn(unsigned slot, u64 assignment) {
+  worker_slot& s = ctl_->slots[slot];
+  s.holding.store(idle);
+  s.assignment.store(assignment);
+  s.ready.store(0);
+  timed_out_[slot] = 0;
+  const pid_t parent = getpid();
+  const pid_t pid = fork();
+  if (pid < 0) throw std::system_error(errno, std::generic_category(), "procs: fork");
+  if (pid == 0) worker_main(*ctl_, slot, parent);
+  pids_[slot] = pid;
+}
+
+void process_pool::start_all() {
+  ctl_->stop.store(0);
+  for (unsigned i = 0; i < options_.workers; ++i) spawn(i, idle);
+  running_ = true;
+  // Ready means waiting for work; a worker that cannot get there within a second is broken.
+  const u64 deadline = now_ns() + 1'000'000'000;
+  for (unsigned i = 0; i < options_.workers; ++i) {
+    while (!ctl_->slots[i].ready.load()) {
+      if (now_ns() > deadline) throw std::runtime_error("procs: a worker did not start within 1 s");
+      sched_yield();
+    }
+  }
+}
+
+void process_pool::stop_all() noexcept {
+  if (!running_) return;
+  running_ = false;
+  auto reap_all = [&](u64 wait_ns) {
+    const u64 deadline = now_ns() + wait_ns;
+    for (;;) {
+      bool left = false;
+      for (pid_t& pid : pids_) {
+        if (pid <= 0) continue;
+        const pid_t r = waitpid(pid, nullptr, WNOHANG);
+        if (r == pid || (r < 0 && errno == ECHILD)) pid = 0;
+        else left = true;
+      }
+      if (!left || now_ns() > deadline) return !left;
+      usleep(1000);
+    }
+  };
+  // Idle workers leave when asked; busy ones are ended by signals.
+  ctl_->stop.store(1);
+  ctl_->claim.store(pack(ctl_->job_seq.load(), closed));
+  ctl_->job_seq.fetch_add(1);
+  futex_wake_all(&ctl_->job_seq);
+  if (reap_all(stop_request_ns)) return;
+  for (pid_t pid : pids_)
+    if (pid > 0) kill(pid, SIGTERM);
+  if (reap_all(term_grace_ns)) return;
+  for (pid_t pid : pids_)
+    if (pid > 0) kill(pid, SIGKILL);
+  reap_all(~u64{0} / 2);
+}
+
+std::vector<pid_t> process_pool::worker_pids() const {
+  std::lock_guard lock(mutex_);
+  return pids_;
+}
+
+process_pool_stats process_pool::stats() const {
+  std::lock_guard lock(mutex_);
+  return stats_;
+}
+
+void process_pool::ensure_job_memory(std::size_t bytes) {
+  if (job_memory_.size() >= bytes) return;
+  // Grow geometrically; the new memory is zero, which no job generation stamps.
+  job_memory_ = shared_buffer(std::max(bytes, job_memory_.size() * 2));
+}
+
+bool process_pool::reap_and_replace(u32 gen, std::size_t chunks) {
+  bool ok = true;
+  for (unsigned w = 0; w < options_.workers; ++w) {
+    int status = 0;
+    const pid_t pid = pids_[w];
+    if (pid <= 0 || waitpid(pid, &status, WNOHANG) != pid) continue;
+    worker_slot& slot = ctl_->slots[w];
+    const u64 held = slot.holding.load();
+    u64 retry = idle;
+    if (held != idle && gen_of(held) == gen && chunk_of(held) < chunks) {
+      const std::size_t c = chunk_of(held);
+      const auto* state = reinterpret_cast<const std::atomic<u64>*>(ctl_->state.load());
+      const u64 s = state[c].load();
+      const bool done = gen_of(s) == gen && (s & done_bit);
+      if (!done && ok && !failure_) {
+        if (++failures_[c] > options_.max_retries) {
+          chunk_failed::details d;
+          d.chunk = c;
+          d.attempts = failures_[c];
+          d.pid = pid;
+          d.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+          d.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+          d.timed_out = timed_out_[w] != 0;
+          failure_ = std::make_unique<chunk_failed::details>(d);
+          ok = false;
+        } else {
+          retry = held;
+          ++stats_.chunks_retried;
+        }
+      }
+    }
+    pids_[w] = 0;
+    ++stats_.workers_replaced;
+    spawn(w, retry);
+  }
+  return ok;
+}
+
+void process_pool::kill_stuck(u32 gen) {
+  if (options_.chunk_timeout <= 0) return;
+  const u64 limit = u64(options_.chunk_timeout * 1e9);
+  const u64 now = now_ns();
+  for (unsigned w = 0; w < options_.workers; ++w) {
+    const worker_slot& slot = ctl_->slots[w];
+    const u64 held = slot.holding.load();
+    if (held == idle || gen_of(held) != gen || timed_out_[w] || pids_[w] <= 0) continue;
+    // Workers stamp started_ns before they publish `holding`, so it is this chunk's start.
+    const u64 started = slot.started_ns.load();
+    if (now > started && now - started > limit) {
+      timed_out_[w] = 1;
+      kill(pids_[w], SIGKILL);
+    }
+  }
+}
+
+void process_pool::wait_until_idle(u32 gen) {
+  // After a job ends, a worker may still be inside a chunk of it (a duplicate of a retried chunk,
+  // or the rest of a failed job). Its partial must not land in the next job's memory.
+  for (;;) {
+    bool busy = false;
+    for (unsigned w = 0; w < options_.workers; ++w) {
+      const u64 held = ctl_->slots[w].holding.load();
+      if (held != idle && gen_of(held) == gen && pids_[w] > 0) busy = true;
+    }
+    if (!busy) return;
+    reap_and_replace(gen, 0);  // chunks = 0: a death now re-queues nothing
+    kill_stuck(gen);
+    if (const int sig = interrupt_signal()) {
+      stop_all();
+      throw interrupted(sig);
+    }
+    usleep(50);
+  }
+}
+
+void process_pool::run(const chunk_job& job, void* partials) {
+  std::lock_guard lock(mutex_);
+  throw_if_interrupted();
+  const std::size_t chunks = job.plan.chunks();
+  if (chunks == 0) return;
+  if (chunks >= closed) throw std::length_error("procs: a job may have at most 2^32 - 2 chunks");
+  if (!running_) start_all();
+
+  // Job memory: [params][partials][chunk state], each 64-byte aligned.
+  auto align = [](std::size_t n) { return (n + 63) / 64 * 64; };
+  const bool direct = shared_arena::contains(partials, chunks * job.partial_size);
+  const std::size_t params_bytes = align(job.params_size);
+  const std::size_t partial_bytes = direct ? 0 : align(chunks * job.partial_size);
+  ensure_job_memory(params_bytes + partial_bytes + chunks * sizeof(u64));
+  auto* base = static_cast<unsigned char*>(job_memory_.data());
+  if (job.params_size) std::memcpy(base, job.params, job.params_size);
+  unsigned char* out = direct ? static_cast<unsigned char*>(partials) : base + params_bytes;
+  auto* state = base + params_bytes + partial_bytes;
+  failures_.assign(chunks, 0);
+  failure_.reset();
+
+  // Post: close the claim word under the new generation, write the job, publish, open.
+  u32 gen = ctl_->job_seq.load() + 1;
+  if (gen == ~u32{0}) gen = 1;  // ~0 means "no job seen yet" to a worker
+  ctl_->claim.store(pack(gen, closed));
+  std::atomic_thread_fence(std::memory_order_release);
+  ctl_->run_chunk.store(reinterpret_cast<u64>(job.run_chunk), std::memory_order_relaxed);
+  ctl_->params.store(reinterpret_cast<u64>(base), std::memory_order_relaxed);
+  ctl_->items.store(job.plan.items(), std::memory_order_relaxed);
+  ctl_->chunk_size.store(job.plan.chunk_size(), std::memory_order_relaxed);
+  ctl_->partial_size.store(job.partial_size, std::memory_order_relaxed);
+  ctl_->partials.store(reinterpret_cast<u64>(out), std::memory_order_relaxed);
+  ctl_->state.store(reinterpret_cast<u64>(state), std::memory_order_relaxed);
+  ctl_->chunks.store(chunks, std::memory_order_relaxed);
+  ctl_->done.store(0);
+  ctl_->failed.store(0);
+  ctl_->claim.store(pack(gen, 0));
+  ctl_->job_seq.store(gen);
+  if (ctl_->sleepers.load()) futex_wake_all(&ctl_->job_seq);
+  ++stats_.jobs;
+
+  auto finished = [&] { return ctl_->done.load(std::memory_order_acquire) == chunks || ctl_->failed.load() != 0; };
+  const u64 spin_until = now_ns() + parent_spin_ns;
+  unsigned spins = 0;
+  while (!finished() && (++spins % 64 != 0 || now_ns() < spin_until)) TANDEM_CPU_RELAX();
+  u64 last_monitor = now_ns();
+  while (!finished() && !failure_) {
+    ctl_->parent_sleeping.store(1);
+    const u32 seen = ctl_->completion.load();
+    if (!finished()) futex_wait(&ctl_->completion, seen, monitor_period_ns);
+    ctl_->parent_sleeping.store(0);
+    if (const int sig = interrupt_signal()) {
+      stop_all();
+      throw interrupted(sig);
+    }
+    const u64 t = now_ns();
+    if (t - last_monitor >= u64(monitor_period_ns) / 2) {
+      last_monitor = t;
+      if (!reap_and_replace(gen, chunks)) break;
+      kill_stuck(gen);
+    }
+  }
+  if (failure_ || ctl_->failed.load()) {
+    // Cancel the chunks not yet claimed, let the claimed ones end, then report.
+    u64 v = ctl_->claim.load();
+    while (gen_of(v) == gen && !ctl_->claim.compare_exchange_weak(v, pack(gen, closed))) {
+    }
+    wait_until_idle(gen);
+    if (failure_) throw chunk_failed(*failure_);
+    while (ctl_->failed.load(std::memory_order_acquire) != 2) TANDEM_CPU_RELAX();
+    throw std::runtime_error(std::string("procs: ") + ctl_->error);
+  }
+  wait_until_idle(gen);
+  if (!direct) std::memcpy(partials, out, chunks * job.partial_size);
+}
+
+std::unique_ptr<executor> make_process_pool(const procs_options& options) {
+  return std::make_unique<process_pool>(options);
+}
+
+}  // namespace tandem
