@@ -49,11 +49,14 @@ constexpr u64 chunk_of(u64 word) { return word & 0xffffffffu; }
 // generation in the high half, bit 31 done, attempts (runs started) in the low bits.
 constexpr u64 done_bit = u64{1} << 31;
 
-// Spinning before sleeping: a worker that just finished a job polls for the next one this long,
-// and the parent polls for the result this long, before either makes a futex system call. A futex
-// wake-up costs 5-30 us on this machine; a round trip with both sides polling costs about 1 us.
-constexpr u64 worker_spin_ns = 200'000;
-constexpr u64 parent_spin_ns = 100'000;
+// Polling before sleeping: a worker that just finished a job polls for the next one this long, and
+// the parent polls for the result this long, before either makes a futex system call. A futex
+// wake-up costs 5-50 us on this machine; a round trip with both sides polling costs about 1 us.
+// After the first few microseconds a poller yields its core at each look, so that the process it
+// waits for can run even when the scheduler put both on one core (2 cores, shared with others).
+constexpr u64 worker_poll_ns = 200'000;
+constexpr u64 parent_poll_ns = 100'000;
+constexpr u64 pure_spin_ns = 5'000;
 // How often a waiting parent looks for dead and stuck workers and for Ctrl-C.
 constexpr long monitor_period_ns = 2'000'000;
 // Stop: idle workers leave on request at once; then SIGTERM, and SIGKILL after this grace.
@@ -83,6 +86,22 @@ std::string signal_name(int sig) {
 }
 
 thread_local unsigned attempt_in_this_worker = 0;
+
+// Polls `ready` for up to `budget_ns` (see the constants above). True when it became ready.
+template <class Ready>
+bool poll_for(Ready ready, u64 budget_ns) noexcept {
+  const u64 start = now_ns();
+  for (;;) {
+    if (ready()) return true;
+    const u64 t = now_ns() - start;
+    if (t > budget_ns) return false;
+    if (t > pure_spin_ns) {
+      sched_yield();
+    } else {
+      for (int i = 0; i < 16; ++i) TANDEM_CPU_RELAX();
+    }
+  }
+}
 
 }  // namespace
 
@@ -234,11 +253,9 @@ void work_on(control& c, worker_slot& slot, u32 gen) {
   for (;;) {
     u32 gen = c.job_seq.load(std::memory_order_acquire);
     if (gen == seen) {
-      const u64 until = now_ns() + worker_spin_ns;
-      unsigned spins = 0;
-      while ((gen = c.job_seq.load(std::memory_order_acquire)) == seen) {
-        TANDEM_CPU_RELAX();
-        if (++spins % 64 == 0 && now_ns() > until) {
+      auto posted = [&] { return (gen = c.job_seq.load(std::memory_order_acquire)) != seen; };
+      if (!poll_for(posted, worker_poll_ns)) {
+        while (!posted()) {
           c.sleepers.fetch_add(1);
           futex_wait(&c.job_seq, seen, 0);
           c.sleepers.fetch_sub(1);
@@ -487,9 +504,7 @@ void process_pool::run(const chunk_job& job, void* partials) {
   ++stats_.jobs;
 
   auto finished = [&] { return ctl_->done.load(std::memory_order_acquire) == chunks || ctl_->failed.load() != 0; };
-  const u64 spin_until = now_ns() + parent_spin_ns;
-  unsigned spins = 0;
-  while (!finished() && (++spins % 64 != 0 || now_ns() < spin_until)) TANDEM_CPU_RELAX();
+  poll_for(finished, parent_poll_ns);
   u64 last_monitor = now_ns();
   while (!finished() && !failure_) {
     ctl_->parent_sleeping.store(1);
