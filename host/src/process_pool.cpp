@@ -480,7 +480,7 @@ void process_pool::run(const chunk_job& job, void* partials) {
   if (job.params_size) std::memcpy(base, job.params, job.params_size);
   unsigned char* out = direct ? static_cast<unsigned char*>(partials) : base + params_bytes;
   auto* state = base + params_bytes + partial_bytes;
-  failures_.assign(chunks, 0);
+  failures_.clear();
   failure_.reset();
 
   // Post: close the claim word under the new generation, write the job, publish, open.

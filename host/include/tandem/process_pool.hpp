@@ -21,6 +21,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "tandem/executor.hpp"
@@ -101,7 +102,7 @@ class process_pool final : public executor {
   std::vector<pid_t> pids_;
   std::vector<char> timed_out_;
   shared_buffer job_memory_;
-  std::vector<unsigned> failures_;  // per chunk of the current job
+  std::unordered_map<std::size_t, unsigned> failures_;  // crashes per chunk of the current job
   std::unique_ptr<chunk_failed::details> failure_;
   process_pool_stats stats_;
   bool running_ = false;  // workers exist
