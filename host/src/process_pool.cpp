@@ -52,11 +52,13 @@ constexpr u64 done_bit = u64{1} << 31;
 // Polling before sleeping: a worker that just finished a job polls for the next one this long, and
 // the parent polls for the result this long, before either makes a futex system call. A futex
 // wake-up costs 5-50 us on this machine; a round trip with both sides polling costs about 1 us.
-// After the first few microseconds a poller yields its core at each look, so that the process it
-// waits for can run even when the scheduler put both on one core (2 cores, shared with others).
-constexpr u64 worker_poll_ns = 200'000;
-constexpr u64 parent_poll_ns = 100'000;
-constexpr u64 pure_spin_ns = 5'000;
+// After the first 2 us a poller yields its core at each look, so that the process it waits for
+// can run even when the scheduler put both on one core. Measured on 2 cores under a load average
+// of 5-8 (bench_procs round trip, medians): pure spinning 200-600 us, yielding after 5 us with
+// budgets of 200/100 us 14-34 us, with budgets of 50/20 us or 20/10 us 2-30 us.
+constexpr u64 worker_poll_ns = 50'000;
+constexpr u64 parent_poll_ns = 20'000;
+constexpr u64 pure_spin_ns = 2'000;
 // How often a waiting parent looks for dead and stuck workers and for Ctrl-C.
 constexpr long monitor_period_ns = 2'000'000;
 // Stop: idle workers leave on request at once; then SIGTERM, and SIGKILL after this grace.
