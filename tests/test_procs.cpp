@@ -11,6 +11,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
+#include <random>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -362,6 +364,43 @@ TEST(procs, worker_killed_while_idle_is_replaced_by_the_next_job) {
   EXPECT_EQ(run_on(pool, chunk_plan(50, 1), {}), reference(chunk_plan(50, 1), {}));
   EXPECT_EQ(pool.stats().workers_replaced, 1u);
   EXPECT_NE(pool.worker_pids().at(0), pid);
+}
+
+// Children of the calling thread, which is the one that forks the workers.
+std::vector<pid_t> children_of_this_thread() {
+  std::ifstream f("/proc/" + std::to_string(getpid()) + "/task/" + std::to_string(gettid()) + "/children");
+  std::vector<pid_t> pids;
+  for (pid_t pid; f >> pid;) pids.push_back(pid);
+  return pids;
+}
+
+TEST(procs, random_kills_during_many_jobs_change_no_result) {
+  process_pool pool({3, 1000, 0});
+  const chunk_plan plan(4000, 3);
+  const std::vector<std::uint64_t> expected = reference(plan, {});
+  const pid_t main_tid = gettid();
+  std::atomic<bool> stop{false};
+  std::atomic<int> kills{0};
+  std::thread killer([&] {
+    std::mt19937 rng(12345);
+    while (!stop.load() && kills.load() < 200) {
+      std::ifstream f("/proc/" + std::to_string(getpid()) + "/task/" + std::to_string(main_tid) + "/children");
+      std::vector<pid_t> pids;
+      for (pid_t pid; f >> pid;) pids.push_back(pid);
+      if (!pids.empty() && kill(pids[rng() % pids.size()], SIGKILL) == 0) kills.fetch_add(1);
+      usleep(300);
+    }
+  });
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  int jobs = 0;
+  for (; kills.load() < 200 && std::chrono::steady_clock::now() < until; ++jobs)
+    ASSERT_EQ(run_on(pool, plan, {}), expected) << "job " << jobs;
+  stop.store(true);
+  killer.join();
+  EXPECT_GE(kills.load(), 200) << "in " << jobs << " jobs";
+  EXPECT_EQ(run_on(pool, plan, {}), expected);  // replaces whatever the last kills hit
+  EXPECT_GE(pool.stats().workers_replaced, 1u);
+  EXPECT_EQ(children_of_this_thread().size(), 3u);
 }
 
 // ---------------------------------------------------------------------------------------------

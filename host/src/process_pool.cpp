@@ -215,12 +215,15 @@ void run_one(control& c, u32 gen, u64 chunk, const job_view& j) {
 // Takes part in job `gen`: first the chunk this worker was forked to retry, then claims.
 void work_on(control& c, worker_slot& slot, u32 gen) {
   const job_view j = read_job(c);
-  const u64 assigned = slot.assignment.exchange(idle);
-  if (assigned != idle && gen_of(assigned) == gen) {
+  if (const u64 assigned = slot.assignment.load(); assigned != idle) {
+    // Publish the chunk before dropping the assignment: the parent, which reads the assignment
+    // first and then `holding`, always sees one of them until we are done with this job.
     slot.started_ns.store(now_ns(), std::memory_order_relaxed);
     slot.holding.store(assigned);
+    slot.assignment.store(idle);
     const u64 v = c.claim.load();
-    if (gen_of(v) == gen && chunk_of(v) != closed) run_one(c, gen, chunk_of(assigned), j);
+    if (gen_of(assigned) == gen && gen_of(v) == gen && chunk_of(v) != closed)
+      run_one(c, gen, chunk_of(assigned), j);
     slot.holding.store(idle);
   }
   for (;;) {
@@ -396,7 +399,9 @@ bool process_pool::reap_and_replace(u32 gen, std::size_t chunks) {
     const pid_t pid = pids_[w];
     if (pid <= 0 || waitpid(pid, &status, WNOHANG) != pid) continue;
     worker_slot& slot = ctl_->slots[w];
-    const u64 held = slot.holding.load();
+    // A replacement that died before taking up its assigned chunk still owed it.
+    const u64 assigned = slot.assignment.load();
+    const u64 held = assigned != idle ? assigned : slot.holding.load();
     u64 retry = idle;
     if (held != idle && gen_of(held) == gen && chunk_of(held) < chunks) {
       const std::size_t c = chunk_of(held);
@@ -444,14 +449,36 @@ void process_pool::kill_stuck(u32 gen) {
   }
 }
 
+bool process_pool::all_done_by_state(u32 gen, std::size_t chunks) const {
+  // A worker killed between setting a chunk's done bit and counting it in `done` leaves the count
+  // one short for good. Once every chunk is claimed and no worker holds one, the per-chunk done
+  // bits are the truth.
+  if (chunk_of(ctl_->claim.load()) < chunks) return false;
+  for (unsigned w = 0; w < options_.workers; ++w) {
+    const u64 assigned = ctl_->slots[w].assignment.load();
+    const u64 held = ctl_->slots[w].holding.load();
+    if ((assigned != idle && gen_of(assigned) == gen) || (held != idle && gen_of(held) == gen)) return false;
+  }
+  const auto* state = reinterpret_cast<const std::atomic<u64>*>(ctl_->state.load());
+  for (std::size_t c = 0; c < chunks; ++c) {
+    const u64 s = state[c].load(std::memory_order_acquire);
+    if (gen_of(s) != gen || !(s & done_bit)) return false;
+  }
+  return true;
+}
+
 void process_pool::wait_until_idle(u32 gen) {
   // After a job ends, a worker may still be inside a chunk of it (a duplicate of a retried chunk,
   // or the rest of a failed job). Its partial must not land in the next job's memory.
   for (;;) {
     bool busy = false;
     for (unsigned w = 0; w < options_.workers; ++w) {
+      // A replacement not yet started on its assigned chunk counts as busy: assignment first,
+      // then holding (the worker writes them in the other order).
+      const u64 assigned = ctl_->slots[w].assignment.load();
       const u64 held = ctl_->slots[w].holding.load();
-      if (held != idle && gen_of(held) == gen && pids_[w] > 0) busy = true;
+      const bool mine = (assigned != idle && gen_of(assigned) == gen) || (held != idle && gen_of(held) == gen);
+      if (mine && pids_[w] > 0) busy = true;
     }
     if (!busy) return;
     reap_and_replace(gen, 0);  // chunks = 0: a death now re-queues nothing
@@ -467,8 +494,19 @@ void process_pool::wait_until_idle(u32 gen) {
 void process_pool::run(const chunk_job& job, void* partials) {
   std::lock_guard lock(mutex_);
   throw_if_interrupted();
+  if (job.plan.chunks() == 0) return;
+  try {
+    run_job(job, partials);
+  } catch (const std::system_error&) {
+    // A fork or mmap failed mid-job: workers may still hold chunks of it. Stop them all, so that
+    // nothing of this job can land in the next one; the next run starts a fresh set.
+    stop_all();
+    throw;
+  }
+}
+
+void process_pool::run_job(const chunk_job& job, void* partials) {
   const std::size_t chunks = job.plan.chunks();
-  if (chunks == 0) return;
   if (chunks >= closed) throw std::length_error("procs: a job may have at most 2^32 - 2 chunks");
   if (!running_) start_all();
 
@@ -507,6 +545,7 @@ void process_pool::run(const chunk_job& job, void* partials) {
 
   auto finished = [&] { return ctl_->done.load(std::memory_order_acquire) == chunks || ctl_->failed.load() != 0; };
   poll_for(finished, parent_poll_ns);
+  const u64 replaced_before = stats_.workers_replaced;
   u64 last_monitor = now_ns();
   while (!finished() && !failure_) {
     ctl_->parent_sleeping.store(1);
@@ -522,6 +561,7 @@ void process_pool::run(const chunk_job& job, void* partials) {
       last_monitor = t;
       if (!reap_and_replace(gen, chunks)) break;
       kill_stuck(gen);
+      if (stats_.workers_replaced != replaced_before && all_done_by_state(gen, chunks)) break;
     }
   }
   if (failure_ || ctl_->failed.load()) {

@@ -77,7 +77,7 @@ class process_pool final : public executor {
   void run(const chunk_job& job, void* partials) override;
 
   const procs_options& options() const noexcept { return options_; }
-  // The current workers' process ids.
+  // The current workers' process ids. Like stats(), waits while another thread is in run().
   std::vector<pid_t> worker_pids() const;
   process_pool_stats stats() const;
 
@@ -87,6 +87,7 @@ class process_pool final : public executor {
   struct control;  // the shared-memory block the parent and workers talk through
 
  private:
+  void run_job(const chunk_job& job, void* partials);
   void spawn(unsigned slot, std::uint64_t assignment);
   void start_all();
   void stop_all() noexcept;
@@ -94,6 +95,7 @@ class process_pool final : public executor {
   bool reap_and_replace(std::uint32_t gen, std::size_t chunks);
   void kill_stuck(std::uint32_t gen);
   void wait_until_idle(std::uint32_t gen);
+  bool all_done_by_state(std::uint32_t gen, std::size_t chunks) const;
   void ensure_job_memory(std::size_t bytes);
 
   procs_options options_;
