@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <iterator>
 #include <map>
@@ -23,6 +24,14 @@ constexpr std::size_t granule = 4096;
 
 std::size_t round_up(std::size_t n) { return (n + granule - 1) / granule * granule; }
 
+// A bad_alloc that tells the user what to change.
+struct arena_full : std::bad_alloc {
+  const char* what() const noexcept override {
+    return "shared arena full: too little free space for this shared buffer (its capacity is physical memory, "
+           "or TANDEM_SHARED_ARENA_BYTES)";
+  }
+};
+
 struct arena_state {
   std::mutex mutex;
   unsigned char* base = nullptr;
@@ -35,8 +44,15 @@ struct arena_state {
     std::size_t bytes = std::size_t(sysconf(_SC_PHYS_PAGES)) * std::size_t(sysconf(_SC_PAGESIZE));
     if (const char* env = std::getenv("TANDEM_SHARED_ARENA_BYTES"); env && *env) bytes = std::stoull(env);
     capacity = round_up(bytes);
-    // NORESERVE: this is address space, not memory; only touched pages cost anything.
-    void* p = mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    // NORESERVE: this is address space, not memory; only touched pages cost anything. Under strict
+    // overcommit (vm.overcommit_memory = 2) the kernel still accounts it, so ask for less until it
+    // fits, down to 64 MiB.
+    void* p = MAP_FAILED;
+    for (;;) {
+      p = mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+      if (p != MAP_FAILED || errno != ENOMEM || capacity <= (std::size_t{64} << 20)) break;
+      capacity = round_up(capacity / 2);
+    }
     if (p == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "shared arena: mmap");
     base = static_cast<unsigned char*>(p);
     owner = getpid();
@@ -61,7 +77,7 @@ struct arena_state {
       in_use += len;
       return base + offset;
     }
-    throw std::bad_alloc();
+    throw arena_full();
   }
 
   void release(void* p, std::size_t bytes) noexcept {
