@@ -1,277 +1,37 @@
 #include "tandem/process_pool.hpp"
 
-#include <dlfcn.h>
-#include <linux/futex.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <new>
 #include <system_error>
 
+#include "procs_protocol.hpp"
 #include "tandem/interrupt.hpp"
-
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define TANDEM_CPU_RELAX() _mm_pause()
-#elif defined(__aarch64__)
-#define TANDEM_CPU_RELAX() asm volatile("yield")
-#else
-#define TANDEM_CPU_RELAX() ((void)0)
-#endif
 
 namespace tandem {
 
+using namespace procs_protocol;
+
 namespace {
 
-using u32 = std::uint32_t;
-using u64 = std::uint64_t;
-
-// A claim word and a slot's `holding` word: job generation in the high half, chunk in the low half.
-// Chunk index `closed` ends a job early (an error or a cancel): no claim can succeed against it.
-constexpr u64 closed = 0xffffffffu;
-constexpr u64 idle = ~u64{0};
-constexpr u64 pack(u32 gen, u64 chunk) { return (u64{gen} << 32) | chunk; }
-constexpr u32 gen_of(u64 word) { return u32(word >> 32); }
-constexpr u64 chunk_of(u64 word) { return word & 0xffffffffu; }
-
-// Per-chunk state, stamped with the job's generation so it needs no clearing between jobs:
-// generation in the high half, bit 31 done, attempts (runs started) in the low bits.
-constexpr u64 done_bit = u64{1} << 31;
-
-// Polling before sleeping: a worker that just finished a job polls for the next one this long, and
-// the parent polls for the result this long, before either makes a futex system call. A futex
-// wake-up costs 5-50 us on this machine; a round trip with both sides polling costs about 1 us.
-// After the first 2 us a poller yields its core at each look, so that the process it waits for
-// can run even when the scheduler put both on one core. Measured on 2 cores under a load average
-// of 5-8 (bench_procs round trip, medians): pure spinning 200-600 us, yielding after 5 us with
-// budgets of 200/100 us 14-34 us, with budgets of 50/20 us or 20/10 us 2-30 us.
-constexpr u64 worker_poll_ns = 50'000;
-constexpr u64 parent_poll_ns = 20'000;
-constexpr u64 pure_spin_ns = 2'000;
 // How often a waiting parent looks for dead and stuck workers and for Ctrl-C.
 constexpr long monitor_period_ns = 2'000'000;
 // Stop: idle workers leave on request at once; then SIGTERM, and SIGKILL after this grace.
 constexpr u64 stop_request_ns = 50'000'000;
 constexpr u64 term_grace_ns = 250'000'000;
 
-u64 now_ns() noexcept {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return u64(ts.tv_sec) * 1'000'000'000u + u64(ts.tv_nsec);
-}
-
-// Futexes on MAP_SHARED memory: the non-private operations, so that waiters in other processes
-// are found. std::atomic::wait is process-private in libstdc++.
-long futex_wait(std::atomic<u32>* word, u32 expected, long timeout_ns) noexcept {
-  timespec ts{timeout_ns / 1'000'000'000, timeout_ns % 1'000'000'000};
-  return syscall(SYS_futex, reinterpret_cast<u32*>(word), FUTEX_WAIT, expected, timeout_ns > 0 ? &ts : nullptr,
-                 nullptr, 0);
-}
-void futex_wake_all(std::atomic<u32>* word) noexcept {
-  syscall(SYS_futex, reinterpret_cast<u32*>(word), FUTEX_WAKE, 0x7fffffff, nullptr, nullptr, 0);
-}
-
 std::string signal_name(int sig) {
   const char* abbrev = sigabbrev_np(sig);
   return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
 }
 
-thread_local unsigned attempt_in_this_worker = 0;
-
-// Polls `ready` for up to `budget_ns` (see the constants above). True when it became ready.
-template <class Ready>
-bool poll_for(Ready ready, u64 budget_ns) noexcept {
-  const u64 start = now_ns();
-  for (;;) {
-    if (ready()) return true;
-    const u64 t = now_ns() - start;
-    if (t > budget_ns) return false;
-    if (t > pure_spin_ns) {
-      sched_yield();
-    } else {
-      for (int i = 0; i < 16; ++i) TANDEM_CPU_RELAX();
-    }
-  }
-}
-
-}  // namespace
-
-struct alignas(64) worker_slot {
-  std::atomic<u64> holding{idle};     // the chunk this worker runs (or is about to claim)
-  std::atomic<u64> assignment{idle};  // a chunk to retry first, set before this worker is forked
-  std::atomic<u64> started_ns{0};     // when it began the chunk it holds, for timeouts
-  std::atomic<u32> ready{0};
-};
-
-struct process_pool::control {
-  alignas(64) std::atomic<u32> job_seq{0};  // futex: bumped for each job and for stop
-  std::atomic<u32> sleepers{0};             // workers in futex_wait on job_seq
-  std::atomic<u32> stop{0};
-  // The job, written while the claim word is closed (a seqlock: workers re-check the claim word).
-  std::atomic<u64> run_chunk{0}, params{0}, items{0}, chunk_size{0}, partial_size{0}, partials{0}, state{0},
-      chunks{0};
-  alignas(64) std::atomic<u64> claim{pack(0, closed)};
-  alignas(64) std::atomic<u64> done{0};     // chunks finished in this job
-  std::atomic<u32> completion{0};           // futex: bumped when a job finishes or fails
-  std::atomic<u32> parent_sleeping{0};
-  std::atomic<u32> failed{0};
-  char error[1024] = {};
-  worker_slot slots[1];  // really `workers` of them
-};
-
-namespace {
-
-using control = process_pool::control;
-
-struct job_view {
-  void (*run_chunk)(const void*, const chunk_plan&, std::size_t, void*);
-  const void* params;
-  chunk_plan plan;
-  std::size_t partial_size;
-  unsigned char* partials;
-  std::atomic<u64>* state;
-  u64 chunks;
-};
-
-job_view read_job(const control& c) {
-  job_view j{};
-  j.run_chunk = reinterpret_cast<decltype(j.run_chunk)>(c.run_chunk.load(std::memory_order_relaxed));
-  j.params = reinterpret_cast<const void*>(c.params.load(std::memory_order_relaxed));
-  const u64 items = c.items.load(std::memory_order_relaxed);
-  const u64 chunk_size = c.chunk_size.load(std::memory_order_relaxed);
-  if (chunk_size) j.plan = chunk_plan(items, chunk_size);
-  j.partial_size = c.partial_size.load(std::memory_order_relaxed);
-  j.partials = reinterpret_cast<unsigned char*>(c.partials.load(std::memory_order_relaxed));
-  j.state = reinterpret_cast<std::atomic<u64>*>(c.state.load(std::memory_order_relaxed));
-  j.chunks = c.chunks.load(std::memory_order_relaxed);
-  std::atomic_thread_fence(std::memory_order_acquire);
-  return j;
-}
-
-// A worker must not start N threads of BLAS or OpenMP each: N workers would run N x cores threads.
-// The variables cover libraries loaded later; the calls cover ones already initialised.
-void limit_library_threads() {
-  for (const char* var : {"OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
-                          "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "GOTO_NUM_THREADS"})
-    setenv(var, "1", 1);
-  for (const char* fn : {"openblas_set_num_threads", "omp_set_num_threads", "mkl_set_num_threads",
-                         "bli_thread_set_num_threads"})
-    if (void* f = dlsym(RTLD_DEFAULT, fn)) reinterpret_cast<void (*)(int)>(f)(1);
-}
-
-void report_error(control& c, u32 gen, const char* what) {
-  u32 expected = 0;
-  if (c.failed.compare_exchange_strong(expected, 1)) {
-    std::snprintf(c.error, sizeof c.error, "%s", what);
-    c.failed.store(2, std::memory_order_release);
-  }
-  u64 v = c.claim.load();
-  while (gen_of(v) == gen && !c.claim.compare_exchange_weak(v, pack(gen, closed))) {
-  }
-  c.completion.fetch_add(1);
-  if (c.parent_sleeping.load()) futex_wake_all(&c.completion);
-}
-
-// Runs chunk `chunk` of job `gen` unless it is already done. The caller has published
-// slot.holding = (gen, chunk) and slot.started_ns, and checked that the job is still open.
-void run_one(control& c, u32 gen, u64 chunk, const job_view& j) {
-  std::atomic<u64>& st = j.state[chunk];
-  u64 s = st.load();
-  u64 next;
-  do {
-    if (gen_of(s) == gen && (s & done_bit)) return;
-    next = gen_of(s) == gen ? s + 1 : pack(gen, 1);
-  } while (!st.compare_exchange_weak(s, next));
-  attempt_in_this_worker = unsigned(next & 0xffff);
-  try {
-    j.run_chunk(j.params, j.plan, chunk, j.partials + chunk * j.partial_size);
-  } catch (const std::exception& e) {
-    report_error(c, gen, e.what());
-    return;
-  } catch (...) {
-    report_error(c, gen, "a chunk threw an exception that is not a std::exception");
-    return;
-  }
-  attempt_in_this_worker = 0;
-  const u64 before = st.fetch_or(done_bit, std::memory_order_acq_rel);
-  if (before & done_bit) return;  // a duplicate run of a chunk re-queued after a crash
-  if (c.done.fetch_add(1, std::memory_order_acq_rel) + 1 == j.chunks) {
-    c.completion.fetch_add(1);
-    if (c.parent_sleeping.load()) futex_wake_all(&c.completion);
-  }
-}
-
-// Takes part in job `gen`: first the chunk this worker was forked to retry, then claims.
-void work_on(control& c, worker_slot& slot, u32 gen) {
-  const job_view j = read_job(c);
-  if (const u64 assigned = slot.assignment.load(); assigned != idle) {
-    // Publish the chunk before dropping the assignment: the parent, which reads the assignment
-    // first and then `holding`, always sees one of them until we are done with this job.
-    slot.started_ns.store(now_ns(), std::memory_order_relaxed);
-    slot.holding.store(assigned);
-    slot.assignment.store(idle);
-    const u64 v = c.claim.load();
-    if (gen_of(assigned) == gen && gen_of(v) == gen && chunk_of(v) != closed)
-      run_one(c, gen, chunk_of(assigned), j);
-    slot.holding.store(idle);
-  }
-  for (;;) {
-    u64 v = c.claim.load();
-    if (gen_of(v) != gen || chunk_of(v) >= j.chunks) return;
-    // Publish what we are about to claim before claiming it, so that if this process dies
-    // between the two the parent still knows which chunk may have been taken.
-    slot.started_ns.store(now_ns(), std::memory_order_relaxed);
-    slot.holding.store(v);
-    if (c.claim.compare_exchange_strong(v, v + 1)) run_one(c, gen, chunk_of(v), j);
-    slot.holding.store(idle);
-  }
-}
-
-[[noreturn]] void worker_main(control& c, unsigned index, pid_t parent) {
-  // The parent's Ctrl-C handling belongs to the parent: it stops us. SIGTERM kills, as it should.
-  signal(SIGINT, SIG_IGN);
-  signal(SIGTERM, SIG_DFL);
-  signal(SIGCHLD, SIG_DFL);
-  signal(SIGPIPE, SIG_DFL);
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
-  // Die with the parent, however it ends (even SIGKILL): no orphans.
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() != parent) _exit(0);
-  limit_library_threads();
-
-  worker_slot& slot = c.slots[index];
-  slot.ready.store(1);
-  u32 seen = ~u32{0};  // never a job's generation: join whatever job is current
-  for (;;) {
-    u32 gen = c.job_seq.load(std::memory_order_acquire);
-    if (gen == seen) {
-      auto posted = [&] { return (gen = c.job_seq.load(std::memory_order_acquire)) != seen; };
-      if (!poll_for(posted, worker_poll_ns)) {
-        while (!posted()) {
-          c.sleepers.fetch_add(1);
-          futex_wait(&c.job_seq, seen, 0);
-          c.sleepers.fetch_sub(1);
-        }
-      }
-    }
-    if (c.stop.load()) _exit(0);
-    work_on(c, slot, gen);
-    seen = gen;
-  }
-}
+using worker_slot = procs_worker_slot;
 
 }  // namespace
 
@@ -286,8 +46,6 @@ chunk_failed::chunk_failed(const details& d)
         return s;
       }()),
       details_(d) {}
-
-unsigned process_pool::current_attempt() noexcept { return attempt_in_this_worker; }
 
 process_pool::process_pool(const procs_options& options) : options_(options) {
   if (options_.workers == 0) throw std::invalid_argument("procs backend needs at least 1 worker");
@@ -327,7 +85,7 @@ void process_pool::spawn(unsigned slot, u64 assignment) {
   const pid_t parent = getpid();
   const pid_t pid = fork();
   if (pid < 0) throw std::system_error(errno, std::generic_category(), "procs: fork");
-  if (pid == 0) worker_main(*ctl_, slot, parent);
+  if (pid == 0) procs_protocol::worker_main(*ctl_, slot, parent);
   pids_[slot] = pid;
 }
 
