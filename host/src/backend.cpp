@@ -1,7 +1,6 @@
 #include "tandem/backend.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <thread>
 
 #include "tandem/errors.hpp"
@@ -12,8 +11,6 @@
 namespace tandem {
 
 namespace {
-std::atomic<executor_factory> procs_factory{nullptr};
-
 bool is_backend_name(std::string_view name) {
   return std::find(std::begin(backend_names), std::end(backend_names), name) != std::end(backend_names);
 }
@@ -27,8 +24,6 @@ std::string known_names() {
   return s;
 }
 }  // namespace
-
-void register_procs_backend(executor_factory factory) { procs_factory.store(factory); }
 
 std::vector<std::string> parse_backend_list(std::string_view text) {
   std::vector<std::string> names;
@@ -82,7 +77,6 @@ std::unique_ptr<executor> make_executor(std::string_view backend, unsigned worke
   if (backend == "seq") return std::make_unique<seq_executor>();
   if (backend == "threads") return std::make_unique<thread_executor>(workers);
   if (backend == "procs") {
-    if (const executor_factory f = procs_factory.load()) return f(workers);
     if (procs.chunk_timeout < 0) throw usage_error("--chunk-timeout must be >= 0");
     return make_process_pool({workers, procs.max_retries, procs.chunk_timeout});
   }

@@ -50,8 +50,4 @@ struct procs_settings {
 std::unique_ptr<executor> make_executor(std::string_view backend, unsigned workers);
 std::unique_ptr<executor> make_executor(std::string_view backend, unsigned workers, const procs_settings& procs);
 
-// The hook the process pool registers itself through, so this file need not know it.
-using executor_factory = std::unique_ptr<executor> (*)(unsigned workers);
-void register_procs_backend(executor_factory factory);
-
 }  // namespace tandem
