@@ -32,6 +32,8 @@ struct common_flags {
   unsigned repeat = 5;
   unsigned warmup = 1;
   std::uint64_t seed = 42;
+  unsigned max_retries = 3;    // procs: extra attempts for a chunk whose worker died
+  double chunk_timeout = 0;    // procs: seconds before a chunk's worker is killed; 0: none
   bool json = false;
   std::string out;  // write the JSON document here too (atomically)
 };

@@ -18,6 +18,14 @@ void add_common_flags(CLI::App& cmd, common_flags& f, const std::string& default
       ->check(CLI::Range(1u, 4096u));
   cmd.add_option("-r,--repeat", f.repeat, "Timed runs per backend")->check(CLI::Range(1u, 1000000u))->capture_default_str();
   cmd.add_option("--warmup", f.warmup, "Untimed runs before them")->check(CLI::Range(0u, 1000000u))->capture_default_str();
+  cmd.add_option("--max-retries", f.max_retries,
+                 "procs: extra attempts for a chunk whose worker crashed or timed out (0: none)")
+      ->check(CLI::Range(0u, 1000u))
+      ->capture_default_str();
+  cmd.add_option("--chunk-timeout", f.chunk_timeout,
+                 "procs: seconds a chunk may run before its worker is killed and the chunk retried (0: no limit)")
+      ->check(CLI::Range(0.0, 1e9))
+      ->capture_default_str();
   cmd.add_option("--seed", f.seed, "Random seed for workloads that draw random numbers")->capture_default_str();
   cmd.add_flag("--json", f.json, "Print one JSON document on stdout instead of tables");
   cmd.add_option("-o,--out", f.out, "Also write the JSON document to this file (written whole, or not at all)");
@@ -29,6 +37,7 @@ run_options to_run_options(const common_flags& f) {
   if (f.workers != 0) o.workers = f.workers;
   o.repeat = f.repeat;
   o.warmup = f.warmup;
+  o.procs = {f.max_retries, f.chunk_timeout};
   return o;
 }
 

@@ -3,6 +3,7 @@
 
 #include "cli.hpp"
 #include "tandem/errors.hpp"
+#include "tandem/interrupt.hpp"
 
 int main(int argc, char** argv) {
   namespace cli = tandem::cli;
@@ -15,6 +16,8 @@ int main(int argc, char** argv) {
   cli::add_montecarlo_command(app);
   cli::add_bench_command(app);
 
+  // Ctrl-C and SIGTERM stop the procs workers cleanly and exit 130 / 143.
+  tandem::install_interrupt_handlers();
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -34,6 +37,9 @@ int main(int argc, char** argv) {
   } catch (const tandem::unavailable_error& e) {
     std::cerr << "tandem: error: " << e.what() << "\n";
     return cli::exit_unavailable;
+  } catch (const tandem::interrupted& e) {
+    std::cerr << "tandem: " << e.what() << "\n";
+    return e.exit_status();
   } catch (const cli::exit_status& e) {
     return e.code;
   } catch (const std::exception& e) {

@@ -1,18 +1,16 @@
 #include "tandem/backend.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <thread>
 
 #include "tandem/errors.hpp"
 #include "tandem/executors.hpp"
 #include "tandem/gpu/device.hpp"
+#include "tandem/process_pool.hpp"
 
 namespace tandem {
 
 namespace {
-std::atomic<executor_factory> procs_factory{nullptr};
-
 bool is_backend_name(std::string_view name) {
   return std::find(std::begin(backend_names), std::end(backend_names), name) != std::end(backend_names);
 }
@@ -26,8 +24,6 @@ std::string known_names() {
   return s;
 }
 }  // namespace
-
-void register_procs_backend(executor_factory factory) { procs_factory.store(factory); }
 
 std::vector<std::string> parse_backend_list(std::string_view text) {
   std::vector<std::string> names;
@@ -48,10 +44,7 @@ std::vector<std::string> parse_backend_list(std::string_view text) {
 
 backend_status backend_availability(std::string_view name) {
   if (name == "seq" || name == "threads") return {true, {}};
-  if (name == "procs") {
-    if (procs_factory.load()) return {true, {}};
-    return {false, "the procs backend is not part of this build"};
-  }
+  if (name == "procs") return {true, {}};  // process_pool: fork, futex and MAP_SHARED (Linux)
   if (name == "gpu") {
     const auto& d = gpu::discover();
     if (!d.devices.empty()) return {true, {}};
@@ -76,13 +69,16 @@ unsigned default_workers(std::string_view backend) {
 }
 
 std::unique_ptr<executor> make_executor(std::string_view backend, unsigned workers) {
+  return make_executor(backend, workers, procs_settings{});
+}
+
+std::unique_ptr<executor> make_executor(std::string_view backend, unsigned workers, const procs_settings& procs) {
   if (workers == 0) throw usage_error("--workers must be at least 1");
   if (backend == "seq") return std::make_unique<seq_executor>();
   if (backend == "threads") return std::make_unique<thread_executor>(workers);
   if (backend == "procs") {
-    const executor_factory f = procs_factory.load();
-    if (!f) throw unavailable_error("backend procs unavailable: " + backend_availability("procs").reason);
-    return f(workers);
+    if (procs.chunk_timeout < 0) throw usage_error("--chunk-timeout must be >= 0");
+    return make_process_pool({workers, procs.max_retries, procs.chunk_timeout});
   }
   throw usage_error("backend '" + std::string(backend) + "' has no CPU executor");
 }

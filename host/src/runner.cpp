@@ -56,7 +56,7 @@ run_report run_workload(workload& w, const run_options& options, std::ostream& n
     if (rec.workers == 0) throw usage_error("--workers must be at least 1");
     if (choice.name == "seq" || choice.name == "gpu") rec.workers = 1;
     std::unique_ptr<executor> ex;
-    if (choice.name != "gpu") ex = make_executor(choice.name, rec.workers);
+    if (choice.name != "gpu") ex = make_executor(choice.name, rec.workers, options.procs);
     run_context ctx{choice.name, rec.workers, ex.get()};
 
     w.prepare(ctx);

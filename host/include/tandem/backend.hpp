@@ -39,12 +39,15 @@ backend_choice resolve_backend(std::string_view name);
 // seq and for gpu (one device).
 unsigned default_workers(std::string_view backend);
 
+// What the procs backend does when a worker dies or a chunk hangs (the other backends ignore it).
+struct procs_settings {
+  unsigned max_retries = 3;  // extra attempts per chunk; 0: none
+  double chunk_timeout = 0;  // seconds; 0: no limit
+};
+
 // An executor for a CPU backend (seq, threads, procs), created once and reused across runs.
 // Throws unavailable_error when the backend cannot run here, usage_error for gpu/auto/unknown.
 std::unique_ptr<executor> make_executor(std::string_view backend, unsigned workers);
-
-// The hook the process pool registers itself through, so this file need not know it.
-using executor_factory = std::unique_ptr<executor> (*)(unsigned workers);
-void register_procs_backend(executor_factory factory);
+std::unique_ptr<executor> make_executor(std::string_view backend, unsigned workers, const procs_settings& procs);
 
 }  // namespace tandem

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tandem/backend.hpp"
 #include "tandem/workload.hpp"
 
 namespace tandem {
@@ -18,6 +19,7 @@ struct run_options {
   std::optional<unsigned> workers;           // default: per backend (default_workers)
   unsigned repeat = 5;                       // timed runs, >= 1
   unsigned warmup = 1;                       // untimed runs before them
+  procs_settings procs;                      // retries and chunk timeout for the procs backend
 };
 
 struct timing {
