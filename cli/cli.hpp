@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "tandem/report.hpp"
+#include "tandem/workloads/montecarlo.hpp"
 #include "tandem/workloads/tasks.hpp"
 
 namespace tandem::cli {
@@ -50,8 +51,16 @@ void write_atomically(const std::filesystem::path& path, const std::string& text
 // tasks. Returns nothing, with a note on stderr, when it cannot run.
 std::vector<peer_record> run_python_pools_peer(const std::string& peers_dir, std::uint64_t n, std::uint64_t count);
 
+// Measures the published Ray example's Python loop and its NumPy vectorisation from `peers_dir`
+// (python_montecarlo.py) on `paths` paths. Returns nothing, with a note on stderr, when it cannot run.
+std::vector<peer_record> run_python_montecarlo_peer(const std::string& peers_dir, std::uint64_t paths);
+// The montecarlo workload `tandem bench` runs: the published example (its arithmetic step, the
+// same math as the Python peers), smaller with --quick.
+montecarlo_options bench_montecarlo_options(bool quick);
+
 void add_info_command(CLI::App& app);
 void add_tasks_command(CLI::App& app);
+void add_montecarlo_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 
 }  // namespace tandem::cli

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("tandem ") + tandem::this_build().version);
   cli::add_info_command(app);
   cli::add_tasks_command(app);
+  cli::add_montecarlo_command(app);
   cli::add_bench_command(app);
 
   // Ctrl-C and SIGTERM stop the procs workers cleanly and exit 130 / 143.

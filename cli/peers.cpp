@@ -54,6 +54,27 @@ std::vector<peer_record> run_python_pools_peer(const std::string& peers_dir, std
           {"tasks", peer, "ProcessPoolExecutor", std::stod(m[3]), detail}};
 }
 
+std::vector<peer_record> run_python_montecarlo_peer(const std::string& peers_dir, std::uint64_t paths) {
+  const std::filesystem::path script = std::filesystem::path(peers_dir) / "python_montecarlo.py";
+  if (!std::filesystem::exists(script)) {
+    std::cerr << "montecarlo: peer skipped: " << script.string() << " not found\n";
+    return {};
+  }
+  int status = 0;
+  const std::string out = run_capture(python() + " '" + script.string() + "' " + std::to_string(paths) + " 2>&1", status);
+  // "paths=10000 python_loop=2.345s mean=... var5=... | numpy_vectorised=0.0251s mean=... var5=..."
+  std::smatch m;
+  static const std::regex line(R"(python_loop=([0-9.]+)s.*numpy_vectorised=([0-9.]+)s)");
+  if (status != 0 || !std::regex_search(out, m, line)) {
+    std::cerr << "montecarlo: peer skipped: python_montecarlo.py failed: " << out.substr(0, 200) << "\n";
+    return {};
+  }
+  std::string detail = out;
+  while (!detail.empty() && (detail.back() == '\n' || detail.back() == '\r')) detail.pop_back();
+  return {{"montecarlo", "python (published example)", "per-path loop", std::stod(m[1]), detail},
+          {"montecarlo", "python (published example)", "NumPy vectorised", std::stod(m[2]), detail}};
+}
+
 void add_bench_command(CLI::App& app) {
   struct state {
     common_flags flags;
@@ -73,6 +94,13 @@ void add_bench_command(CLI::App& app) {
     r.runs.push_back(run_workload(*w, to_run_options(s->flags), std::cerr));
     if (!s->peers.empty()) {
       auto p = run_python_pools_peer(s->peers, t.n, t.count);
+      r.peers.insert(r.peers.end(), p.begin(), p.end());
+    }
+    const montecarlo_options mc = bench_montecarlo_options(s->quick);
+    auto mcw = make_montecarlo_workload(mc);
+    r.runs.push_back(run_workload(*mcw, to_run_options(s->flags), std::cerr));
+    if (!s->peers.empty()) {
+      auto p = run_python_montecarlo_peer(s->peers, mc.paths);
       r.peers.insert(r.peers.end(), p.begin(), p.end());
     }
     const int status = emit(s->flags, r);

@@ -1,0 +1,105 @@
+// `tandem montecarlo`: the flags of the Monte Carlo workload.
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <memory>
+
+#include "cli.hpp"
+#include "tandem/workloads/montecarlo.hpp"
+
+namespace tandem::cli {
+
+namespace {
+// The answer in words under the timing table (the JSON document has every digit).
+void print_answer(const run_report& rr) {
+  for (const run_record& rec : rr.records) {
+    if (rec.skipped) continue;
+    const nlohmann::json& j = rec.result;
+    auto num = [&](const char* key) { return j.contains(key) && j[key].is_number() ? j[key].get<double>() : NAN; };
+    std::printf("  final price: mean %.6g +- %.3g (std error), std %.6g; VaR(%g) %.6g, CVaR %.6g (%s)\n",
+                num("mean"), num("mean_std_error"), num("std"), num("var_level"), num("var"), num("cvar"),
+                rec.backend.c_str());
+    if (j.contains("price")) {
+      std::printf("  option: price %.6g +- %.3g, 95%% interval [%.6g, %.6g], variance reduction %.3gx", num("price"),
+                  num("price_std_error"), j["price_ci95"][0].is_number() ? j["price_ci95"][0].get<double>() : NAN,
+                  j["price_ci95"][1].is_number() ? j["price_ci95"][1].get<double>() : NAN, num("variance_reduction"));
+      if (j.contains("bs_price")) std::printf("; Black-Scholes %.6g", num("bs_price"));
+      if (j.contains("geometric_asian_price")) std::printf("; geometric Asian (control) %.6g", num("geometric_asian_price"));
+      std::printf("\n");
+    }
+    return;  // every backend gave this answer (or the table says they disagreed)
+  }
+}
+}  // namespace
+
+montecarlo_options bench_montecarlo_options(bool quick) {
+  montecarlo_options o;
+  o.model = kernels::mc_model::arithmetic;
+  if (quick) o.paths = 2000;
+  return o;
+}
+
+void add_montecarlo_command(CLI::App& app) {
+  struct state {
+    common_flags flags;
+    montecarlo_options options;
+    std::string model = "gbm";
+    std::string option = "none";
+    std::string qmc = "none";
+  };
+  auto s = std::make_shared<state>();
+  auto* cmd = app.add_subcommand(
+      "montecarlo",
+      "Stock paths by Monte Carlo: mean, std, VaR and CVaR of the final price, and option prices with error bars "
+      "(defaults: the published 10,000 x 252-day example)");
+  add_common_flags(*cmd, s->flags, "auto");
+  montecarlo_options& o = s->options;
+  cmd->add_option("--paths", o.paths, "Number of paths")->capture_default_str();
+  cmd->add_option("--steps", o.steps, "Time steps per path")->capture_default_str();
+  cmd->add_option("--s0", o.s0, "Initial price")->capture_default_str();
+  cmd->add_option("--mu", o.mu, "Drift per unit time (an option is priced with --rate instead)")->capture_default_str();
+  cmd->add_option("--sigma", o.sigma, "Volatility per sqrt(unit time)")->capture_default_str();
+  cmd->add_option("--dt", o.dt, "Step length in units of time")->capture_default_str();
+  cmd->add_option("--model", s->model,
+                  "gbm: exact log-normal step S*exp((mu-sigma^2/2)dt + sigma*sqrt(dt)*Z); arithmetic: the published "
+                  "example's S*max(0, 1 + mu*dt + sigma*sqrt(dt)*Z)")
+      ->check(CLI::IsMember({"gbm", "arithmetic"}))
+      ->capture_default_str();
+  cmd->add_option("--var-level", o.var_level, "VaR/CVaR level: VaR is the ceil(level*paths)-th smallest final price")
+      ->capture_default_str();
+  cmd->add_option("--option", s->option, "Price an option: call, put, asian-call, asian-put")
+      ->check(CLI::IsMember({"none", "call", "put", "asian-call", "asian-put"}))
+      ->capture_default_str();
+  cmd->add_option("--strike", o.strike, "Option strike")->capture_default_str();
+  cmd->add_option("--rate", o.rate, "Risk-free rate per unit time (the drift when pricing)")->capture_default_str();
+  cmd->add_flag("--antithetic", o.antithetic, "Antithetic pairs: each path's increments negated for its partner");
+  cmd->add_flag("--control-variate", o.control_variate,
+                "Geometric-Asian control variate (asian-call/asian-put under gbm)");
+  cmd->add_option("--qmc", s->qmc, "Quasi-random sampling: sobol (with a Brownian bridge), or none")
+      ->check(CLI::IsMember({"none", "sobol"}))
+      ->capture_default_str();
+  cmd->add_option("--qmc-replicates", o.qmc_replicates,
+                  "Sobol: randomly shifted replicates whose spread is the error bar; --paths must be this times a "
+                  "power of two")
+      ->capture_default_str();
+  cmd->callback([s] {
+    static const std::map<std::string, kernels::mc_option> options = {{"none", kernels::mc_option::none},
+                                                                       {"call", kernels::mc_option::call},
+                                                                       {"put", kernels::mc_option::put},
+                                                                       {"asian-call", kernels::mc_option::asian_call},
+                                                                       {"asian-put", kernels::mc_option::asian_put}};
+    s->options.model = s->model == "arithmetic" ? kernels::mc_model::arithmetic : kernels::mc_model::gbm;
+    s->options.option = options.at(s->option);
+    s->options.sampling = s->qmc == "sobol" ? kernels::mc_sampling::sobol : kernels::mc_sampling::pseudo;
+    s->options.seed = s->flags.seed;
+    auto w = make_montecarlo_workload(s->options);
+    report r;
+    r.runs.push_back(run_workload(*w, to_run_options(s->flags), std::cerr));
+    const int status = emit(s->flags, r);
+    if (!s->flags.json) print_answer(r.runs.front());
+    if (status != exit_ok) throw exit_status{status};
+  });
+}
+
+}  // namespace tandem::cli

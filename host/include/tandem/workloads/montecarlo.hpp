@@ -1,0 +1,98 @@
+// `tandem montecarlo`: stock paths by Monte Carlo, their final price's mean, spread, VaR and CVaR,
+// and optionally an option price with error bars, on every backend with bitwise the same answer.
+// Defaults reproduce the published Ray example (10,000 paths of 252 steps, S0 = 100, sigma = 0.02
+// per step, mu = 0). Design and accuracy: docs/montecarlo.md.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tandem/executor.hpp"
+#include "tandem/kernels/montecarlo.hpp"
+#include "tandem/workload.hpp"
+
+namespace tandem {
+
+struct montecarlo_options {
+  std::uint64_t paths = 10'000;
+  std::uint32_t steps = 252;
+  double s0 = 100;
+  double mu = 0;        // drift per unit time (replaced by the rate when pricing an option)
+  double sigma = 0.02;  // volatility per sqrt(unit time)
+  double dt = 1;        // step length in units of time
+  kernels::mc_model model = kernels::mc_model::gbm;
+  double var_level = 0.05;
+  kernels::mc_option option = kernels::mc_option::none;
+  double strike = 100;
+  double rate = 0;
+  bool antithetic = false;
+  bool control_variate = false;  // geometric-Asian control, Asian options under GBM only
+  kernels::mc_sampling sampling = kernels::mc_sampling::pseudo;
+  std::uint32_t qmc_replicates = 16;  // Sobol: independent digital shifts, for the error bar
+  std::uint64_t seed = 42;
+};
+
+struct montecarlo_result {
+  std::uint64_t paths = 0;
+  double mean = 0, std = 0, mean_std_error = 0;
+  double mean_variance_reduction = 1;  // plain sampling's variance of the mean over this run's
+  double var = 0, cvar = 0, var_level = 0;
+  std::uint64_t var_rank = 0;          // VaR is the var_rank-th smallest final price (1-based)
+  bool priced = false;                 // an option was asked for
+  double price = 0, price_std_error = 0, price_ci_low = 0, price_ci_high = 0;
+  double variance_reduction = 1;       // plain sampling's price variance over this run's
+  double plain_price_std_error = 0;
+  double control_beta = 0;
+  std::optional<double> bs_price;                // European options
+  std::optional<double> geometric_asian_price;   // Asian options: the control's exact value
+};
+
+// Validates and derives the per-path parameters. Throws usage_error with the flag's name.
+kernels::mc_params montecarlo_job(const montecarlo_options& o);
+
+// One chunk's partial: its statistics and every final price of its paths (for the exact VaR).
+// Fixed size and trivially copyable, so the procs backend ships it through shared memory.
+struct montecarlo_partial {
+  kernels::mc_chunk_stats stats;
+  std::uint64_t paths = 0;
+  double finals[2 * kernels::mc_chunk_samples];
+};
+
+struct montecarlo_chunk_params {
+  kernels::mc_params p;
+  std::uint64_t first_sample = 0;  // the window's first sample (see run_montecarlo)
+};
+
+// The chunk kernel: one chunk is mc_chunk_samples samples (fewer for Sobol replicates smaller
+// than that, so no chunk straddles two replicates).
+struct montecarlo_kernel {
+  using params_type = montecarlo_chunk_params;
+  using partial_type = montecarlo_partial;
+  static partial_type run(const params_type& p, chunk_range r);
+};
+
+std::uint64_t montecarlo_chunk_size(const kernels::mc_params& p);
+
+montecarlo_result run_montecarlo(executor& ex, const montecarlo_options& o);
+// On the current CUDA device. Throws unavailable_error in a build without CUDA.
+montecarlo_result run_montecarlo_gpu(const montecarlo_options& o);
+
+// Closed forms: Black-Scholes for a European option and the discretely monitored geometric-Asian
+// option (average of S at t = dt, 2 dt, ..., T), both under GBM with volatility sigma, rate r.
+double black_scholes_price(bool put, double s0, double strike, double rate, double sigma, double t);
+double geometric_asian_price(bool put, double s0, double strike, double rate, double sigma, double dt,
+                             std::uint32_t steps);
+
+nlohmann::json to_json(const montecarlo_result& r);
+nlohmann::json to_json(const montecarlo_options& o);
+std::string to_string(kernels::mc_model m);
+std::string to_string(kernels::mc_option o);
+
+std::unique_ptr<workload> make_montecarlo_workload(const montecarlo_options& o);
+
+}  // namespace tandem

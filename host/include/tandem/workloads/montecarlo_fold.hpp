@@ -1,0 +1,37 @@
+// Folds the Monte Carlo chunk partials, in chunk order, into the reported statistics; shared by
+// the CPU backends and the GPU so that the last steps are the same code on every backend.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "tandem/kernels/montecarlo.hpp"
+#include "tandem/workloads/montecarlo.hpp"
+
+namespace tandem {
+
+// The VaR's order statistic: k = ceil(level * paths) computed in double, at least 1.
+std::uint64_t var_rank(double level, std::uint64_t paths);
+
+class montecarlo_fold {
+ public:
+  montecarlo_fold(const kernels::mc_params& p, double var_level);
+  std::uint64_t var_rank() const noexcept { return rank_; }
+  // Chunks must arrive in chunk order; first_sample says which replicate a Sobol chunk is in.
+  void add_chunk(std::uint64_t first_sample, const kernels::mc_chunk_stats& s);
+  // Final prices, any order: keeps the var_rank() smallest.
+  void add_finals(const double* values, std::size_t count);
+  montecarlo_result finish();
+
+ private:
+  void compact();
+  kernels::mc_params p_;
+  double level_;
+  std::uint64_t rank_;
+  std::vector<kernels::mc_chunk_stats> replicates_;  // one per Sobol replicate; one for pseudo-random
+  std::vector<double> lowest_;                        // candidates for the rank_ smallest
+  bool have_threshold_ = false;
+  double threshold_ = 0;                              // the rank_-th smallest so far, once known
+};
+
+}  // namespace tandem

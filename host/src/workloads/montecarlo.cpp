@@ -1,0 +1,305 @@
+#include "tandem/workloads/montecarlo.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <limits>
+
+#include "tandem/build_config.hpp"
+#include "tandem/errors.hpp"
+#include "tandem/workloads/montecarlo_fold.hpp"
+#include "tandem/workloads/sobol.hpp"
+#include "montecarlo_lanes.hpp"
+#if TANDEM_WITH_CUDA
+#include "tandem/kernels/montecarlo_gpu.hpp"
+#endif
+
+namespace tandem {
+
+namespace {
+using kernels::mc_model;
+using kernels::mc_option;
+using kernels::mc_sampling;
+
+constexpr std::uint64_t max_paths = std::uint64_t{1} << 40;
+
+// Chunks per executor run. Each window's finals are folded into the lower-tail candidates before
+// the next runs, so memory is one window of partials (about 1 MB) plus the candidates, whatever
+// the number of paths. 64 chunks keep 2-8 workers busy with less than one chunk of imbalance.
+constexpr std::uint64_t window_chunks = 64;
+
+std::string number(double v) {
+  nlohmann::json j = v;
+  return j.dump();
+}
+
+double normal_cdf(double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); }
+
+// The option leg's closed-form reference and control expectation.
+void add_closed_forms(const montecarlo_options& o, montecarlo_result& r) {
+  const bool put = kernels::mc_is_put(o.option);
+  if (o.option == mc_option::call || o.option == mc_option::put)
+    r.bs_price = black_scholes_price(put, o.s0, o.strike, o.rate, o.sigma, o.dt * o.steps);
+  if (kernels::mc_is_asian(o.option) && o.model == mc_model::gbm)
+    r.geometric_asian_price = geometric_asian_price(put, o.s0, o.strike, o.rate, o.sigma, o.dt, o.steps);
+}
+}  // namespace
+
+kernels::mc_params montecarlo_job(const montecarlo_options& o) {
+  auto fail = [](const std::string& what) { throw usage_error("montecarlo: " + what); };
+  if (o.paths == 0) fail("--paths must be at least 1");
+  if (o.paths > max_paths) fail("--paths must be at most 2^40");
+  if (o.steps == 0) fail("--steps must be at least 1");
+  if (!(o.s0 > 0) || !std::isfinite(o.s0)) fail("--s0 must be a positive number (got " + number(o.s0) + ")");
+  if (!(o.sigma >= 0) || !std::isfinite(o.sigma)) fail("--sigma must be zero or positive (got " + number(o.sigma) + ")");
+  if (!(o.dt > 0) || !std::isfinite(o.dt)) fail("--dt must be positive (got " + number(o.dt) + ")");
+  if (!std::isfinite(o.mu)) fail("--mu must be a finite number");
+  if (!(o.var_level > 0 && o.var_level < 1))
+    fail("--var-level must lie strictly between 0 and 1 (got " + number(o.var_level) + ")");
+  const bool option = o.option != mc_option::none;
+  if (option && (!(o.strike > 0) || !std::isfinite(o.strike)))
+    fail("--strike must be positive (got " + number(o.strike) + ")");
+  if (!std::isfinite(o.rate)) fail("--rate must be a finite number");
+  if (o.control_variate && !(kernels::mc_is_asian(o.option) && o.model == mc_model::gbm))
+    fail("--control-variate applies to asian-call and asian-put under --model gbm");
+  if (o.antithetic && o.paths % 2 != 0) fail("--antithetic needs an even --paths (paths come in pairs)");
+  if (o.sampling == mc_sampling::sobol) {
+    if (o.antithetic) fail("--antithetic and --qmc sobol cannot be combined");
+    if (o.steps > kernels::mc_qmc_max_steps)
+      fail("--qmc sobol supports at most " + std::to_string(kernels::mc_qmc_max_steps) + " steps (one dimension each)");
+    if (o.qmc_replicates < 2) fail("--qmc-replicates must be at least 2 (their spread is the error bar)");
+    if (o.paths % o.qmc_replicates != 0 || !std::has_single_bit(o.paths / o.qmc_replicates))
+      fail("with --qmc sobol, --paths must be --qmc-replicates (" + std::to_string(o.qmc_replicates) +
+           ") times a power of two, e.g. " + std::to_string(std::uint64_t{o.qmc_replicates} * 4096));
+  }
+  kernels::mc_params p;
+  p.paths = o.paths;
+  p.samples = o.antithetic ? o.paths / 2 : o.paths;
+  p.seed = o.seed;
+  p.replicate_points = o.sampling == mc_sampling::sobol ? o.paths / o.qmc_replicates : p.samples;
+  p.steps = o.steps;
+  p.model = o.model;
+  p.option = o.option;
+  p.sampling = o.sampling;
+  p.antithetic = o.antithetic ? 1 : 0;
+  p.control_variate = o.control_variate ? 1 : 0;
+  p.s0 = o.s0;
+  // Prices are computed under the risk-neutral measure: the drift is the rate.
+  p.mu = option ? o.rate : o.mu;
+  p.sigma = o.sigma;
+  p.dt = o.dt;
+  p.strike = o.strike;
+  p.rate = o.rate;
+  p.drift = o.model == mc_model::gbm ? (p.mu - 0.5 * p.sigma * p.sigma) * p.dt : p.mu * p.dt;
+  p.vol = p.sigma * std::sqrt(p.dt);
+  p.discount = std::exp(-p.rate * (p.dt * static_cast<double>(p.steps)));
+  return p;
+}
+
+std::uint64_t montecarlo_chunk_size(const kernels::mc_params& p) {
+  return std::min<std::uint64_t>(kernels::mc_chunk_samples, p.replicate_points);
+}
+
+montecarlo_kernel::partial_type montecarlo_kernel::run(const params_type& cp, chunk_range r) {
+  const kernels::mc_params& p = cp.p;
+  partial_type out{};  // zeroed: the unused tail of finals travels through procs' shared memory
+  const std::uint32_t per = p.antithetic != 0 ? 2u : 1u;
+  const std::uint64_t samples = r.size();
+  out.paths = samples * per;
+  double payoffs[2 * kernels::mc_chunk_samples];
+  double controls[2 * kernels::mc_chunk_samples];
+  auto store = [&](std::uint64_t path, const kernels::mc_path_result& res) {
+    out.finals[path] = res.final_price;
+    payoffs[path] = res.payoff;
+    controls[path] = res.control;
+  };
+  if (p.sampling == mc_sampling::sobol) {
+    const qmc_tables tables = make_qmc_tables(p.steps);
+    const kernels::mc_qmc_tables view = tables.view();
+    for (std::uint64_t s = 0; s < samples; ++s) store(s, kernels::mc_sobol_path(p, view, cp.first_sample + r.begin + s));
+  } else {
+    // Lanes of paths in path order; a short last group repeats its first path and drops it.
+    constexpr unsigned L = detail::mc_lanes;
+    const std::uint64_t paths = out.paths;
+    for (std::uint64_t j0 = 0; j0 < paths; j0 += L) {
+      std::uint64_t stream[L];
+      bool mirror[L];
+      double finals[L], sums_s[L], sums_x[L];
+      for (unsigned l = 0; l < L; ++l) {
+        const std::uint64_t j = j0 + l < paths ? j0 + l : j0;
+        stream[l] = cp.first_sample + r.begin + j / per;
+        mirror[l] = per == 2 && (j & 1u) != 0;
+      }
+      detail::mc_pseudo_lanes(p, stream, mirror, finals, sums_s, sums_x);
+      for (unsigned l = 0; l < L && j0 + l < paths; ++l)
+        store(j0 + l, kernels::mc_finish(p, finals[l], sums_s[l], sums_x[l]));
+    }
+  }
+  const bool option = p.option != mc_option::none;
+  out.stats = kernels::mc_fold_chunk(p, samples, out.finals, option ? payoffs : nullptr,
+                                     option && p.control_variate != 0 ? controls : nullptr);
+  return out;
+}
+
+montecarlo_result run_montecarlo(executor& ex, const montecarlo_options& o) {
+  const kernels::mc_params p = montecarlo_job(o);
+  const std::uint64_t chunk = montecarlo_chunk_size(p);
+  montecarlo_fold fold(p, o.var_level);
+  const std::uint64_t window = chunk * window_chunks;
+  for (std::uint64_t first = 0; first < p.samples; first += window) {
+    const montecarlo_chunk_params cp{p, first};
+    const chunk_plan plan(std::min(window, p.samples - first), chunk);
+    const std::vector<montecarlo_partial> partials = run_chunks<montecarlo_kernel>(ex, plan, cp);
+    for (std::size_t c = 0; c < partials.size(); ++c) {
+      fold.add_chunk(first + plan.range(c).begin, partials[c].stats);
+      fold.add_finals(partials[c].finals, partials[c].paths);
+    }
+  }
+  montecarlo_result r = fold.finish();
+  add_closed_forms(o, r);
+  return r;
+}
+
+montecarlo_result run_montecarlo_gpu(const montecarlo_options& o) {
+  const kernels::mc_params p = montecarlo_job(o);
+#if TANDEM_WITH_CUDA
+  montecarlo_fold fold(p, o.var_level);
+  const std::uint64_t chunk = montecarlo_chunk_size(p);
+  qmc_tables tables;
+  if (p.sampling == mc_sampling::sobol) tables = make_qmc_tables(p.steps);
+  kernels::gpu::mc_gpu_output out;
+  kernels::gpu::montecarlo_run(p, chunk, fold.var_rank(), tables.view(), out);
+  for (std::size_t c = 0; c < out.chunks.size(); ++c) fold.add_chunk(c * chunk, out.chunks[c]);
+  fold.add_finals(out.lowest.data(), out.lowest.size());
+  montecarlo_result r = fold.finish();
+  add_closed_forms(o, r);
+  return r;
+#else
+  (void)p;
+  throw unavailable_error("backend gpu unavailable: this build of Tandem has no GPU support");
+#endif
+}
+
+double black_scholes_price(bool put, double s0, double strike, double rate, double sigma, double t) {
+  const double df = std::exp(-rate * t);
+  if (sigma * std::sqrt(t) == 0) return std::max(put ? strike * df - s0 : s0 - strike * df, 0.0);
+  const double sd = sigma * std::sqrt(t);
+  const double d1 = (std::log(s0 / strike) + (rate + 0.5 * sigma * sigma) * t) / sd;
+  const double d2 = d1 - sd;
+  return put ? strike * df * normal_cdf(-d2) - s0 * normal_cdf(-d1) : s0 * normal_cdf(d1) - strike * df * normal_cdf(d2);
+}
+
+double geometric_asian_price(bool put, double s0, double strike, double rate, double sigma, double dt,
+                             std::uint32_t steps) {
+  // log G = log S0 + (1/n) sum_{i=1..n} X(i dt), X(t) = (r - sigma^2/2) t + sigma W(t):
+  // normal with mean m and variance v below (sum of i = n(n+1)/2, sum of min(i,j) = n(n+1)(2n+1)/6).
+  const double n = static_cast<double>(steps);
+  const double m = std::log(s0) + (rate - 0.5 * sigma * sigma) * dt * (n + 1) / 2;
+  const double v = sigma * sigma * dt * (n + 1) * (2 * n + 1) / (6 * n);
+  const double df = std::exp(-rate * dt * n);
+  if (v == 0) return df * std::max(put ? strike - std::exp(m) : std::exp(m) - strike, 0.0);
+  const double sd = std::sqrt(v);
+  const double d2 = (m - std::log(strike)) / sd;
+  const double d1 = d2 + sd;
+  const double forward = std::exp(m + 0.5 * v);
+  return put ? df * (strike * normal_cdf(-d2) - forward * normal_cdf(-d1))
+             : df * (forward * normal_cdf(d1) - strike * normal_cdf(d2));
+}
+
+std::string to_string(mc_model m) { return m == mc_model::gbm ? "gbm" : "arithmetic"; }
+std::string to_string(mc_option o) {
+  switch (o) {
+    case mc_option::call: return "call";
+    case mc_option::put: return "put";
+    case mc_option::asian_call: return "asian-call";
+    case mc_option::asian_put: return "asian-put";
+    default: return "none";
+  }
+}
+
+nlohmann::json to_json(const montecarlo_options& o) {
+  nlohmann::json j = {{"paths", o.paths},         {"steps", o.steps},   {"s0", o.s0},
+                      {"mu", o.mu},               {"sigma", o.sigma},   {"dt", o.dt},
+                      {"model", to_string(o.model)}, {"var_level", o.var_level}, {"seed", o.seed},
+                      {"antithetic", o.antithetic},
+                      {"qmc", o.sampling == mc_sampling::sobol ? "sobol" : "none"}};
+  if (o.sampling == mc_sampling::sobol) j["qmc_replicates"] = o.qmc_replicates;
+  if (o.option != mc_option::none) {
+    j["option"] = to_string(o.option);
+    j["strike"] = o.strike;
+    j["rate"] = o.rate;
+    j["control_variate"] = o.control_variate;
+  }
+  return j;
+}
+
+nlohmann::json to_json(const montecarlo_result& r) {
+  // Non-finite numbers (a zero error bar's reduction factor) become null, as JSON has no infinity.
+  auto num = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
+  nlohmann::json j = {{"paths", r.paths},
+                      {"mean", num(r.mean)},
+                      {"std", num(r.std)},
+                      {"mean_std_error", num(r.mean_std_error)},
+                      {"mean_variance_reduction", num(r.mean_variance_reduction)},
+                      {"var", num(r.var)},
+                      {"cvar", num(r.cvar)},
+                      {"var_level", r.var_level},
+                      {"var_rank", r.var_rank}};
+  if (r.priced) {
+    j["price"] = num(r.price);
+    j["price_std_error"] = num(r.price_std_error);
+    j["price_ci95"] = {num(r.price_ci_low), num(r.price_ci_high)};
+    j["variance_reduction"] = num(r.variance_reduction);
+    j["plain_price_std_error"] = num(r.plain_price_std_error);
+    if (r.control_beta != 0) j["control_beta"] = num(r.control_beta);
+    if (r.bs_price) j["bs_price"] = num(*r.bs_price);
+    if (r.geometric_asian_price) j["geometric_asian_price"] = num(*r.geometric_asian_price);
+  }
+  return j;
+}
+
+namespace {
+class montecarlo_workload final : public workload {
+ public:
+  explicit montecarlo_workload(const montecarlo_options& o) : options_(o) { montecarlo_job(o); }
+  std::string name() const override { return "montecarlo"; }
+  nlohmann::json params() const override { return to_json(options_); }
+  work_amount work() const override { return {double(options_.paths) * double(options_.steps), "path-steps/s"}; }
+  nlohmann::json run(const run_context& ctx) override {
+    return to_json(ctx.backend == "gpu" ? run_montecarlo_gpu(options_) : run_montecarlo(*ctx.cpu, options_));
+  }
+  // CPU backends agree bitwise (tests/test_montecarlo.cpp checks it). The GPU runs the same
+  // operations and is expected to agree bitwise too; the comparison allows 1e-12 relative so a
+  // last-bit difference from a device's arithmetic would not fail a run (docs/montecarlo.md).
+  bool agree(const nlohmann::json& a, const nlohmann::json& b) const override { return close(a, b); }
+
+ private:
+  static bool close(const nlohmann::json& a, const nlohmann::json& b) {
+    if (a.is_number_float() || b.is_number_float()) {
+      if (!a.is_number() || !b.is_number()) return false;
+      const double x = a.get<double>(), y = b.get<double>();
+      return x == y || std::abs(x - y) <= 1e-12 * std::max(std::abs(x), std::abs(y));
+    }
+    if (a.is_object() && b.is_object()) {
+      if (a.size() != b.size()) return false;
+      for (auto it = a.begin(); it != a.end(); ++it)
+        if (!b.contains(it.key()) || !close(it.value(), b.at(it.key()))) return false;
+      return true;
+    }
+    if (a.is_array() && b.is_array()) {
+      if (a.size() != b.size()) return false;
+      for (std::size_t i = 0; i < a.size(); ++i)
+        if (!close(a[i], b[i])) return false;
+      return true;
+    }
+    return a == b;
+  }
+  montecarlo_options options_;
+};
+}  // namespace
+
+std::unique_ptr<workload> make_montecarlo_workload(const montecarlo_options& o) {
+  return std::make_unique<montecarlo_workload>(o);
+}
+
+}  // namespace tandem

@@ -1,0 +1,263 @@
+// The per-path code of the Monte Carlo workload: one stock path from counter-based random numbers
+// (or a Sobol point through a Brownian bridge), its final price, option payoff and control variate,
+// and the statistics of one chunk of paths. The CPU chunk kernel and the CUDA kernels are loops
+// around these functions, so the CPU tests check the arithmetic the GPU runs. See docs/montecarlo.md.
+#pragma once
+
+#include <cstdint>
+
+#include <Random123/philox.h>
+
+#include "tandem/kernels/hd.hpp"
+#include "tandem/kernels/normal.hpp"
+#include "tandem/kernels/portable_math.hpp"
+
+namespace tandem::kernels {
+
+enum class mc_model : std::uint32_t { gbm = 0, arithmetic = 1 };
+enum class mc_option : std::uint32_t { none = 0, call = 1, put = 2, asian_call = 3, asian_put = 4 };
+enum class mc_sampling : std::uint32_t { pseudo = 0, sobol = 1 };
+
+// Samples per chunk. A chunk of 1024 GBM paths of 252 steps is about 0.3 ms of work on one core:
+// ten chunks for the published 10,000-path example (balanced on 2 workers), and the per-chunk
+// dispatch and fold are well under 1% of it.
+inline constexpr std::uint64_t mc_chunk_samples = 1024;
+// The Sobol table (docs/montecarlo.md) has this many dimensions; one dimension per time step.
+inline constexpr std::uint32_t mc_qmc_max_steps = 1024;
+
+// Everything a path needs, plain data. The derived fields are computed once on the host
+// (make_mc_params) so every backend starts from the same bits.
+struct mc_params {
+  std::uint64_t samples = 0;          // items of the chunk plan: paths, or antithetic pairs
+  std::uint64_t paths = 0;            // samples, or 2 * samples with antithetic
+  std::uint64_t seed = 0;
+  std::uint64_t replicate_points = 0; // sobol: points per randomised replicate (a power of two)
+  std::uint32_t steps = 0;
+  mc_model model = mc_model::gbm;
+  mc_option option = mc_option::none;
+  mc_sampling sampling = mc_sampling::pseudo;
+  std::uint32_t antithetic = 0;
+  std::uint32_t control_variate = 0;
+  double s0 = 0, mu = 0, sigma = 0, dt = 0, strike = 0, rate = 0;
+  double drift = 0;     // per step: gbm (mu - sigma^2/2) dt, arithmetic mu dt
+  double vol = 0;       // per step: sigma sqrt(dt)
+  double discount = 0;  // e^{-rate T}, T = steps dt
+};
+
+TANDEM_HD_INLINE bool mc_is_asian(mc_option o) { return o == mc_option::asian_call || o == mc_option::asian_put; }
+TANDEM_HD_INLINE bool mc_is_put(mc_option o) { return o == mc_option::put || o == mc_option::asian_put; }
+
+// Random numbers: Philox4x32-10 (Random123) keyed by the seed; the counter holds the path and the
+// block of four steps, so path p's step k is word k % 4 of philox({k / 4, p_lo, p_hi, stream}, seed).
+// stream 0 drives paths, stream 1 the digital shifts of the Sobol replicates.
+using mc_philox = r123::Philox4x32;
+
+TANDEM_HD_INLINE mc_philox::ctr_type mc_block(std::uint64_t seed, std::uint64_t index, std::uint32_t block,
+                                               std::uint32_t stream) {
+  const mc_philox::ctr_type ctr = {{block, static_cast<std::uint32_t>(index), static_cast<std::uint32_t>(index >> 32), stream}};
+  const mc_philox::key_type key = {{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32)}};
+  return mc_philox()(ctr, key);
+}
+
+// What one path contributes.
+struct mc_path_result {
+  double final_price = 0;
+  double payoff = 0;   // discounted option payoff (0 without an option)
+  double control = 0;  // discounted geometric-Asian payoff (the control variate), when asked for
+};
+
+// The payoff and control of a path from its final price and, for Asian options, the sums of S and
+// of log(S / S0) over the monitoring dates.
+TANDEM_HD_INLINE mc_path_result mc_finish(const mc_params& p, double final_price, double sum_s, double sum_x) {
+  mc_path_result r;
+  r.final_price = final_price;
+  if (p.option == mc_option::none) return r;
+  const double n = static_cast<double>(p.steps);
+  const double underlying = mc_is_asian(p.option) ? sum_s / n : final_price;
+  const double intrinsic = mc_is_put(p.option) ? p.strike - underlying : underlying - p.strike;
+  r.payoff = p.discount * (intrinsic > 0.0 ? intrinsic : 0.0);
+  if (p.control_variate != 0) {
+    const double g = p.s0 * portable_exp(sum_x / n);
+    const double gi = mc_is_put(p.option) ? p.strike - g : g - p.strike;
+    r.control = p.discount * (gi > 0.0 ? gi : 0.0);
+  }
+  return r;
+}
+
+// Walks one path from its normal increments z(k), k = 0..steps-1, supplied by `next_z`.
+// GBM: log S advances by drift + vol z (the exact log-normal step); arithmetic: S *= max(0, 1 +
+// drift + vol z) (the published example's step). Asian options average S over the steps 1..steps.
+template <class NextZ>
+TANDEM_HD_INLINE mc_path_result mc_walk(const mc_params& p, NextZ&& next_z) {
+  const bool asian = mc_is_asian(p.option);
+  double x = 0;          // gbm: log(S / S0)
+  double s = p.s0;       // arithmetic: S
+  double sum_s = 0;      // asian: sum of S over the monitoring dates
+  double sum_x = 0;      // geometric control: sum of log(S / S0)
+  for (std::uint32_t k = 0; k < p.steps; ++k) {
+    const double z = next_z(k);
+    if (p.model == mc_model::gbm) {
+      x = x + (p.drift + p.vol * z);
+      if (asian) {
+        sum_s = sum_s + p.s0 * portable_exp(x);
+        sum_x = sum_x + x;
+      }
+    } else {
+      const double g = 1.0 + (p.drift + p.vol * z);
+      s = s * (g > 0.0 ? g : 0.0);
+      if (asian) sum_s = sum_s + s;
+    }
+  }
+  return mc_finish(p, p.model == mc_model::gbm ? p.s0 * portable_exp(x) : s, sum_s, sum_x);
+}
+
+// Pseudo-random path `path` (its own counter stream), negated increments when `mirror` (the
+// antithetic partner of the same stream).
+TANDEM_HD_INLINE mc_path_result mc_pseudo_path(const mc_params& p, std::uint64_t stream_index, bool mirror) {
+  mc_philox::ctr_type block{};
+  return mc_walk(p, [&](std::uint32_t k) {
+    if ((k & 3u) == 0) block = mc_block(p.seed, stream_index, k >> 2, 0);
+    const double z = normal_from_bits(block.v[k & 3u]);
+    return mirror ? -z : z;
+  });
+}
+
+// The tables a Sobol path reads: direction numbers (32 per dimension, dimension d at d * 32) and
+// the Brownian bridge's construction order and weights (one entry per step).
+struct mc_qmc_tables {
+  const std::uint32_t* directions = nullptr;
+  const std::uint32_t* bridge_index = nullptr;
+  const std::uint32_t* left_index = nullptr;
+  const std::uint32_t* right_index = nullptr;
+  const double* left_weight = nullptr;
+  const double* right_weight = nullptr;
+  const double* std_dev = nullptr;
+};
+
+// Step i of the Brownian bridge: places W at bridge_index[i] from the i-th normal and the already
+// placed neighbours (W(0) = 0 on the left of the first gap).
+TANDEM_HD_INLINE void mc_bridge_step(const mc_qmc_tables& t, std::uint32_t i, double z, double* w) {
+  const std::uint32_t l = t.bridge_index[i];
+  if (i == 0) {
+    w[l] = t.std_dev[0] * z;
+    return;
+  }
+  const std::uint32_t j = t.left_index[i];
+  const double base = t.right_weight[i] * w[t.right_index[i]];
+  w[l] = j != 0 ? (t.left_weight[i] * w[j - 1] + base) + t.std_dev[i] * z : base + t.std_dev[i] * z;
+}
+
+// Coordinate `dim` of Sobol point `point` (natural order, not Gray code, so any point is computed
+// on its own), as 32 bits.
+TANDEM_HD_INLINE std::uint32_t sobol_bits(const std::uint32_t* directions, std::uint32_t dim, std::uint64_t point) {
+  std::uint32_t x = 0;
+  const std::uint32_t* v = directions + static_cast<std::uint64_t>(dim) * 32u;
+  for (std::uint32_t b = 0; b < 32 && (point >> b) != 0; ++b)
+    if ((point >> b) & 1u) x ^= v[b];
+  return x;
+}
+
+// Sample `sample` of a Sobol run: point sample % replicate_points of replicate
+// sample / replicate_points, digitally shifted by that replicate's random bits (so each replicate
+// is an unbiased estimate and their spread is the error bar). The normals, indexed by dimension,
+// feed a Brownian bridge on unit-spaced times; its increments are N(0, 1) steps of the same walk.
+TANDEM_HD_INLINE mc_path_result mc_sobol_path(const mc_params& p, const mc_qmc_tables& t, std::uint64_t sample) {
+  const std::uint64_t replicate = sample / p.replicate_points;
+  const std::uint64_t point = sample % p.replicate_points;
+  const std::uint32_t n = p.steps;
+  double w[mc_qmc_max_steps];  // the Brownian path W(1..n), filled in bridge order
+  mc_philox::ctr_type shift{};
+  for (std::uint32_t i = 0; i < n; ++i) {
+    if ((i & 3u) == 0) shift = mc_block(p.seed, replicate, i >> 2, 1);
+    const double z = normal_from_bits(sobol_bits(t.directions, i, point) ^ shift.v[i & 3u]);
+    mc_bridge_step(t, i, z, w);
+  }
+  return mc_walk(p, [&](std::uint32_t k) { return k == 0 ? w[0] : w[k] - w[k - 1]; });
+}
+
+// Running statistics: count, mean and sum of squared deviations (M2), and for two variables
+// (payoff y, control x) the co-moment. Within a chunk they come from two passes over the values
+// (mean first, then deviations); chunks merge with Chan et al.'s pairwise formulas, in chunk order.
+struct mc_moments {
+  double n = 0, mean = 0, m2 = 0;
+};
+struct mc_comoments {
+  double n = 0, mean_y = 0, mean_x = 0, m2_y = 0, m2_x = 0, c_xy = 0;
+};
+
+TANDEM_HD_INLINE mc_moments merge(const mc_moments& a, const mc_moments& b) {
+  if (a.n == 0) return b;
+  if (b.n == 0) return a;
+  const double n = a.n + b.n;
+  const double d = b.mean - a.mean;
+  return {n, a.mean + d * (b.n / n), (a.m2 + b.m2) + d * d * (a.n * b.n / n)};
+}
+TANDEM_HD_INLINE mc_comoments merge(const mc_comoments& a, const mc_comoments& b) {
+  if (a.n == 0) return b;
+  if (b.n == 0) return a;
+  const double n = a.n + b.n;
+  const double f = a.n * b.n / n;
+  const double dy = b.mean_y - a.mean_y;
+  const double dx = b.mean_x - a.mean_x;
+  return {n,
+          a.mean_y + dy * (b.n / n),
+          a.mean_x + dx * (b.n / n),
+          (a.m2_y + b.m2_y) + dy * dy * f,
+          (a.m2_x + b.m2_x) + dx * dx * f,
+          (a.c_xy + b.c_xy) + dx * dy * f};
+}
+
+// The fixed-size statistics of one chunk.
+struct mc_chunk_stats {
+  mc_moments final_path;     // final price over paths: mean, std
+  mc_moments final_sample;   // final price averaged over a sample's paths: the mean's error bar
+  mc_moments payoff_path;    // payoff over paths: what plain sampling's error bar would be
+  mc_comoments payoff_sample;  // (payoff, control) averaged over a sample's paths: price, control variate
+};
+
+// Value of sample s from per-path values v (paths of the chunk, in order): the mean of its paths.
+TANDEM_HD_INLINE double mc_sample_value(const double* v, std::uint64_t s, std::uint32_t per_sample) {
+  return per_sample == 2 ? (v[2 * s] + v[2 * s + 1]) * 0.5 : v[s];
+}
+
+TANDEM_HD_INLINE mc_moments mc_moments_of(const double* v, std::uint64_t count, std::uint32_t per_sample) {
+  mc_moments m;
+  if (count == 0) return m;
+  double sum = 0;
+  for (std::uint64_t i = 0; i < count; ++i) sum = sum + mc_sample_value(v, i, per_sample);
+  m.n = static_cast<double>(count);
+  m.mean = sum / m.n;
+  for (std::uint64_t i = 0; i < count; ++i) {
+    const double d = mc_sample_value(v, i, per_sample) - m.mean;
+    m.m2 = m.m2 + d * d;
+  }
+  return m;
+}
+
+// Statistics of one chunk of `samples` samples, from its per-path final prices, payoffs and
+// controls (paths in order; payoffs and controls may be null without an option / control).
+TANDEM_HD_INLINE mc_chunk_stats mc_fold_chunk(const mc_params& p, std::uint64_t samples, const double* finals,
+                                              const double* payoffs, const double* controls) {
+  const std::uint32_t per = p.antithetic != 0 ? 2u : 1u;
+  const std::uint64_t paths = samples * per;
+  mc_chunk_stats s;
+  s.final_path = mc_moments_of(finals, paths, 1);
+  s.final_sample = per == 1 ? s.final_path : mc_moments_of(finals, samples, per);
+  if (payoffs == nullptr || samples == 0) return s;
+  s.payoff_path = mc_moments_of(payoffs, paths, 1);
+  const mc_moments y = per == 1 ? s.payoff_path : mc_moments_of(payoffs, samples, per);
+  s.payoff_sample.n = y.n;
+  s.payoff_sample.mean_y = y.mean;
+  s.payoff_sample.m2_y = y.m2;
+  if (controls == nullptr) return s;
+  const mc_moments x = mc_moments_of(controls, samples, per);
+  s.payoff_sample.mean_x = x.mean;
+  s.payoff_sample.m2_x = x.m2;
+  double c = 0;
+  for (std::uint64_t i = 0; i < samples; ++i)
+    c = c + (mc_sample_value(controls, i, per) - x.mean) * (mc_sample_value(payoffs, i, per) - y.mean);
+  s.payoff_sample.c_xy = c;
+  return s;
+}
+
+}  // namespace tandem::kernels

@@ -1,0 +1,417 @@
+// The Monte Carlo workload: the answer against closed forms within the error bars it reports, the
+// exact order statistic against a brute-force sort, bitwise reproducibility across backends,
+// worker counts and chunk edges, and clear errors for bad parameters.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cli_runner.hpp"
+#include "tandem/backend.hpp"
+#include "tandem/errors.hpp"
+#include "tandem/executors.hpp"
+#include "tandem/gpu/device.hpp"
+#include "tandem/workloads/montecarlo.hpp"
+#include "tandem/workloads/montecarlo_fold.hpp"
+
+namespace {
+
+using namespace tandem;
+using kernels::mc_model;
+using kernels::mc_option;
+using kernels::mc_sampling;
+
+montecarlo_result run_seq(const montecarlo_options& o) {
+  seq_executor ex;
+  return run_montecarlo(ex, o);
+}
+
+double normal_cdf(double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); }
+
+// ---- statistics against closed forms --------------------------------------------------------
+
+TEST(montecarlo_statistics, gbm_mean_within_3_standard_errors) {
+  montecarlo_options o;
+  o.paths = 20000;
+  o.steps = 64;
+  o.mu = 0.002;
+  o.sigma = 0.03;
+  const montecarlo_result r = run_seq(o);
+  const double exact = o.s0 * std::exp(o.mu * o.steps * o.dt);
+  EXPECT_LT(std::abs(r.mean - exact), 3 * r.mean_std_error) << r.mean << " vs " << exact;
+  // The spread of a log-normal: sd = E * sqrt(e^{sigma^2 T} - 1).
+  const double sd = exact * std::sqrt(std::expm1(o.sigma * o.sigma * o.steps * o.dt));
+  EXPECT_NEAR(r.std, sd, 0.05 * sd);
+}
+
+TEST(montecarlo_statistics, arithmetic_model_mean_within_3_standard_errors) {
+  montecarlo_options o;  // the published example's model
+  o.model = mc_model::arithmetic;
+  o.paths = 20000;
+  o.steps = 100;
+  o.mu = 0.001;
+  const montecarlo_result r = run_seq(o);
+  // E[S_n] = S0 (1 + mu dt)^n while the floor at 0 never binds (a 50-sigma move per step).
+  const double exact = o.s0 * std::pow(1 + o.mu * o.dt, o.steps);
+  EXPECT_LT(std::abs(r.mean - exact), 3 * r.mean_std_error);
+}
+
+struct bs_case {
+  mc_option option;
+  double strike, rate, sigma, t;
+};
+
+TEST(montecarlo_statistics, european_options_within_3_standard_errors_of_black_scholes) {
+  const bs_case cases[] = {{mc_option::call, 100, 0.05, 0.2, 1.0},
+                           {mc_option::call, 120, 0.01, 0.3, 0.5},
+                           {mc_option::call, 80, 0.03, 0.15, 2.0},
+                           {mc_option::put, 110, 0.02, 0.25, 1.0},
+                           {mc_option::put, 90, 0.04, 0.35, 0.25}};
+  std::uint64_t seed = 7;
+  for (const bs_case& c : cases) {
+    montecarlo_options o;
+    o.paths = 40000;
+    o.steps = 4;  // the log-normal step is exact, so the step count does not bias a European price
+    o.dt = c.t / o.steps;
+    o.sigma = c.sigma;
+    o.rate = c.rate;
+    o.strike = c.strike;
+    o.option = c.option;
+    o.seed = seed++;
+    const montecarlo_result r = run_seq(o);
+    ASSERT_TRUE(r.bs_price.has_value());
+    EXPECT_LT(std::abs(r.price - *r.bs_price), 3 * r.price_std_error)
+        << "K=" << c.strike << " r=" << c.rate << " sigma=" << c.sigma << " T=" << c.t << ": " << r.price << " +- "
+        << r.price_std_error << " vs " << *r.bs_price;
+    EXPECT_NEAR(r.price_ci_high - r.price_ci_low, 2 * 1.959963984540054 * r.price_std_error, 1e-12);
+  }
+}
+
+TEST(montecarlo_statistics, var_within_3_standard_errors_of_lognormal_quantile) {
+  for (double level : {0.01, 0.05, 0.25}) {
+    montecarlo_options o;
+    o.paths = 100000;
+    o.steps = 4;
+    o.sigma = 0.1;
+    o.mu = 0.01;
+    o.var_level = level;
+    const montecarlo_result r = run_seq(o);
+    const double t = o.steps * o.dt;
+    const double m = std::log(o.s0) + (o.mu - 0.5 * o.sigma * o.sigma) * t, s = o.sigma * std::sqrt(t);
+    const double zq = kernels::inverse_normal(level);
+    const double q = std::exp(m + s * zq);
+    // The sample quantile's standard error: sqrt(a (1 - a) / N) / f(q), f the log-normal density.
+    const double density = std::exp(-0.5 * zq * zq) / (q * s * std::sqrt(2 * M_PI));
+    const double se = std::sqrt(level * (1 - level) / static_cast<double>(o.paths)) / density;
+    EXPECT_LT(std::abs(r.var - q), 3 * se) << "level " << level << ": " << r.var << " vs " << q;
+    // CVaR: E[S | S <= q] = E[S] Phi(zq - s) / a for a log-normal.
+    const double cvar = std::exp(m + 0.5 * s * s) * normal_cdf(zq - s) / level;
+    EXPECT_NEAR(r.cvar, cvar, 0.01 * cvar);
+    EXPECT_LT(r.cvar, r.var);
+  }
+}
+
+TEST(montecarlo_variance_reduction, sobol_with_bridge_at_least_100x_for_a_european_call) {
+  montecarlo_options o;
+  o.option = mc_option::call;
+  o.sigma = 0.2;
+  o.rate = 0.05;
+  o.steps = 252;
+  o.dt = 1.0 / 252;
+  o.sampling = mc_sampling::sobol;
+  o.qmc_replicates = 16;
+  o.paths = 16 * 4096;  // 4096 points per estimate
+  const montecarlo_result r = run_seq(o);
+  EXPECT_GE(r.variance_reduction, 100.0) << "price " << r.price << " +- " << r.price_std_error;
+  EXPECT_LT(std::abs(r.price - *r.bs_price), 3 * r.price_std_error + 1e-6);
+}
+
+TEST(montecarlo_variance_reduction, antithetic_reduces_a_call_variance) {
+  montecarlo_options o;
+  o.option = mc_option::call;
+  o.sigma = 0.2;
+  o.rate = 0.05;
+  o.steps = 8;
+  o.dt = 1.0 / 8;
+  o.paths = 40000;
+  o.antithetic = true;
+  const montecarlo_result r = run_seq(o);
+  EXPECT_GT(r.variance_reduction, 1.5);
+  EXPECT_LT(std::abs(r.price - *r.bs_price), 3 * r.price_std_error);
+}
+
+TEST(montecarlo_variance_reduction, geometric_asian_control_for_asian_options) {
+  for (mc_option opt : {mc_option::asian_call, mc_option::asian_put}) {
+    montecarlo_options o;
+    o.option = opt;
+    o.sigma = 0.2;
+    o.rate = 0.05;
+    o.steps = 50;
+    o.dt = 1.0 / 50;
+    o.paths = 20000;
+    const montecarlo_result plain = run_seq(o);
+    o.control_variate = true;
+    const montecarlo_result cv = run_seq(o);
+    EXPECT_GE(cv.variance_reduction, 20.0);
+    // Same paths: the controlled estimate must sit inside the plain one's error bar.
+    EXPECT_LT(std::abs(cv.price - plain.price), 3 * plain.price_std_error);
+    EXPECT_LT(cv.price_std_error, plain.price_std_error);
+  }
+}
+
+// The control's closed form (discrete geometric average) against a direct simulation of it.
+TEST(montecarlo_statistics, geometric_asian_closed_form_matches_simulation) {
+  montecarlo_options o;
+  o.option = mc_option::asian_call;
+  o.control_variate = true;
+  o.sigma = 0.3;
+  o.rate = 0.03;
+  o.steps = 12;
+  o.dt = 1.0 / 12;
+  o.strike = 95;
+  o.paths = 50000;
+  const kernels::mc_params p = montecarlo_job(o);
+  double sum = 0, sum2 = 0;
+  for (std::uint64_t i = 0; i < o.paths; ++i) {
+    const double x = kernels::mc_pseudo_path(p, i, false).control;
+    sum += x;
+    sum2 += x * x;
+  }
+  const double n = static_cast<double>(o.paths), mean = sum / n;
+  const double se = std::sqrt((sum2 / n - mean * mean) / n);
+  const double exact = geometric_asian_price(false, o.s0, o.strike, o.rate, o.sigma, o.dt, o.steps);
+  EXPECT_LT(std::abs(mean - exact), 3 * se) << mean << " vs " << exact;
+}
+
+// ---- the exact order statistic ---------------------------------------------------------------
+
+TEST(montecarlo_var, is_the_exact_order_statistic_of_every_final_price) {
+  for (double level : {0.01, 0.3}) {
+    montecarlo_options o;
+    o.paths = 150001;  // several windows, and more candidates than the first compaction keeps
+    o.steps = 2;
+    o.sigma = 0.1;
+    o.var_level = level;
+    const kernels::mc_params p = montecarlo_job(o);
+    std::vector<double> finals(o.paths);
+    for (std::uint64_t i = 0; i < o.paths; ++i) finals[i] = kernels::mc_pseudo_path(p, i, false).final_price;
+    std::sort(finals.begin(), finals.end());
+    const std::uint64_t k = static_cast<std::uint64_t>(std::ceil(level * static_cast<double>(o.paths)));
+    double sum = 0;
+    for (std::uint64_t i = 0; i < k; ++i) sum += finals[i];
+    thread_executor ex(2);
+    const montecarlo_result r = run_montecarlo(ex, o);
+    EXPECT_EQ(r.var_rank, k);
+    EXPECT_EQ(r.var, finals[k - 1]);
+    EXPECT_EQ(r.cvar, sum / static_cast<double>(k));
+    // Mean and spread against a plain two-pass computation (a different summation order).
+    double s = 0;
+    for (double f : finals) s += f;
+    const double mean = s / static_cast<double>(o.paths);
+    double m2 = 0;
+    for (double f : finals) m2 += (f - mean) * (f - mean);
+    EXPECT_NEAR(r.mean, mean, 1e-12 * mean);
+    EXPECT_NEAR(r.std, std::sqrt(m2 / static_cast<double>(o.paths - 1)), 1e-10 * r.std);
+  }
+}
+
+TEST(montecarlo_var, rank_is_ceil_of_level_times_paths) {
+  EXPECT_EQ(var_rank(0.05, 10000), 500u);
+  EXPECT_EQ(var_rank(0.05, 10001), 501u);
+  EXPECT_EQ(var_rank(0.5, 1), 1u);
+  EXPECT_EQ(var_rank(1e-9, 100), 1u);
+}
+
+// ---- the chunk kernel is the per-path function -------------------------------------------------
+
+// The CPU runs pseudo-random paths in SIMD lanes; each lane must be bitwise the per-path function
+// the GPU runs: final price, payoff and control, for both models, every option, antithetic pairs,
+// step counts around the lane code's blocks of 4 and 16, and drifts that take the Asian average's
+// exponential outside its vectorised range.
+TEST(montecarlo_kernel, lanes_equal_the_per_path_function_bitwise) {
+  struct variant {
+    mc_model model;
+    mc_option option;
+    bool control;
+  };
+  const variant variants[] = {{mc_model::gbm, mc_option::put, false},        {mc_model::arithmetic, mc_option::call, false},
+                              {mc_model::gbm, mc_option::asian_call, true},  {mc_model::gbm, mc_option::asian_put, false},
+                              {mc_model::arithmetic, mc_option::asian_call, false}, {mc_model::gbm, mc_option::none, false}};
+  for (const variant& v : variants)
+    for (bool antithetic : {false, true})
+      for (std::uint32_t steps : {1u, 3u, 4u, 5u, 16u, 17u, 33u, 252u}) {
+        montecarlo_options o;
+        o.model = v.model;
+        o.option = v.option;
+        o.control_variate = v.control;
+        o.antithetic = antithetic;
+        o.steps = steps;
+        o.sigma = 0.3;  // wide enough that the arithmetic floor and both normal tails occur
+        o.rate = v.option == mc_option::asian_put && steps == 3 ? -300.0 : 0.01;  // e^x below the core's range
+        o.paths = 2 * 300 + 2;
+        o.seed = steps;
+        const kernels::mc_params p = montecarlo_job(o);
+        const montecarlo_partial part = montecarlo_kernel::run({p, 0}, {0, p.samples});
+        ASSERT_EQ(part.paths, o.paths);
+        // The chunk statistics come from the per-path values; rebuild them from the per-path function.
+        std::vector<double> finals, payoffs, controls;
+        for (std::uint64_t j = 0; j < part.paths; ++j) {
+          const std::uint64_t stream = antithetic ? j / 2 : j;
+          const bool mirror = antithetic && (j & 1u);
+          const kernels::mc_path_result ref = kernels::mc_pseudo_path(p, stream, mirror);
+          ASSERT_EQ(part.finals[j], ref.final_price)
+              << to_string(v.model) << " " << to_string(v.option) << " antithetic=" << antithetic << " steps=" << steps
+              << " path " << j;
+          finals.push_back(ref.final_price);
+          payoffs.push_back(ref.payoff);
+          controls.push_back(ref.control);
+        }
+        const bool option = v.option != mc_option::none;
+        const kernels::mc_chunk_stats expect = kernels::mc_fold_chunk(
+            p, p.samples, finals.data(), option ? payoffs.data() : nullptr, option && v.control ? controls.data() : nullptr);
+        EXPECT_EQ(std::memcmp(&part.stats, &expect, sizeof expect), 0)
+            << to_string(v.model) << " " << to_string(v.option) << " antithetic=" << antithetic << " steps=" << steps;
+      }
+}
+
+// ---- reproducibility -------------------------------------------------------------------------
+
+std::vector<montecarlo_options> reproducibility_cases() {
+  std::vector<montecarlo_options> cases;
+  montecarlo_options base;
+  base.steps = 20;
+  for (std::uint64_t paths : {1u, 2u, 7u, 1023u, 1024u, 1025u, 2053u, 65536u + 1025u}) {
+    montecarlo_options o = base;
+    o.paths = paths;
+    cases.push_back(o);
+  }
+  montecarlo_options o = base;
+  o.paths = 5000;
+  o.option = mc_option::call;
+  o.rate = 0.01;
+  o.antithetic = true;
+  cases.push_back(o);
+  o.antithetic = false;
+  o.option = mc_option::asian_put;
+  o.control_variate = true;
+  cases.push_back(o);
+  o.option = mc_option::call;
+  o.control_variate = false;
+  o.sampling = mc_sampling::sobol;
+  o.qmc_replicates = 4;
+  o.paths = 4 * 2048;
+  cases.push_back(o);
+  o = base;
+  o.model = mc_model::arithmetic;
+  o.paths = 3001;
+  cases.push_back(o);
+  return cases;
+}
+
+// Full-precision outputs (the JSON document writes every double so it reads back exactly).
+std::string fingerprint(const montecarlo_result& r) { return to_json(r).dump(); }
+
+TEST(montecarlo_reproducibility, same_bits_on_every_cpu_backend_and_worker_count) {
+  for (const montecarlo_options& o : reproducibility_cases()) {
+    const std::string reference = fingerprint(run_seq(o));
+    for (unsigned workers : {1u, 2u, 8u}) {
+      thread_executor ex(workers);
+      EXPECT_EQ(fingerprint(run_montecarlo(ex, o)), reference) << "threads x" << workers << " paths=" << o.paths;
+    }
+  }
+}
+
+TEST(montecarlo_reproducibility, procs_backend_gives_the_same_bits) {
+  if (!backend_availability("procs").available)
+    GTEST_SKIP() << "backend procs unavailable: " << backend_availability("procs").reason;
+  for (const montecarlo_options& o : reproducibility_cases()) {
+    const std::string reference = fingerprint(run_seq(o));
+    for (unsigned workers : {1u, 2u, 8u}) {
+      auto ex = make_executor("procs", workers);
+      EXPECT_EQ(fingerprint(run_montecarlo(*ex, o)), reference) << "procs x" << workers << " paths=" << o.paths;
+    }
+  }
+}
+
+TEST(montecarlo_reproducibility, gpu_gives_the_same_bits) {
+  if (!gpu::available()) GTEST_SKIP() << "no usable GPU: " << gpu::discover().reason;
+  for (const montecarlo_options& o : reproducibility_cases())
+    EXPECT_EQ(fingerprint(run_montecarlo_gpu(o)), fingerprint(run_seq(o))) << "paths=" << o.paths;
+}
+
+TEST(montecarlo_reproducibility, the_seed_changes_the_answer_and_only_the_seed) {
+  montecarlo_options o;
+  o.paths = 3000;
+  o.steps = 10;
+  const std::string a = fingerprint(run_seq(o));
+  EXPECT_EQ(fingerprint(run_seq(o)), a);
+  o.seed = 43;
+  EXPECT_NE(fingerprint(run_seq(o)), a);
+}
+
+// ---- bad parameters --------------------------------------------------------------------------
+
+TEST(montecarlo_errors, bad_parameters_are_usage_errors) {
+  auto with = [](auto change) {
+    montecarlo_options o;
+    change(o);
+    return o;
+  };
+  const montecarlo_options bad[] = {
+      with([](montecarlo_options& o) { o.sigma = -0.1; }),
+      with([](montecarlo_options& o) { o.paths = 0; }),
+      with([](montecarlo_options& o) { o.steps = 0; }),
+      with([](montecarlo_options& o) { o.var_level = 0; }),
+      with([](montecarlo_options& o) { o.var_level = 1; }),
+      with([](montecarlo_options& o) { o.var_level = -0.5; }),
+      with([](montecarlo_options& o) { o.var_level = NAN; }),
+      with([](montecarlo_options& o) { o.s0 = 0; }),
+      with([](montecarlo_options& o) { o.dt = 0; }),
+      with([](montecarlo_options& o) { o.option = mc_option::call; o.strike = -1; }),
+      with([](montecarlo_options& o) { o.option = mc_option::call; o.control_variate = true; }),
+      with([](montecarlo_options& o) { o.antithetic = true; o.paths = 101; }),
+      with([](montecarlo_options& o) { o.sampling = mc_sampling::sobol; o.paths = 10000; }),
+      with([](montecarlo_options& o) { o.sampling = mc_sampling::sobol; o.paths = 16 * 1024; o.steps = 2000; }),
+  };
+  for (const montecarlo_options& o : bad) EXPECT_THROW(montecarlo_job(o), usage_error);
+  EXPECT_NO_THROW(montecarlo_job(montecarlo_options{}));
+}
+
+TEST(montecarlo_cli, bad_parameters_exit_2_with_one_clear_line) {
+  using tandem::testing::run_cli;
+  const std::pair<std::string, std::string> cases[] = {{"--sigma -0.1", "--sigma"},
+                                                       {"--paths 0", "--paths"},
+                                                       {"--var-level 0", "--var-level"},
+                                                       {"--var-level 1.5", "--var-level"},
+                                                       {"--option call --strike 0", "--strike"},
+                                                       {"--model brownian", "model"}};
+  for (const auto& [args, mentions] : cases) {
+    const auto r = run_cli("montecarlo --backend seq " + args);
+    EXPECT_EQ(r.status, 2) << args;
+    EXPECT_NE(r.err.find(mentions), std::string::npos) << args << ": " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << ": " << r.err;
+  }
+}
+
+TEST(montecarlo_cli, json_result_has_the_documented_keys) {
+  const auto r = tandem::testing::run_cli(
+      "montecarlo --backend seq,threads --workers 2 --paths 4000 --steps 12 --option call --rate 0.01 --repeat 1 "
+      "--warmup 0 --json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const nlohmann::json doc = nlohmann::json::parse(r.out);
+  ASSERT_EQ(doc["results"].size(), 2u);
+  const nlohmann::json& res = doc["results"][0]["result"];
+  for (const char* key : {"mean", "std", "mean_std_error", "var", "cvar", "var_level", "price", "price_std_error",
+                          "bs_price", "price_ci95", "variance_reduction"})
+    EXPECT_TRUE(res.contains(key)) << key;
+  EXPECT_EQ(doc["results"][1]["result"], res);
+  EXPECT_TRUE(doc["agree"].get<bool>());
+}
+
+}  // namespace
