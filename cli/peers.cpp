@@ -30,49 +30,46 @@ std::string run_capture(const std::string& command, int& status) {
 }
 }  // namespace
 
-std::vector<peer_record> run_python_pools_peer(const std::string& peers_dir, std::uint64_t n, std::uint64_t count) {
-  const std::filesystem::path script = std::filesystem::path(peers_dir) / "python_pools.py";
-  if (!std::filesystem::exists(script)) {
-    std::cerr << "tasks: peer skipped: " << script.string() << " not found\n";
+namespace {
+// Runs `python3 DIR/script args`, finds `pattern` in its output and returns one record per capture
+// group (a time in seconds), named by `variants` in order. A peer that cannot run is skipped
+// with a note on stderr: peers are for comparison, never a reason to fail the bench.
+std::vector<peer_record> run_python_peer(const std::string& peers_dir, const char* workload, const char* script,
+                                         const std::string& args, const std::regex& pattern, const char* peer,
+                                         std::initializer_list<const char*> variants) {
+  const std::filesystem::path path = std::filesystem::path(peers_dir) / script;
+  if (!std::filesystem::exists(path)) {
+    std::cerr << workload << ": peer skipped: " << path.string() << " not found\n";
     return {};
   }
   int status = 0;
-  const std::string out =
-      run_capture(python() + " '" + script.string() + "' " + std::to_string(n) + " " + std::to_string(count) + " 2>&1", status);
-  // "n=... tasks=... workers=2 seq=11.000s threads=11.180s procs=4.700s"
+  const std::string out = run_capture(python() + " '" + path.string() + "' " + args + " 2>&1", status);
   std::smatch m;
-  static const std::regex line(R"(seq=([0-9.]+)s threads=([0-9.]+)s procs=([0-9.]+)s)");
-  if (status != 0 || !std::regex_search(out, m, line)) {
-    std::cerr << "tasks: peer skipped: python_pools.py failed: " << out.substr(0, 200) << "\n";
+  if (status != 0 || !std::regex_search(out, m, pattern)) {
+    std::cerr << workload << ": peer skipped: " << script << " failed: " << out.substr(0, 200) << "\n";
     return {};
   }
   std::string detail = out;
   while (!detail.empty() && (detail.back() == '\n' || detail.back() == '\r')) detail.pop_back();
-  const char* peer = "python concurrent.futures";
-  return {{"tasks", peer, "sequential", std::stod(m[1]), detail},
-          {"tasks", peer, "ThreadPoolExecutor", std::stod(m[2]), detail},
-          {"tasks", peer, "ProcessPoolExecutor", std::stod(m[3]), detail}};
+  std::vector<peer_record> records;
+  std::size_t group = 1;
+  for (const char* variant : variants) records.push_back({workload, peer, variant, std::stod(m[group++]), detail});
+  return records;
+}
+}  // namespace
+
+std::vector<peer_record> run_python_pools_peer(const std::string& peers_dir, std::uint64_t n, std::uint64_t count) {
+  // "n=... tasks=... workers=2 seq=11.000s threads=11.180s procs=4.700s"
+  static const std::regex line(R"(seq=([0-9.]+)s threads=([0-9.]+)s procs=([0-9.]+)s)");
+  return run_python_peer(peers_dir, "tasks", "python_pools.py", std::to_string(n) + " " + std::to_string(count), line,
+                         "python concurrent.futures", {"sequential", "ThreadPoolExecutor", "ProcessPoolExecutor"});
 }
 
 std::vector<peer_record> run_python_montecarlo_peer(const std::string& peers_dir, std::uint64_t paths) {
-  const std::filesystem::path script = std::filesystem::path(peers_dir) / "python_montecarlo.py";
-  if (!std::filesystem::exists(script)) {
-    std::cerr << "montecarlo: peer skipped: " << script.string() << " not found\n";
-    return {};
-  }
-  int status = 0;
-  const std::string out = run_capture(python() + " '" + script.string() + "' " + std::to_string(paths) + " 2>&1", status);
   // "paths=10000 python_loop=2.345s mean=... var5=... | numpy_vectorised=0.0251s mean=... var5=..."
-  std::smatch m;
   static const std::regex line(R"(python_loop=([0-9.]+)s.*numpy_vectorised=([0-9.]+)s)");
-  if (status != 0 || !std::regex_search(out, m, line)) {
-    std::cerr << "montecarlo: peer skipped: python_montecarlo.py failed: " << out.substr(0, 200) << "\n";
-    return {};
-  }
-  std::string detail = out;
-  while (!detail.empty() && (detail.back() == '\n' || detail.back() == '\r')) detail.pop_back();
-  return {{"montecarlo", "python (published example)", "per-path loop", std::stod(m[1]), detail},
-          {"montecarlo", "python (published example)", "NumPy vectorised", std::stod(m[2]), detail}};
+  return run_python_peer(peers_dir, "montecarlo", "python_montecarlo.py", std::to_string(paths), line,
+                         "python (published example)", {"per-path loop", "NumPy vectorised"});
 }
 
 void add_bench_command(CLI::App& app) {

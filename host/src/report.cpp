@@ -90,7 +90,7 @@ void print_table(std::ostream& out, const run_report& r, const std::vector<peer_
   const run_record* seq = find_seq(r);
   out << r.records.front().workload << "  " << r.records.front().params.dump() << "\n";
   char line[256];
-  std::snprintf(line, sizeof line, "  %-9s %7s %11s %11s %11s %18s %8s\n", "backend", "workers", "median", "min", "max",
+  std::snprintf(line, sizeof line, "  %-9s %7s %11s %11s %11s %22s %8s\n", "backend", "workers", "median", "min", "max",
                 "throughput", "speedup");
   out << line;
   double best = std::numeric_limits<double>::infinity();
@@ -101,7 +101,7 @@ void print_table(std::ostream& out, const run_report& r, const std::vector<peer_
     }
     best = std::min(best, rec.time.median);
     const std::string speed = seq ? fixed(seq->time.median / rec.time.median, 2) + "x" : "-";
-    std::snprintf(line, sizeof line, "  %-9s %7u %11s %11s %11s %18s %8s\n", rec.backend.c_str(), rec.workers,
+    std::snprintf(line, sizeof line, "  %-9s %7u %11s %11s %11s %22s %8s\n", rec.backend.c_str(), rec.workers,
                   time_format(rec.time.median).c_str(), time_format(rec.time.min).c_str(),
                   time_format(rec.time.max).c_str(), (si_format(rec.throughput) + rec.unit).c_str(), speed.c_str());
     out << line;
