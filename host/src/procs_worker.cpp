@@ -124,6 +124,18 @@ void work_on(control& c, worker_slot& slot, u32 gen) {
   }
 }
 
+// Leaves the worker without running the parent's atexit handlers or destructors (they belong to
+// the parent). A coverage build first writes the worker's gcov counters, which _exit would drop.
+#if defined(TANDEM_COVERAGE)
+extern "C" void __gcov_dump(void);
+#endif
+[[noreturn]] void leave(int status) {
+#if defined(TANDEM_COVERAGE)
+  __gcov_dump();
+#endif
+  _exit(status);
+}
+
 }  // namespace
 
 [[noreturn]] void procs_protocol::worker_main(control& c, unsigned index, pid_t parent) {
@@ -137,7 +149,7 @@ void work_on(control& c, worker_slot& slot, u32 gen) {
   sigprocmask(SIG_SETMASK, &none, nullptr);
   // Die with the parent, however it ends (even SIGKILL): no orphans.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() != parent) _exit(0);
+  if (getppid() != parent) leave(0);
   limit_library_threads();
 
   worker_slot& slot = c.slots[index];
@@ -155,7 +167,7 @@ void work_on(control& c, worker_slot& slot, u32 gen) {
         }
       }
     }
-    if (c.stop.load()) _exit(0);
+    if (c.stop.load()) leave(0);
     work_on(c, slot, gen);
     seen = gen;
   }
