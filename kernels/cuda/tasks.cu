@@ -24,10 +24,13 @@ void tasks_piece_sums(const tasks_params& p, uint128* out) {
   const std::uint64_t chunks = p.count * p.pieces;
   if (chunks == 0) return;
   if (chunks > 0x7fffffffu) throw std::invalid_argument("tasks: too many pieces for one grid");
-  tandem::gpu::device_buffer<uint128> d_out(chunks);
+  // The partials buffer is kept between calls (per thread, grown when a job needs more): a
+  // cudaMalloc per run would cost as much as the kernel itself for the default 8 x 10^7 job.
+  thread_local tandem::gpu::device_buffer<uint128> d_out;
+  if (d_out.size() < chunks) d_out = tandem::gpu::device_buffer<uint128>(chunks);
   piece_sums_kernel<<<static_cast<unsigned>(chunks), block_threads>>>(p, d_out.data());
   TANDEM_CUDA_CHECK(cudaGetLastError());
-  TANDEM_CUDA_CHECK(cudaMemcpy(out, d_out.data(), d_out.bytes(), cudaMemcpyDeviceToHost));
+  TANDEM_CUDA_CHECK(cudaMemcpy(out, d_out.data(), chunks * sizeof(uint128), cudaMemcpyDeviceToHost));
 }
 
 }  // namespace tandem::kernels::gpu
