@@ -5,13 +5,15 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <initializer_list>
+#include <memory>
 #include <optional>
+#include <regex>
 #include <string>
 #include <vector>
 
 #include "tandem/report.hpp"
-#include "tandem/workloads/montecarlo.hpp"
-#include "tandem/workloads/tasks.hpp"
 
 namespace tandem::cli {
 
@@ -47,16 +49,22 @@ int emit(const common_flags& f, const report& r);
 // Writes text to path through a temporary file in the same folder and a rename.
 void write_atomically(const std::filesystem::path& path, const std::string& text);
 
-// Measures the Python concurrent.futures example from `peers_dir` (python_pools.py) on the same
-// tasks. Returns nothing, with a note on stderr, when it cannot run.
-std::vector<peer_record> run_python_pools_peer(const std::string& peers_dir, std::uint64_t n, std::uint64_t count);
+// One workload of `tandem bench`: its built-in problem, and the peers measured beside it in the
+// same run. Each workload's CLI file provides its entry; bench runs them in order.
+struct bench_entry {
+  std::unique_ptr<workload> work;
+  // Measures the peers found in `peers_dir` on the same problem; none (with a note on stderr)
+  // when they cannot run.
+  std::function<std::vector<peer_record>(const std::string& peers_dir)> peers;
+};
+bench_entry tasks_bench_entry(bool quick);
+bench_entry montecarlo_bench_entry(bool quick);
 
-// Measures the published Ray example's Python loop and its NumPy vectorisation from `peers_dir`
-// (python_montecarlo.py) on `paths` paths. Returns nothing, with a note on stderr, when it cannot run.
-std::vector<peer_record> run_python_montecarlo_peer(const std::string& peers_dir, std::uint64_t paths);
-// The montecarlo workload `tandem bench` runs: the published example (its arithmetic step, the
-// same math as the Python peers), smaller with --quick.
-montecarlo_options bench_montecarlo_options(bool quick);
+// Runs `python3 DIR/script args`, finds `pattern` in its output and returns one record per capture
+// group (a time in seconds), named by `variants` in order.
+std::vector<peer_record> run_python_peer(const std::string& peers_dir, const char* workload, const char* script,
+                                         const std::string& args, const std::regex& pattern, const char* peer,
+                                         std::initializer_list<const char*> variants);
 
 void add_info_command(CLI::App& app);
 void add_tasks_command(CLI::App& app);

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <set>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
@@ -108,6 +110,23 @@ TEST(cli, info_describes_the_machine) {
   EXPECT_NE(text.out.find("CPU:"), std::string::npos);
   EXPECT_NE(text.out.find("GPU"), std::string::npos);
   EXPECT_NE(text.out.find("CUDA:"), std::string::npos);
+}
+
+TEST(cli, bench_runs_every_workload_on_every_backend) {
+  const auto r = run_cli("bench --quick --repeat 1 --warmup 0 --json --peers /nonexistent/peers");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  std::set<std::string> workloads, backends;
+  for (const auto& rec : j.at("results")) {
+    workloads.insert(rec.at("workload").get<std::string>());
+    backends.insert(rec.at("backend").get<std::string>());
+  }
+  EXPECT_EQ(workloads, (std::set<std::string>{"montecarlo", "tasks"}));
+  for (const char* b : {"seq", "threads", "procs"}) EXPECT_TRUE(backends.count(b)) << b;
+  EXPECT_TRUE(j.at("agree").get<bool>());
+  EXPECT_TRUE(j.at("peers").empty());
+  // A missing peer is a note, not a failure.
+  EXPECT_NE(r.err.find("peer skipped"), std::string::npos) << r.err;
 }
 
 TEST(cli, help_exits_zero) {
