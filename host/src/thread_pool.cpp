@@ -77,6 +77,7 @@ void thread_pool::work_on(loop& l) {
 
 void thread_pool::prune_loops() {
   std::erase_if(loops_, [](const std::shared_ptr<loop>& l) { return l->next.load(std::memory_order_relaxed) >= l->n; });
+  published_.store(loops_.size(), std::memory_order_release);
 }
 
 void thread_pool::for_each(std::size_t n, function_ref<void(std::size_t)> body) {
@@ -91,7 +92,12 @@ void thread_pool::for_each(std::size_t n, function_ref<void(std::size_t)> body) 
     std::lock_guard lock(mutex_);
     prune_loops();
     loops_.push_back(l);
+    published_.store(loops_.size(), std::memory_order_release);
     anyone_asleep = sleepers_ != 0;
+  }
+  {
+    std::lock_guard lock(newest_mutex_);
+    newest_ = l;
   }
   generation_.fetch_add(1, std::memory_order_release);
   // Spinning workers see the new generation; only sleeping ones need the (system-call) wake-up.
@@ -109,11 +115,27 @@ void thread_pool::worker_main() {
   current_pool = this;
   std::uint64_t seen = generation_.load(std::memory_order_acquire);
   for (;;) {
-    // Poll briefly for new work before sleeping.
+    // Poll briefly for new work before looking under the lock or sleeping.
     const auto deadline = std::chrono::steady_clock::now() + spin_time;
     for (unsigned spin = 1; generation_.load(std::memory_order_acquire) == seen; ++spin) {
       TANDEM_CPU_RELAX();
       if (spin % 16 == 0 && std::chrono::steady_clock::now() > deadline) break;
+    }
+
+    // Fast path: the newest loop is published on its own, behind a lock held only to copy one
+    // pointer. Going through the loop list's mutex (and its pruning) here contended with the
+    // caller publishing its next loop: back-to-back small loops paid several microseconds each.
+    if (const std::uint64_t now = generation_.load(std::memory_order_acquire); now != seen) {
+      seen = now;
+      std::shared_ptr<loop> l;
+      {
+        std::lock_guard lock(newest_mutex_);
+        l = newest_;
+      }
+      if (l && l->next.load(std::memory_order_relaxed) < l->n) work_on(*l);
+      // Only the newest loop was published: back to polling. Otherwise older loops (an outer
+      // loop of a nested one) may still have indices: look for them under the lock.
+      if (published_.load(std::memory_order_acquire) <= 1) continue;
     }
 
     std::shared_ptr<loop> l;

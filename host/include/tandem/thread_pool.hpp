@@ -49,6 +49,9 @@ class thread_pool {
   // Loops that may have indices left, newest last. Exhausted ones are dropped lazily, by the next
   // thread that holds the lock anyway, so finishing a loop costs no lock.
   std::vector<std::shared_ptr<loop>> loops_;
+  std::atomic<std::size_t> published_{0};    // loops_.size(), readable without the lock
+  std::mutex newest_mutex_;
+  std::shared_ptr<loop> newest_;  // the latest loop, for the workers' fast path; newest_mutex_
   std::atomic<std::uint64_t> generation_{0};  // bumped on every new loop, for spinning workers
   unsigned sleepers_ = 0;  // workers blocked on wake_, guarded by mutex_
   bool stopping_ = false;
