@@ -12,16 +12,8 @@
 #include <atomic>
 #include <cstdint>
 
+#include "cpu_relax.hpp"
 #include "tandem/process_pool.hpp"
-
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define TANDEM_CPU_RELAX() _mm_pause()
-#elif defined(__aarch64__)
-#define TANDEM_CPU_RELAX() asm volatile("yield")
-#else
-#define TANDEM_CPU_RELAX() ((void)0)
-#endif
 
 namespace tandem::procs_protocol {
 

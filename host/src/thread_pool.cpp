@@ -5,12 +5,7 @@
 #include <exception>
 #include <utility>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define TANDEM_CPU_RELAX() _mm_pause()
-#else
-#define TANDEM_CPU_RELAX() std::this_thread::yield()
-#endif
+#include "cpu_relax.hpp"
 
 namespace tandem {
 

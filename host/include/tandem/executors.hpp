@@ -21,7 +21,6 @@ class thread_executor final : public executor {
   std::string_view name() const noexcept override { return "threads"; }
   unsigned workers() const noexcept override { return pool_.size() + 1; }
   void run(const chunk_job& job, void* partials) override;
-  thread_pool& pool() noexcept { return pool_; }
 
  private:
   thread_pool pool_;
