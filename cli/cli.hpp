@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "tandem/report.hpp"
+#include "workload_command.hpp"
 
 namespace tandem::cli {
 
@@ -48,17 +49,6 @@ int emit(const common_flags& f, const report& r);
 // Writes text to path through a temporary file in the same folder and a rename.
 void write_atomically(const std::filesystem::path& path, const std::string& text);
 
-// One workload of `tandem bench`: its built-in problem, and the peers measured beside it in the
-// same run. Each workload's CLI file provides its entry; bench runs them in order.
-struct bench_entry {
-  std::unique_ptr<workload> work;
-  // Measures the peers found in `peers_dir` on the same problem; none (with a note on stderr)
-  // when they cannot run.
-  std::function<std::vector<peer_record>(const std::string& peers_dir)> peers;
-};
-bench_entry tasks_bench_entry(bool quick);
-bench_entry montecarlo_bench_entry(bool quick);
-
 // Runs `python3 DIR/script args`, finds `pattern` in its output and returns one record per capture
 // group (a time in seconds), named by `variants` in order.
 std::vector<peer_record> run_python_peer(const std::string& peers_dir, const char* workload, const char* script,
@@ -66,8 +56,9 @@ std::vector<peer_record> run_python_peer(const std::string& peers_dir, const cha
                                          std::initializer_list<const char*> variants);
 
 void add_info_command(CLI::App& app);
-void add_tasks_command(CLI::App& app);
-void add_montecarlo_command(CLI::App& app);
+// `tandem <name>` for one workload of the list: the common flags, the workload's own, the run and
+// the output.
+void add_workload_command(CLI::App& app, const workload_command& w);
 void add_bench_command(CLI::App& app);
 
 }  // namespace tandem::cli

@@ -4,7 +4,6 @@
 #include "cli.hpp"
 #include "tandem/backend.hpp"
 #include "tandem/machine.hpp"
-#include "tandem/workloads/tasks.hpp"
 
 namespace tandem::cli {
 
@@ -52,35 +51,17 @@ void add_info_command(CLI::App& app) {
   });
 }
 
-bench_entry tasks_bench_entry(bool quick) {
-  const tasks_options t = quick ? tasks_options{8, 1'000'000} : tasks_options{};
-  return {make_tasks_workload(t), [t](const std::string& dir) {
-            // "n=... tasks=... workers=2 seq=11.000s threads=11.180s procs=4.700s"
-            static const std::regex line(R"(seq=([0-9.]+)s threads=([0-9.]+)s procs=([0-9.]+)s)");
-            return run_python_peer(dir, "tasks", "python_pools.py", std::to_string(t.n) + " " + std::to_string(t.count),
-                                   line, "python concurrent.futures",
-                                   {"sequential", "ThreadPoolExecutor", "ProcessPoolExecutor"});
-          }};
-}
-
-void add_tasks_command(CLI::App& app) {
-  struct state {
-    common_flags flags;
-    tasks_options options;
-  };
-  auto s = std::make_shared<state>();
-  auto* cmd = app.add_subcommand(
-      "tasks", "CPU-bound tasks: COUNT tasks, each the exact sum of i*i for i < N (the concurrent.futures example)");
-  add_common_flags(*cmd, s->flags, "auto");
-  cmd->add_option("-c,--count", s->options.count, "Number of tasks")->check(CLI::Range(1u, 1u << 20))->capture_default_str();
-  cmd->add_option("-n,--n", s->options.n, "Terms per task (at most 2^32)")
-      ->check(CLI::Range(std::uint64_t{0}, kernels::tasks_max_n))
-      ->capture_default_str();
-  cmd->callback([s] {
-    auto w = make_tasks_workload(s->options);
+void add_workload_command(CLI::App& app, const workload_command& w) {
+  auto* cmd = app.add_subcommand(std::string(w.name), std::string(w.summary));
+  auto flags = std::make_shared<common_flags>();
+  add_common_flags(*cmd, *flags, "auto");
+  workload_factory make = w.add_flags(*cmd);
+  cmd->callback([flags, make, &w] {
+    const std::unique_ptr<workload> work = make(*flags);
     report r;
-    r.runs.push_back(run_workload(*w, to_run_options(s->flags), std::cerr));
-    const int status = emit(s->flags, r);
+    r.runs.push_back(run_workload(*work, to_run_options(*flags), std::cerr));
+    const int status = emit(*flags, r);
+    if (!flags->json && w.print_answer) w.print_answer(r.runs.front());
     if (status != exit_ok) throw exit_status{status};
   });
 }

@@ -12,8 +12,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("tandem ") + tandem::this_build().version);
   cli::add_info_command(app);
-  cli::add_tasks_command(app);
-  cli::add_montecarlo_command(app);
+  for (const cli::workload_command* w : cli::workload_commands()) cli::add_workload_command(app, *w);
   cli::add_bench_command(app);
 
   // Ctrl-C and SIGTERM stop the procs workers cleanly and exit 130 / 143.

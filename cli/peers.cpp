@@ -68,8 +68,8 @@ void add_bench_command(CLI::App& app) {
   cmd->add_flag("--quick", s->quick, "Smaller problem sizes, for a smoke test");
   cmd->callback([s] {
     report r;
-    bench_entry entries[] = {tasks_bench_entry(s->quick), montecarlo_bench_entry(s->quick)};
-    for (bench_entry& e : entries) {
+    for (const workload_command* w : workload_commands()) {
+      bench_entry e = w->bench(s->quick);
       r.runs.push_back(run_workload(*e.work, to_run_options(s->flags), std::cerr));
       if (!s->peers.empty()) {
         auto p = e.peers(s->peers);

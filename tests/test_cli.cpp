@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_runner.hpp"
+#include "workload_list.hpp"
 #include "tandem/gpu/device.hpp"
 
 namespace {
@@ -121,13 +122,48 @@ TEST(cli, bench_runs_every_workload_on_every_backend) {
     workloads.insert(rec.at("workload").get<std::string>());
     backends.insert(rec.at("backend").get<std::string>());
   }
-  EXPECT_EQ(workloads, (std::set<std::string>{"montecarlo", "tasks"}));
+  const std::set<std::string> listed(std::begin(tandem::testing::workload_names),
+                                     std::end(tandem::testing::workload_names));
+  EXPECT_EQ(workloads, listed);
   for (const char* b : {"seq", "threads", "procs"}) EXPECT_TRUE(backends.count(b)) << b;
   EXPECT_TRUE(j.at("agree").get<bool>());
   EXPECT_TRUE(j.at("peers").empty());
   // A missing peer is a note, not a failure.
   EXPECT_NE(r.err.find("peer skipped"), std::string::npos) << r.err;
 }
+
+// Every workload of the list, through the generic command: its help, a bad flag, and a small
+// problem on every backend with one JSON document whose backends agree.
+class cli_workload : public ::testing::TestWithParam<std::pair<std::string_view, std::string_view>> {};
+
+TEST_P(cli_workload, help_bad_flags_and_every_backend) {
+  const std::string name(GetParam().first), smoke(GetParam().second);
+  const auto help = run_cli(name + " --help");
+  EXPECT_EQ(help.status, 0) << help.err;
+  for (const char* flag : {"--backend", "--workers", "--repeat", "--json", "--out"})
+    EXPECT_NE(help.out.find(flag), std::string::npos) << name << " --help lacks " << flag;
+  const auto top = run_cli("--help");
+  EXPECT_NE(top.out.find(name), std::string::npos) << "tandem --help does not list " << name;
+  for (const std::string bad : {" --frobnicate", " --backend warp", " --workers 0", " --repeat 0"}) {
+    const auto r = run_cli(name + bad);
+    EXPECT_EQ(r.status, 2) << name << bad << "\n" << r.err;
+    EXPECT_EQ(lines(r.err), 1) << name << bad << ":\n" << r.err;
+  }
+  const auto r = run_cli(name + " " + smoke + " --backend seq,threads,procs,gpu --workers 2 --repeat 2 --warmup 0 --json");
+  ASSERT_EQ(r.status, 0) << name << ": " << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_TRUE(j.at("agree").get<bool>()) << r.out;
+  std::set<std::string> ran;
+  for (const auto& rec : j.at("results")) {
+    EXPECT_EQ(rec.at("workload"), name);
+    ran.insert(rec.at("backend").get<std::string>());
+  }
+  for (const char* b : {"seq", "threads", "procs"}) EXPECT_TRUE(ran.count(b)) << name << " did not run on " << b;
+  EXPECT_EQ(ran.count("gpu") + j.at("skipped").size(), 1u) << "gpu either ran or was skipped with a reason";
+}
+
+INSTANTIATE_TEST_SUITE_P(list, cli_workload, ::testing::ValuesIn(tandem::testing::workload_smoke_args),
+                         [](const auto& p) { return std::string(p.param.first); });
 
 TEST(cli, help_exits_zero) {
   const auto r = run_cli("tasks --help");

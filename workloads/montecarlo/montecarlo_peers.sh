@@ -2,9 +2,9 @@
 # Tandem's Monte Carlo against its peers, in one run, interleaved, so a noisy machine moves both:
 # QuantLib 1.29's MCEuropeanEngine (European call, 252 steps), the published Ray example's Python
 # loop and its NumPy vectorisation (10,000 paths x 252 days, sigma 0.02). Prints each time and the
-# ratios docs/montecarlo.md quotes.
+# ratios workloads/montecarlo/README.md quotes.
 #
-# usage: bench/montecarlo_peers.sh [BUILD_DIR] [PEERS_DIR] [ROUNDS]
+# usage: workloads/montecarlo/montecarlo_peers.sh [BUILD_DIR] [PEERS_DIR] [ROUNDS]
 set -eu
 build=${1:-build}
 peers=${2:-../shared/peers}

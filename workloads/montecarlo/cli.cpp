@@ -31,11 +31,10 @@ void print_answer(const run_report& rr) {
     return;  // every backend gave this answer (or the table says they disagreed)
   }
 }
-}  // namespace
 
 // The published example with its own arithmetic step (the same math as the Python peers),
 // smaller with --quick.
-bench_entry montecarlo_bench_entry(bool quick) {
+bench_entry bench(bool quick) {
   montecarlo_options o;
   o.model = kernels::mc_model::arithmetic;
   if (quick) o.paths = 2000;
@@ -47,20 +46,15 @@ bench_entry montecarlo_bench_entry(bool quick) {
           }};
 }
 
-void add_montecarlo_command(CLI::App& app) {
+workload_factory add_flags(CLI::App& app) {
   struct state {
-    common_flags flags;
     montecarlo_options options;
     std::string model = "gbm";
     std::string option = "none";
     std::string qmc = "none";
   };
   auto s = std::make_shared<state>();
-  auto* cmd = app.add_subcommand(
-      "montecarlo",
-      "Stock paths by Monte Carlo: mean, std, VaR and CVaR of the final price, and option prices with error bars "
-      "(defaults: the published 10,000 x 252-day example)");
-  add_common_flags(*cmd, s->flags, "auto");
+  CLI::App* cmd = &app;
   montecarlo_options& o = s->options;
   cmd->add_option("--paths", o.paths, "Number of paths")->capture_default_str();
   cmd->add_option("--steps", o.steps, "Time steps per path")->capture_default_str();
@@ -90,7 +84,7 @@ void add_montecarlo_command(CLI::App& app) {
                   "Sobol: randomly shifted replicates whose spread is the error bar; --paths must be this times a "
                   "power of two")
       ->capture_default_str();
-  cmd->callback([s] {
+  return [s](const common_flags& flags) {
     static const std::map<std::string, kernels::mc_option> options = {{"none", kernels::mc_option::none},
                                                                        {"call", kernels::mc_option::call},
                                                                        {"put", kernels::mc_option::put},
@@ -99,14 +93,19 @@ void add_montecarlo_command(CLI::App& app) {
     s->options.model = s->model == "arithmetic" ? kernels::mc_model::arithmetic : kernels::mc_model::gbm;
     s->options.option = options.at(s->option);
     s->options.sampling = s->qmc == "sobol" ? kernels::mc_sampling::sobol : kernels::mc_sampling::pseudo;
-    s->options.seed = s->flags.seed;
-    auto w = make_montecarlo_workload(s->options);
-    report r;
-    r.runs.push_back(run_workload(*w, to_run_options(s->flags), std::cerr));
-    const int status = emit(s->flags, r);
-    if (!s->flags.json) print_answer(r.runs.front());
-    if (status != exit_ok) throw exit_status{status};
-  });
+    s->options.seed = flags.seed;
+    return make_montecarlo_workload(s->options);
+  };
+}
+}  // namespace
+
+const workload_command& montecarlo_command() {
+  static const workload_command c{
+      "montecarlo",
+      "Stock paths by Monte Carlo: mean, std, VaR and CVaR of the final price, and option prices with error bars "
+      "(defaults: the published 10,000 x 252-day example)",
+      add_flags, bench, print_answer};
+  return c;
 }
 
 }  // namespace tandem::cli

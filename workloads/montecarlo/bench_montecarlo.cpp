@@ -1,6 +1,6 @@
 // Monte Carlo throughput on the CPU backends (and the GPU when one is usable), in path-steps per
 // second. Peers (QuantLib, NumPy, the Python loop) run in the same run through
-// bench/montecarlo_peers.sh, which also computes the ratios written in docs/montecarlo.md.
+// workloads/montecarlo/montecarlo_peers.sh, which also computes the ratios written in workloads/montecarlo/README.md.
 #include <benchmark/benchmark.h>
 
 #include <memory>

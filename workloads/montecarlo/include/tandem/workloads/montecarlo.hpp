@@ -1,7 +1,7 @@
 // `tandem montecarlo`: stock paths by Monte Carlo, their final price's mean, spread, VaR and CVaR,
 // and optionally an option price with error bars, on every backend with bitwise the same answer.
 // Defaults reproduce the published Ray example (10,000 paths of 252 steps, S0 = 100, sigma = 0.02
-// per step, mu = 0). Design and accuracy: docs/montecarlo.md.
+// per step, mu = 0). Design and accuracy: workloads/montecarlo/README.md.
 #pragma once
 
 #include <cstdint>

@@ -270,7 +270,7 @@ class montecarlo_workload final : public workload {
   }
   // CPU backends agree bitwise (tests/test_montecarlo.cpp checks it). The GPU runs the same
   // operations and is expected to agree bitwise too; the comparison allows 1e-12 relative so a
-  // last-bit difference from a device's arithmetic would not fail a run (docs/montecarlo.md).
+  // last-bit difference from a device's arithmetic would not fail a run (workloads/montecarlo/README.md).
   bool agree(const nlohmann::json& a, const nlohmann::json& b) const override { return close(a, b); }
 
  private:

@@ -2,7 +2,7 @@
 // tests check (kernels/montecarlo.hpp), one thread per chunk folds that chunk's values with the
 // same mc_fold_chunk in the same order, and cub::DeviceRadixSort orders the final prices for the
 // exact VaR. The chunk fold is sequential on purpose: a block-wide tree reduction would add in a
-// different order than the CPU and lose bitwise equality (docs/montecarlo.md).
+// different order than the CPU and lose bitwise equality (workloads/montecarlo/README.md).
 #include <cub/device/device_radix_sort.cuh>
 
 #include <limits>

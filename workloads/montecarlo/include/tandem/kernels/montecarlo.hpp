@@ -1,7 +1,7 @@
 // The per-path code of the Monte Carlo workload: one stock path from counter-based random numbers
 // (or a Sobol point through a Brownian bridge), its final price, option payoff and control variate,
 // and the statistics of one chunk of paths. The CPU chunk kernel and the CUDA kernels are loops
-// around these functions, so the CPU tests check the arithmetic the GPU runs. See docs/montecarlo.md.
+// around these functions, so the CPU tests check the arithmetic the GPU runs. See workloads/montecarlo/README.md.
 #pragma once
 
 #include <cstdint>
@@ -22,7 +22,7 @@ enum class mc_sampling : std::uint32_t { pseudo = 0, sobol = 1 };
 // ten chunks for the published 10,000-path example (balanced on 2 workers), and the per-chunk
 // dispatch and fold are well under 1% of it.
 inline constexpr std::uint64_t mc_chunk_samples = 1024;
-// The Sobol table (docs/montecarlo.md) has this many dimensions; one dimension per time step.
+// The Sobol table (workloads/montecarlo/README.md) has this many dimensions; one dimension per time step.
 inline constexpr std::uint32_t mc_qmc_max_steps = 1024;
 
 // Everything a path needs, plain data. The derived fields are computed once on the host
