@@ -59,7 +59,8 @@ void add_workload_command(CLI::App& app, const workload_command& w) {
   cmd->callback([flags, make, &w] {
     const std::unique_ptr<workload> work = make(*flags);
     report r;
-    r.runs.push_back(run_workload(*work, to_run_options(*flags), std::cerr));
+    session sess;
+    r.runs.push_back(run_workload(*work, to_run_options(*flags), std::cerr, sess));
     const int status = emit(*flags, r);
     if (!flags->json && w.print_answer) w.print_answer(r.runs.front());
     if (status != exit_ok) throw exit_status{status};

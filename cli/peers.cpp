@@ -68,9 +68,10 @@ void add_bench_command(CLI::App& app) {
   cmd->add_flag("--quick", s->quick, "Smaller problem sizes, for a smoke test");
   cmd->callback([s] {
     report r;
+    session sess;  // one GPU context for every workload
     for (const workload_command* w : workload_commands()) {
       bench_entry e = w->bench(s->quick);
-      r.runs.push_back(run_workload(*e.work, to_run_options(s->flags), std::cerr));
+      r.runs.push_back(run_workload(*e.work, to_run_options(s->flags), std::cerr, sess));
       if (!s->peers.empty()) {
         auto p = e.peers(s->peers);
         r.peers.insert(r.peers.end(), p.begin(), p.end());

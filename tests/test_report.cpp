@@ -42,29 +42,47 @@ TEST(report, doubles_round_trip_through_json) {
   }
 }
 
-class fixed_workload final : public workload {
+struct fixed_answer {
+  double value = 1;
+};
+nlohmann::json result_json(const fixed_answer& a) { return {{"value", a.value}}; }
+
+// Answers 1 everywhere (or 2 on threads, when told to disagree); counts prepare, run and release.
+class fixed_workload final : public workload_of<fixed_answer> {
  public:
   std::string name() const override { return "fixed"; }
   nlohmann::json params() const override { return {{"k", 1}}; }
   work_amount work() const override { return {1000, "items/s"}; }
-  nlohmann::json run(const run_context& ctx) override {
-    ++runs;
-    return {{"value", ctx.backend == "threads" && disagree ? 2 : 1}};
+  tolerance agreement_tolerance() const override { return {relative, "test"}; }
+  void prepare(run_context& ctx) override {
+    ++prepares;
+    EXPECT_EQ(ctx.cpu, nullptr) << "prepare runs before the executor exists (procs forks after it)";
   }
-  int runs = 0;
+  fixed_answer compute(run_context& ctx) override {
+    ++runs;
+    EXPECT_TRUE(ctx.which == backend::gpu ? ctx.gpu != nullptr : ctx.cpu != nullptr);
+    return {ctx.which == backend::threads && disagree ? 1 + offset : 1.0};
+  }
+  void release(run_context&) override { ++releases; }
+  int runs = 0, prepares = 0, releases = 0;
   bool disagree = false;
+  double offset = 1;
+  double relative = 0;
 };
 
 TEST(report, json_document_follows_the_schema) {
   fixed_workload w;
   run_options o;
-  o.backends = {"seq", "threads", "gpu"};
+  o.backends = parse_backend_list("seq,threads,gpu");
   o.repeat = 3;
   o.warmup = 2;
   std::ostringstream notes;
   report r;
   r.runs.push_back(run_workload(w, o, notes));
-  EXPECT_EQ(w.runs, 2 * 5 + (backend_availability("gpu").available ? 5 : 0));
+  const int ran = backend_availability("gpu").available ? 3 : 2;
+  EXPECT_EQ(w.runs, ran * 5);
+  EXPECT_EQ(w.prepares, ran);
+  EXPECT_EQ(w.releases, ran);
   const nlohmann::json j = report_json(describe_machine(), r);
 
   EXPECT_EQ(j.at("schema_version"), report_schema_version);
@@ -96,18 +114,69 @@ TEST(report, disagreement_is_reported) {
   fixed_workload w;
   w.disagree = true;
   run_options o;
-  o.backends = {"seq", "threads"};
+  o.backends = parse_backend_list("seq,threads");
   o.repeat = 1;
   std::ostringstream notes;
   const run_report r = run_workload(w, o, notes);
   EXPECT_FALSE(r.agree);
-  EXPECT_NE(r.disagreement.find("threads differs from seq"), std::string::npos) << r.disagreement;
+  EXPECT_NE(r.disagreement.find("threads differs from seq (/value: 1.0 vs 2.0)"), std::string::npos)
+      << r.disagreement;
+}
+
+// Bitwise by default: one unit in the last place is a disagreement; a workload's tolerance, when
+// it states one, decides instead.
+TEST(report, agreement_is_bitwise_unless_the_workload_says_otherwise) {
+  fixed_workload w;
+  w.disagree = true;
+  w.offset = 0x1p-52;  // 1 + one ulp
+  run_options o;
+  o.backends = parse_backend_list("seq,threads");
+  o.repeat = 1;
+  std::ostringstream notes;
+  EXPECT_FALSE(run_workload(w, o, notes).agree);
+  w.relative = 1e-15;
+  EXPECT_TRUE(run_workload(w, o, notes).agree);
+  EXPECT_FALSE(compare_results({{"x", 0.0}}, {{"x", -0.0}}, {}).same) << "-0 and +0 are different bits";
+  EXPECT_TRUE(compare_results({{"x", 0.0}}, {{"x", -0.0}}, {1e-12, "close"}).same);
+  EXPECT_FALSE(compare_results({{"x", "a"}}, {{"x", "b"}}, {1e-3, "close"}).same) << "strings always exactly";
+  EXPECT_FALSE(compare_results({{"x", 1}}, {{"y", 1}}, {}).same);
+  EXPECT_EQ(compare_results({{"a", {1.0, 2.0}}}, {{"a", {1.0, 3.0}}}, {}).where, "/a/1: 2.0 vs 3.0");
+}
+
+// auto's rule: seq below the threads threshold, threads above it (with more than one core), the
+// gpu only at or above its threshold and with a usable device; the reason names the numbers.
+TEST(report, auto_decides_by_problem_size_and_says_why) {
+  class sized final : public workload_of<fixed_answer> {
+   public:
+    explicit sized(double work) : work_(work) {}
+    std::string name() const override { return "sized"; }
+    nlohmann::json params() const override { return nullptr; }
+    work_amount work() const override { return {work_, "items/s"}; }
+    auto_thresholds thresholds() const override { return {1e3, 1e6}; }
+    fixed_answer compute(run_context&) override { return {}; }
+    double work_;
+  };
+  const bool many_cores = default_workers(backend::threads) > 1;
+  const bool gpu = backend_availability(backend::gpu).available;
+  const auto small = choose_auto(sized(10));
+  EXPECT_EQ(small.chosen, backend::seq);
+  EXPECT_NE(small.reason.find("auto chose seq"), std::string::npos) << small.reason;
+  const auto mid = choose_auto(sized(1e4));
+  EXPECT_EQ(mid.chosen, many_cores ? backend::threads : backend::seq) << mid.reason;
+  if (many_cores) {
+    EXPECT_NE(mid.reason.find("1e+04 items per run >= 1e+03 (threads threshold)"), std::string::npos) << mid.reason;
+  }
+  const auto big = choose_auto(sized(1e7));
+  EXPECT_EQ(big.chosen, gpu ? backend::gpu : many_cores ? backend::threads : backend::seq) << big.reason;
+  if (!gpu) {
+    EXPECT_NE(big.reason.find("gpu: no CUDA device"), std::string::npos) << big.reason;
+  }
 }
 
 TEST(report, table_lists_backends_and_skips) {
   auto w = make_tasks_workload({2, 1000});
   run_options o;
-  o.backends = {"seq", "threads", "gpu"};
+  o.backends = parse_backend_list("seq,threads,gpu");
   o.repeat = 1;
   std::ostringstream notes, table;
   print_table(table, run_workload(*w, o, notes));

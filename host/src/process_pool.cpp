@@ -249,12 +249,15 @@ void process_pool::wait_until_idle(u32 gen) {
   }
 }
 
-void process_pool::run(const chunk_job& job, void* partials) {
+void process_pool::run(const chunk_job& job, chunk_span span, void* partials) {
   std::lock_guard lock(mutex_);
   throw_if_interrupted();
-  if (job.plan.chunks() == 0) return;
+  if (span.first > span.last || span.last > job.plan.chunks())
+    throw std::out_of_range("procs: chunks [" + std::to_string(span.first) + ", " + std::to_string(span.last) +
+                            ") are not a range of a job of " + std::to_string(job.plan.chunks()) + " chunks");
+  if (span.size() == 0) return;
   try {
-    run_job(job, partials);
+    run_job(job, span, partials);
   } catch (const std::system_error&) {
     // A fork or mmap failed mid-job: workers may still hold chunks of it. Stop them all, so that
     // nothing of this job can land in the next one; the next run starts a fresh set.
@@ -263,8 +266,9 @@ void process_pool::run(const chunk_job& job, void* partials) {
   }
 }
 
-void process_pool::run_job(const chunk_job& job, void* partials) {
-  const std::size_t chunks = job.plan.chunks();
+void process_pool::run_job(const chunk_job& job, chunk_span span, void* partials) {
+  // The job's chunks [span.first, span.last) travel as local indices 0 .. chunks-1.
+  const std::size_t chunks = span.size();
   if (chunks >= closed) throw std::length_error("procs: a job may have at most 2^32 - 2 chunks");
   if (!running_) start_all();
 
@@ -294,6 +298,7 @@ void process_pool::run_job(const chunk_job& job, void* partials) {
   ctl_->partials.store(reinterpret_cast<u64>(out), std::memory_order_relaxed);
   ctl_->state.store(reinterpret_cast<u64>(state), std::memory_order_relaxed);
   ctl_->chunks.store(chunks, std::memory_order_relaxed);
+  ctl_->first_chunk.store(span.first, std::memory_order_relaxed);
   ctl_->done.store(0);
   ctl_->failed.store(0);
   ctl_->claim.store(pack(gen, 0));
@@ -328,7 +333,10 @@ void process_pool::run_job(const chunk_job& job, void* partials) {
     while (gen_of(v) == gen && !ctl_->claim.compare_exchange_weak(v, pack(gen, closed))) {
     }
     wait_until_idle(gen);
-    if (failure_) throw chunk_failed(*failure_);
+    if (failure_) {
+      failure_->chunk += span.first;
+      throw chunk_failed(*failure_);
+    }
     while (ctl_->failed.load(std::memory_order_acquire) != 2) TANDEM_CPU_RELAX();
     throw std::runtime_error(std::string("procs: ") + ctl_->error);
   }

@@ -98,7 +98,7 @@ struct process_pool::control {
   std::atomic<std::uint32_t> stop{0};
   // The job, written while the claim word is closed (a seqlock: workers re-check the claim word).
   std::atomic<std::uint64_t> run_chunk{0}, params{0}, items{0}, chunk_size{0}, partial_size{0}, partials{0},
-      state{0}, chunks{0};
+      state{0}, chunks{0}, first_chunk{0};
   alignas(64) std::atomic<std::uint64_t> claim{procs_protocol::pack(0, procs_protocol::closed)};
   alignas(64) std::atomic<std::uint64_t> done{0};     // chunks finished in this job
   std::atomic<std::uint32_t> completion{0};           // futex: bumped when a job finishes or fails

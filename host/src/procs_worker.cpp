@@ -28,6 +28,7 @@ struct job_view {
   unsigned char* partials;
   std::atomic<u64>* state;
   u64 chunks;
+  u64 first_chunk;  // chunk index of local chunk 0
 };
 
 job_view read_job(const control& c) {
@@ -41,6 +42,7 @@ job_view read_job(const control& c) {
   j.partials = reinterpret_cast<unsigned char*>(c.partials.load(std::memory_order_relaxed));
   j.state = reinterpret_cast<std::atomic<u64>*>(c.state.load(std::memory_order_relaxed));
   j.chunks = c.chunks.load(std::memory_order_relaxed);
+  j.first_chunk = c.first_chunk.load(std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_acquire);
   return j;
 }
@@ -81,7 +83,7 @@ void run_one(control& c, u32 gen, u64 chunk, const job_view& j) {
   } while (!st.compare_exchange_weak(s, next));
   attempt_in_this_worker = unsigned(next & 0xffff);
   try {
-    j.run_chunk(j.params, j.plan, chunk, j.partials + chunk * j.partial_size);
+    j.run_chunk(j.params, j.plan, j.first_chunk + chunk, j.partials + chunk * j.partial_size);
   } catch (const std::exception& e) {
     report_error(c, gen, e.what());
     return;

@@ -2,12 +2,15 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <memory>
 #include <optional>
 #include <ostream>
 
 #include "tandem/backend.hpp"
 #include "tandem/errors.hpp"
+#include "tandem/gpu/context.hpp"
+#include "tandem/gpu/device.hpp"
 
 namespace tandem {
 
@@ -24,55 +27,106 @@ timing summarize(std::vector<double> runs) {
   return t;
 }
 
+session::session() = default;
+session::~session() = default;
+
+gpu::context& session::gpu() {
+  if (!gpu_) gpu_ = gpu::context::open(0);
+  return *gpu_;
+}
+
+namespace {
+// Whether backend b can run workload w here: the machine must have it and the workload support it.
+backend_status can_run(const workload& w, backend b) {
+  backend_status st = backend_availability(b);
+  if (!st.available) return st;
+  return w.supports(b);
+}
+
+// Calls release() however the runs end.
+struct prepared {
+  workload& w;
+  run_context& ctx;
+  ~prepared() {
+    try {
+      w.release(ctx);
+    } catch (...) {
+    }
+  }
+};
+}  // namespace
+
 run_report run_workload(workload& w, const run_options& options, std::ostream& notes) {
+  session s;
+  return run_workload(w, options, notes, s);
+}
+
+run_report run_workload(workload& w, const run_options& options, std::ostream& notes, session& s) {
   if (options.repeat == 0) throw usage_error("--repeat must be at least 1");
   if (options.backends.empty()) throw usage_error("no backend given");
+  if (options.workers && *options.workers == 0) throw usage_error("--workers must be at least 1");
   run_report report;
   std::optional<std::size_t> reference;  // index of the first backend that ran
+  const tolerance tol = w.agreement_tolerance();
 
-  for (const std::string& requested : options.backends) {
+  for (const backend_request& requested : options.backends) {
     run_record rec;
     rec.workload = w.name();
-    rec.requested = requested;
+    rec.requested = requested.name();
     rec.params = w.params();
-    const backend_choice choice = resolve_backend(requested);
-    rec.backend = choice.name;
-    if (!choice.note.empty()) {
-      rec.reason = choice.note;
-      notes << w.name() << ": " << choice.note << '\n';
+    backend chosen;
+    if (requested.is_auto()) {
+      const auto_choice c = choose_auto(w);
+      chosen = c.chosen;
+      rec.reason = c.reason;
+      notes << w.name() << ": " << c.reason << '\n';
+    } else {
+      chosen = *requested.fixed;
     }
-    const backend_status status = backend_availability(choice.name);
+    rec.backend = std::string(to_string(chosen));
+    const backend_status status = can_run(w, chosen);
     if (!status.available) {
       if (options.backends.size() == 1)
-        throw unavailable_error("backend " + choice.name + " unavailable: " + status.reason);
+        throw unavailable_error("backend " + rec.backend + " unavailable: " + status.reason);
       rec.skipped = true;
       rec.reason = status.reason;
-      notes << w.name() << ": skipping backend " << choice.name << ": " << status.reason << '\n';
+      notes << w.name() << ": skipping backend " << rec.backend << ": " << status.reason << '\n';
       report.records.push_back(std::move(rec));
       continue;
     }
 
-    rec.workers = options.workers.value_or(default_workers(choice.name));
-    if (rec.workers == 0) throw usage_error("--workers must be at least 1");
-    if (choice.name == "seq" || choice.name == "gpu") rec.workers = 1;
-    std::unique_ptr<executor> ex;
-    if (choice.name != "gpu") ex = make_executor(choice.name, rec.workers, options.procs);
-    run_context ctx{choice.name, rec.workers, ex.get()};
-
+    rec.workers = chosen == backend::seq || chosen == backend::gpu ? 1 : options.workers.value_or(default_workers(chosen));
+    run_context ctx;
+    ctx.which = chosen;
+    ctx.workers = rec.workers;
+    if (chosen == backend::gpu) ctx.gpu = &s.gpu();
+    // Inputs first, then the executor: procs workers are forked after the inputs exist.
     w.prepare(ctx);
-    for (unsigned i = 0; i < options.warmup; ++i) rec.result = w.run(ctx);
+    prepared guard{w, ctx};
+    std::unique_ptr<executor> ex;
+    if (chosen != backend::gpu) ex = make_executor(chosen, rec.workers, options.procs);
+    ctx.cpu = ex.get();
+
+    for (unsigned i = 0; i < options.warmup; ++i) (void)w.run(ctx);
     std::vector<double> runs;
     runs.reserve(options.repeat);
+    std::unique_ptr<result> first, last;
     for (unsigned i = 0; i < options.repeat; ++i) {
       const auto t0 = std::chrono::steady_clock::now();
-      nlohmann::json result = w.run(ctx);
+      std::unique_ptr<result> r = w.run(ctx);
       const auto t1 = std::chrono::steady_clock::now();
       runs.push_back(std::chrono::duration<double>(t1 - t0).count());
-      if (!rec.result.is_null() && !w.agree(result, rec.result)) {
+      if (!first) first = std::move(r);
+      else last = std::move(r);
+    }
+    // After timing: the answer as JSON, and repeated runs must agree with each other bitwise.
+    rec.result = first->to_json();
+    if (last) {
+      const agreement a = compare_results(rec.result, last->to_json(), {});
+      if (!a.same) {
         report.agree = false;
-        report.disagreement += choice.name + " gave different answers on repeated runs; ";
+        report.disagreement += rec.backend + " gave different answers on repeated runs (" + a.where + "); ";
       }
-      rec.result = std::move(result);
     }
     rec.time = summarize(std::move(runs));
     const work_amount work = w.work();
@@ -81,13 +135,41 @@ run_report run_workload(workload& w, const run_options& options, std::ostream& n
 
     if (!reference) {
       reference = report.records.size();
-    } else if (const run_record& first = report.records[*reference]; !w.agree(first.result, rec.result)) {
+    } else if (const run_record& ref = report.records[*reference];
+               !compare_results(ref.result, rec.result, tol).same) {
       report.agree = false;
-      report.disagreement += rec.backend + " differs from " + first.backend + "; ";
+      report.disagreement += rec.backend + " differs from " + ref.backend + " (" +
+                             compare_results(ref.result, rec.result, tol).where + "); ";
     }
     report.records.push_back(std::move(rec));
   }
   return report;
+}
+
+auto_choice choose_auto(const workload& w) {
+  const work_amount work = w.work();
+  const auto_thresholds t = w.thresholds();
+  std::string unit = work.unit;
+  if (unit.size() > 2 && unit.compare(unit.size() - 2, 2, "/s") == 0) unit.resize(unit.size() - 2);
+  auto num = [](double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3g", v);
+    return std::string(buf);
+  };
+  const std::string size = num(work.per_run) + " " + unit + " per run";
+  const backend_status gpu = can_run(w, backend::gpu);
+  if (gpu.available && work.per_run >= t.gpu)
+    return {backend::gpu, "auto chose gpu: " + size + " >= " + num(t.gpu) + " (gpu threshold), on " +
+                              gpu::discover().devices.front().name};
+  const std::string why_not_gpu =
+      gpu.available ? "gpu: below its threshold " + num(t.gpu) : "gpu: " + gpu.reason;
+  if (default_workers(backend::threads) > 1 && work.per_run >= t.threads && can_run(w, backend::threads).available)
+    return {backend::threads, "auto chose threads: " + size + " >= " + num(t.threads) + " (threads threshold); " +
+                                  why_not_gpu};
+  const std::string why_not_threads = default_workers(backend::threads) > 1
+                                          ? size + " < " + num(t.threads) + " (threads threshold)"
+                                          : "one logical core";
+  return {backend::seq, "auto chose seq: " + why_not_threads + "; " + why_not_gpu};
 }
 
 }  // namespace tandem

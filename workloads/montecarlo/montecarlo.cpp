@@ -258,42 +258,28 @@ nlohmann::json to_json(const montecarlo_result& r) {
   return j;
 }
 
+nlohmann::json result_json(const montecarlo_result& r) { return to_json(r); }
+
+montecarlo_result run_montecarlo(run_context& ctx, const montecarlo_options& o) {
+  if (ctx.which == backend::gpu) return run_montecarlo_gpu(o);
+  if (!ctx.cpu) throw std::logic_error("run_montecarlo: a CPU backend needs an executor");
+  return run_montecarlo(*ctx.cpu, o);
+}
+
 namespace {
-class montecarlo_workload final : public workload {
+class montecarlo_workload final : public workload_of<montecarlo_result> {
  public:
   explicit montecarlo_workload(const montecarlo_options& o) : options_(o) { montecarlo_job(o); }
   std::string name() const override { return "montecarlo"; }
   nlohmann::json params() const override { return to_json(options_); }
   work_amount work() const override { return {double(options_.paths) * double(options_.steps), "path-steps/s"}; }
-  nlohmann::json run(const run_context& ctx) override {
-    return to_json(ctx.backend == "gpu" ? run_montecarlo_gpu(options_) : run_montecarlo(*ctx.cpu, options_));
-  }
-  // CPU backends agree bitwise (tests/test_montecarlo.cpp checks it). The GPU runs the same
-  // operations and is expected to agree bitwise too; the comparison allows 1e-12 relative so a
-  // last-bit difference from a device's arithmetic would not fail a run (workloads/montecarlo/README.md).
-  bool agree(const nlohmann::json& a, const nlohmann::json& b) const override { return close(a, b); }
+  // Threads pay off from about a millisecond of paths (5e8 path-steps/s per core); the GPU from
+  // about 50 ms (docs/execution-model.md, "auto"). Every backend, the GPU included, gives the same
+  // bits: the GPU runs the same per-path functions with contraction off.
+  auto_thresholds thresholds() const override { return {5e5, 2.5e7}; }
+  montecarlo_result compute(run_context& ctx) override { return run_montecarlo(ctx, options_); }
 
  private:
-  static bool close(const nlohmann::json& a, const nlohmann::json& b) {
-    if (a.is_number_float() || b.is_number_float()) {
-      if (!a.is_number() || !b.is_number()) return false;
-      const double x = a.get<double>(), y = b.get<double>();
-      return x == y || std::abs(x - y) <= 1e-12 * std::max(std::abs(x), std::abs(y));
-    }
-    if (a.is_object() && b.is_object()) {
-      if (a.size() != b.size()) return false;
-      for (auto it = a.begin(); it != a.end(); ++it)
-        if (!b.contains(it.key()) || !close(it.value(), b.at(it.key()))) return false;
-      return true;
-    }
-    if (a.is_array() && b.is_array()) {
-      if (a.size() != b.size()) return false;
-      for (std::size_t i = 0; i < a.size(); ++i)
-        if (!close(a[i], b[i])) return false;
-      return true;
-    }
-    return a == b;
-  }
   montecarlo_options options_;
 };
 }  // namespace

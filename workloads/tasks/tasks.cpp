@@ -2,47 +2,32 @@
 
 #include <algorithm>
 
-#include "tandem/build_config.hpp"
 #include "tandem/errors.hpp"
-#if TANDEM_WITH_CUDA
-#include "tandem/kernels/tasks_gpu.hpp"
-#endif
 
 namespace tandem {
 
 namespace {
 constexpr std::uint64_t max_count = std::uint64_t{1} << 20;
+// Partials held at once: 2^16 pieces (1 MiB), whatever count and n are.
+constexpr std::size_t window_chunks = std::size_t{1} << 16;
 
-// Partials arrive task-major; fold each task's pieces in order, then the tasks in order.
-tasks_result fold(const kernels::tasks_params& p, const std::vector<kernels::uint128>& partials) {
-  tasks_result r;
-  r.sums.assign(p.count, kernels::uint128{});
-  for (std::uint64_t t = 0; t < p.count; ++t) {
-    for (std::uint64_t k = 0; k < p.pieces; ++k) r.sums[t] = kernels::add(r.sums[t], partials[t * p.pieces + k]);
-    r.total = kernels::add(r.total, r.sums[t]);
-  }
-  return r;
-}
-
-class tasks_workload final : public workload {
+class tasks_workload final : public workload_of<tasks_result> {
  public:
-  explicit tasks_workload(const tasks_options& o) : options_(o) { tasks_job(o); }
+  explicit tasks_workload(const tasks_options& o) : options_(o) { tasks_params_of(o); }
   std::string name() const override { return "tasks"; }
   nlohmann::json params() const override { return {{"count", options_.count}, {"n", options_.n}}; }
   work_amount work() const override { return {double(options_.count) * double(options_.n), "terms/s"}; }
-  nlohmann::json run(const run_context& ctx) override {
-    const tasks_result r = ctx.backend == "gpu" ? run_tasks_gpu(options_) : run_tasks(*ctx.cpu, options_);
-    nlohmann::json sums = nlohmann::json::array();
-    for (const auto& s : r.sums) sums.push_back(to_decimal(s));
-    return {{"sums", sums}, {"total", to_decimal(r.total)}};
-  }
+  // Threads pay off from about a millisecond of work (2e9 terms/s per core); the GPU from about
+  // 50 ms, where its launch and copy are a few percent (docs/execution-model.md, "auto").
+  auto_thresholds thresholds() const override { return {2e6, 1e8}; }
+  tasks_result compute(run_context& ctx) override { return run_tasks(ctx, options_); }
 
  private:
   tasks_options options_;
 };
 }  // namespace
 
-kernels::tasks_params tasks_job(const tasks_options& o) {
+kernels::tasks_params tasks_params_of(const tasks_options& o) {
   if (o.n > kernels::tasks_max_n)
     throw usage_error("tasks: --n must be at most 2^32 = 4294967296 (got " + std::to_string(o.n) + ")");
   if (o.count > max_count)
@@ -56,23 +41,33 @@ tasks_kernel::partial_type tasks_kernel::run(const params_type& p, chunk_range r
   return s;
 }
 
-tasks_result run_tasks(executor& ex, const tasks_options& o) {
-  const kernels::tasks_params p = tasks_job(o);
-  // One piece per chunk: the plan depends on the job alone.
-  const chunk_plan plan(p.count * p.pieces, 1);
-  return fold(p, run_chunks<tasks_kernel>(ex, plan, p));
+job<tasks_kernel> tasks_job(const tasks_options& o) {
+  job<tasks_kernel> j;
+  j.params = tasks_params_of(o);
+  j.plan = chunk_plan(j.params.count * j.params.pieces, 1);
+  j.group_chunks = std::max<std::size_t>(j.params.pieces, 1);
+  return j;
 }
 
-tasks_result run_tasks_gpu(const tasks_options& o) {
-  const kernels::tasks_params p = tasks_job(o);
-#if TANDEM_WITH_CUDA
-  std::vector<kernels::uint128> partials(p.count * p.pieces);
-  kernels::gpu::tasks_piece_sums(p, partials.data());
-  return fold(p, partials);
-#else
-  (void)p;
-  throw unavailable_error("backend gpu unavailable: this build of Tandem has no GPU support");
-#endif
+tasks_result run_tasks(run_context& ctx, const tasks_options& o) {
+  const job<tasks_kernel> j = tasks_job(o);
+  tasks_result r;
+  r.sums.assign(o.count, kernels::uint128{});
+  if (j.params.pieces == 0) return r;  // n = 0: every sum is 0
+  run_groups(ctx, j, std::max<std::size_t>(window_chunks / j.group_chunks, 1),
+             [&](std::size_t task, std::span<const kernels::uint128> pieces) {
+               for (const kernels::uint128& s : pieces) r.sums[task] = kernels::add(r.sums[task], s);
+               r.total = kernels::add(r.total, r.sums[task]);
+             });
+  return r;
+}
+
+tasks_result run_tasks(executor& ex, const tasks_options& o) {
+  run_context ctx;
+  ctx.which = ex.name() == "procs" ? backend::procs : ex.name() == "threads" ? backend::threads : backend::seq;
+  ctx.workers = ex.workers();
+  ctx.cpu = &ex;
+  return run_tasks(ctx, o);
 }
 
 std::string to_decimal(kernels::uint128 v) {
@@ -94,6 +89,12 @@ std::string to_decimal(kernels::uint128 v) {
   }
   std::reverse(digits.begin(), digits.end());
   return digits;
+}
+
+nlohmann::json result_json(const tasks_result& r) {
+  nlohmann::json sums = nlohmann::json::array();
+  for (const auto& s : r.sums) sums.push_back(to_decimal(s));
+  return {{"sums", sums}, {"total", to_decimal(r.total)}};
 }
 
 std::unique_ptr<workload> make_tasks_workload(const tasks_options& o) { return std::make_unique<tasks_workload>(o); }

@@ -4,6 +4,7 @@
 
 #include "tandem/gpu/runtime.hpp"
 #include "tandem/kernels/tasks_gpu.hpp"
+#include "tandem/workloads/tasks.hpp"
 
 namespace tandem::kernels::gpu {
 
@@ -34,3 +35,11 @@ void tasks_piece_sums(const tasks_params& p, uint128* out) {
 }
 
 }  // namespace tandem::kernels::gpu
+
+namespace tandem {
+void tasks_kernel::run_gpu(gpu::context&, const params_type& p, const chunk_plan&, chunk_span span, partial_type* out) {
+  std::vector<kernels::uint128> all(p.count * p.pieces);
+  kernels::gpu::tasks_piece_sums(p, all.data());
+  std::copy(all.begin() + static_cast<std::ptrdiff_t>(span.first), all.begin() + static_cast<std::ptrdiff_t>(span.last), out);
+}
+}  // namespace tandem

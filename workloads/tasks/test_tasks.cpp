@@ -6,6 +6,7 @@
 #include <sstream>
 #include <string>
 
+#include "backend_context.hpp"
 #include "tandem/backend.hpp"
 #include "tandem/errors.hpp"
 #include "tandem/gpu/device.hpp"
@@ -92,25 +93,47 @@ TEST(tasks, decimal_text_is_exact) {
   EXPECT_EQ(decimal(closed_form(10'000'000)), "333333283333335000000");
 }
 
-class tasks_backends : public ::testing::TestWithParam<std::string> {};
+class tasks_backends : public ::testing::TestWithParam<const char*> {};
 
+// One body, every backend (gpu included, skipped by name without a device): every task against the
+// closed form, at the edges of a piece, for several worker counts.
 TEST_P(tasks_backends, every_task_matches_closed_form) {
-  const std::string name = GetParam();
-  if (const auto st = backend_availability(name); !st.available) GTEST_SKIP() << name << " unavailable: " << st.reason;
+  const backend b = *parse_backend(GetParam());
+  TANDEM_SKIP_UNLESS_AVAILABLE(b);
   for (unsigned workers : {1u, 2u, 5u}) {
-    auto ex = make_executor(name, workers);
+    tandem::testing::backend_context ctx(b, workers);
     for (const tasks_options o : {tasks_options{1, 0}, tasks_options{3, 1}, tasks_options{5, piece + 1},
-                                  tasks_options{2, 3 * piece - 1}}) {
-      const tasks_result r = run_tasks(*ex, o);
+                                  tasks_options{2, 3 * piece - 1}, tasks_options{8, 10'000'000}}) {
+      const tasks_result r = run_tasks(*ctx, o);
       ASSERT_EQ(r.sums.size(), o.count);
-      for (const auto& s : r.sums) ASSERT_EQ(as_u128(s), closed_form(o.n)) << name << " n=" << o.n;
+      for (const auto& s : r.sums) ASSERT_EQ(as_u128(s), closed_form(o.n)) << GetParam() << " n=" << o.n;
       EXPECT_EQ(as_u128(r.total), closed_form(o.n) * o.count);
     }
+    if (b == backend::seq || b == backend::gpu) break;
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(cpu, tasks_backends, ::testing::Values("seq", "threads", "procs"),
+// Many tasks of one piece each: several windows of partials, folded task by task in order.
+TEST_P(tasks_backends, many_small_tasks_span_several_windows) {
+  const backend b = *parse_backend(GetParam());
+  TANDEM_SKIP_UNLESS_AVAILABLE(b);
+  tandem::testing::backend_context ctx(b, 3);
+  const tasks_options o{(1u << 17) + 3, 1000};
+  const tasks_result r = run_tasks(*ctx, o);
+  ASSERT_EQ(r.sums.size(), o.count);
+  for (const auto& s : r.sums) ASSERT_EQ(as_u128(s), closed_form(o.n));
+  EXPECT_EQ(as_u128(r.total), closed_form(o.n) * o.count);
+}
+
+INSTANTIATE_TEST_SUITE_P(every, tasks_backends, ::testing::ValuesIn(tandem::testing::every_backend),
                          [](const auto& p) { return std::string(p.param); });
+
+TEST(tasks, the_largest_job_on_the_gpu) {
+  TANDEM_SKIP_UNLESS_AVAILABLE(backend::gpu);
+  tandem::testing::backend_context ctx(backend::gpu, 1);
+  const tasks_result r = run_tasks(*ctx, {2, kernels::tasks_max_n});
+  for (const auto& s : r.sums) EXPECT_EQ(as_u128(s), closed_form(kernels::tasks_max_n));
+}
 
 TEST(tasks, rejects_out_of_range_jobs) {
   EXPECT_THROW(tasks_job({1, kernels::tasks_max_n + 1}), usage_error);
@@ -118,21 +141,20 @@ TEST(tasks, rejects_out_of_range_jobs) {
   EXPECT_NO_THROW(tasks_job({1, kernels::tasks_max_n}));
 }
 
-TEST(tasks_gpu, matches_closed_form_and_seq) {
-  if (!gpu::available()) GTEST_SKIP() << gpu::discover().reason;
-  for (const tasks_options o : {tasks_options{1, 0}, tasks_options{3, 1}, tasks_options{8, 10'000'000},
-                                tasks_options{2, kernels::tasks_max_n}}) {
-    const tasks_result r = run_tasks_gpu(o);
-    ASSERT_EQ(r.sums.size(), o.count);
-    for (const auto& s : r.sums) EXPECT_EQ(as_u128(s), closed_form(o.n)) << "n=" << o.n;
-  }
+// The job's plan and fold grouping depend on the problem alone.
+TEST(tasks, one_chunk_per_piece_one_group_per_task) {
+  const auto j = tasks_job({3, 2 * piece + 5});
+  EXPECT_EQ(j.plan.chunks(), 9u);
+  EXPECT_EQ(j.group_chunks, 3u);
+  EXPECT_EQ(j.groups(), 3u);
+  EXPECT_EQ(j.group(2), (chunk_span{6, 9}));
 }
 
 TEST(tasks_gpu, without_a_device_says_why) {
   if (gpu::available()) GTEST_SKIP() << "a CUDA device is present";
   auto w = make_tasks_workload({1, 10});
   run_options o;
-  o.backends = {"gpu"};
+  o.backends = {backend_request{backend::gpu}};
   std::ostringstream notes;
   try {
     run_workload(*w, o, notes);

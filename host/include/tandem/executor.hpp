@@ -4,18 +4,39 @@
 // one chunk's partial result, and a plain function that computes one chunk. Nothing in it depends
 // on the executor, which is what lets a thread pool, a process pool (after fork the function
 // address is the same in every worker) or an MPI rank run any chunk and get the same bytes.
+// Executors run a range of a job's chunks, so a caller can go window by window (bounded memory,
+// outputs streamed in order) and an MPI rank can hand its share of chunks to a local backend.
 #pragma once
 
-#include <cstddef>
 #include <concepts>
+#include <cstddef>
 #include <cstring>
+#include <span>
 #include <string_view>
 #include <type_traits>
 #include <vector>
 
 #include "tandem/chunk_plan.hpp"
+#include "tandem/worker_context.hpp"
 
 namespace tandem {
+
+// Chunks [first, last) of a job.
+struct chunk_span {
+  std::size_t first = 0;
+  std::size_t last = 0;
+  constexpr std::size_t size() const noexcept { return last - first; }
+  friend constexpr bool operator==(const chunk_span&, const chunk_span&) = default;
+};
+
+// Memory a job's chunks read (its inputs). The procs backend checks every region is memory its
+// worker processes can see (a shared_buffer, or a mapping made before they were forked) and
+// refuses the job otherwise, naming `what`: misuse is an error, never a wrong answer.
+struct memory_region {
+  const void* data = nullptr;
+  std::size_t bytes = 0;
+  const char* what = "input";
+};
 
 struct chunk_job {
   chunk_plan plan;
@@ -24,6 +45,7 @@ struct chunk_job {
   std::size_t partial_size = 0;
   // Computes chunk `chunk` of `plan` and writes partial_size bytes at `partial`.
   void (*run_chunk)(const void* params, const chunk_plan& plan, std::size_t chunk, void* partial) = nullptr;
+  std::span<const memory_region> regions;  // the inputs params point into, if any
 };
 
 class executor {
@@ -32,31 +54,48 @@ class executor {
   virtual std::string_view name() const noexcept = 0;
   // How many chunks can run at once.
   virtual unsigned workers() const noexcept = 0;
-  // Runs every chunk of `job`; chunk c's partial lands at partials + c * job.partial_size.
-  // The first error from a chunk cancels the chunks not yet started and is rethrown.
-  virtual void run(const chunk_job& job, void* partials) = 0;
+  // Runs chunks [span.first, span.last) of `job`; chunk c's partial lands at
+  // partials + (c - span.first) * job.partial_size. The first error from a chunk cancels the
+  // chunks not yet started and is rethrown.
+  virtual void run(const chunk_job& job, chunk_span span, void* partials) = 0;
+  // Every chunk of the job.
+  void run(const chunk_job& job, void* partials) { run(job, {0, job.plan.chunks()}, partials); }
 };
 
 // A chunk kernel: `Kernel::params_type` and `Kernel::partial_type` are trivially copyable and
-// `Kernel::run(const params_type&, chunk_range)` returns the chunk's partial.
+// `Kernel::run(const params_type&, chunk_range)` (or with a third argument, the worker's
+// worker_context&) returns the chunk's partial.
 template <class Kernel>
-concept chunk_kernel = std::is_trivially_copyable_v<typename Kernel::params_type> &&
-                       std::is_trivially_copyable_v<typename Kernel::partial_type> &&
-                       requires(const typename Kernel::params_type& p, chunk_range r) {
-                         { Kernel::run(p, r) } -> std::same_as<typename Kernel::partial_type>;
-                       };
+concept chunk_kernel =
+    std::is_trivially_copyable_v<typename Kernel::params_type> &&
+    std::is_trivially_copyable_v<typename Kernel::partial_type> &&
+    (requires(const typename Kernel::params_type& p, chunk_range r) {
+      { Kernel::run(p, r) } -> std::same_as<typename Kernel::partial_type>;
+    } || requires(const typename Kernel::params_type& p, chunk_range r, worker_context& w) {
+      { Kernel::run(p, r, w) } -> std::same_as<typename Kernel::partial_type>;
+    });
+
+template <chunk_kernel Kernel>
+typename Kernel::partial_type run_kernel(const typename Kernel::params_type& p, chunk_range r) {
+  if constexpr (requires(worker_context& w) { Kernel::run(p, r, w); })
+    return Kernel::run(p, r, worker_context::current());
+  else
+    return Kernel::run(p, r);
+}
 
 template <chunk_kernel Kernel>
 void run_kernel_chunk(const void* params, const chunk_plan& plan, std::size_t chunk, void* partial) {
   typename Kernel::params_type p;
   std::memcpy(&p, params, sizeof p);  // params may sit unaligned in a shared-memory message
-  const typename Kernel::partial_type r = Kernel::run(p, plan.range(chunk));
+  const typename Kernel::partial_type r = run_kernel<Kernel>(p, plan.range(chunk));
   std::memcpy(partial, &r, sizeof r);
 }
 
 template <chunk_kernel Kernel>
-chunk_job make_chunk_job(const chunk_plan& plan, const typename Kernel::params_type& params) {
-  return chunk_job{plan, &params, sizeof params, sizeof(typename Kernel::partial_type), &run_kernel_chunk<Kernel>};
+chunk_job make_chunk_job(const chunk_plan& plan, const typename Kernel::params_type& params,
+                         std::span<const memory_region> regions = {}) {
+  return chunk_job{plan, &params, sizeof params, sizeof(typename Kernel::partial_type), &run_kernel_chunk<Kernel>,
+                   regions};
 }
 
 // Runs every chunk and returns the partials in chunk order.

@@ -11,7 +11,8 @@ class seq_executor final : public executor {
  public:
   std::string_view name() const noexcept override { return "seq"; }
   unsigned workers() const noexcept override { return 1; }
-  void run(const chunk_job& job, void* partials) override;
+  void run(const chunk_job& job, chunk_span span, void* partials) override;
+  using executor::run;
 };
 
 // A persistent thread pool; the calling thread is one of the `workers`.
@@ -20,7 +21,8 @@ class thread_executor final : public executor {
   explicit thread_executor(unsigned workers);
   std::string_view name() const noexcept override { return "threads"; }
   unsigned workers() const noexcept override { return pool_.size() + 1; }
-  void run(const chunk_job& job, void* partials) override;
+  void run(const chunk_job& job, chunk_span span, void* partials) override;
+  using executor::run;
 
  private:
   thread_pool pool_;

@@ -74,7 +74,8 @@ class process_pool final : public executor {
   unsigned workers() const noexcept override { return options_.workers; }
   // Throws chunk_failed (a chunk kept crashing), std::runtime_error (a chunk threw; its message),
   // interrupted (SIGINT/SIGTERM; the workers are then stopped and restarted by the next run).
-  void run(const chunk_job& job, void* partials) override;
+  void run(const chunk_job& job, chunk_span span, void* partials) override;
+  using executor::run;
 
   const procs_options& options() const noexcept { return options_; }
   // The current workers' process ids. Like stats(), waits while another thread is in run().
@@ -87,7 +88,7 @@ class process_pool final : public executor {
   struct control;  // the shared-memory block the parent and workers talk through
 
  private:
-  void run_job(const chunk_job& job, void* partials);
+  void run_job(const chunk_job& job, chunk_span span, void* partials);
   void spawn(unsigned slot, std::uint64_t assignment);
   void start_all();
   void stop_all() noexcept;

@@ -1,26 +1,75 @@
-// A workload is what the CLI and `tandem bench` run on each backend: one parameter set, one
-// answer per run, and the amount of work a run does, for throughput.
+// A workload is what the CLI and `tandem bench` run on each backend: one problem, one typed
+// answer per run, the amount of work a run does (for throughput), the backends it supports, and
+// how closely two backends' answers must agree. See docs/adding-a-workload.md.
 #pragma once
 
 #include <memory>
 #include <string>
-#include <string_view>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
+#include "tandem/backend.hpp"
 #include "tandem/executor.hpp"
 
 namespace tandem {
 
+namespace gpu {
+class context;
+}
+
+// What a run has to work with. Set up by the runner for one backend.
 struct run_context {
-  std::string backend;        // seq, threads, procs or gpu (auto is resolved before)
+  backend which = backend::seq;
   unsigned workers = 1;
-  executor* cpu = nullptr;    // the backend's executor; null for gpu
+  // The CPU backends' executor. Null during prepare(): the runner calls prepare() first, then
+  // makes the executor, so that procs workers are forked after the inputs exist.
+  executor* cpu = nullptr;
+  gpu::context* gpu = nullptr;  // the gpu backend's device context, owned by the runner
 };
 
 struct work_amount {
-  double per_run = 0;   // e.g. 8e7 terms
-  std::string unit;     // e.g. "terms/s"
+  double per_run = 0;  // e.g. 8e7 terms
+  std::string unit;    // e.g. "terms/s"
+};
+
+// Sizes from which `auto` prefers a parallel backend, in the workload's work units per run (the
+// rule is in docs/execution-model.md; `tandem bench --calibrate` will measure them).
+struct auto_thresholds {
+  double threads = 1e6;  // below: seq (a parallel start costs more than it saves)
+  double gpu = 1e9;      // from here, the gpu when one is usable
+};
+
+// How closely two backends' answers must agree: bitwise (the default, and what the execution
+// model gives every workload whose math is the same everywhere), or within `relative`, with the
+// reason the math justifies (e.g. cuBLAS and OpenBLAS sum in different orders).
+struct tolerance {
+  double relative = 0;
+  std::string why;
+};
+
+struct agreement {
+  bool same = true;
+  std::string where;  // the first difference: its JSON path and both values
+};
+
+// Compares two answers (their JSON forms, made after timing): numbers within the tolerance (zero:
+// the same bits), everything else exactly.
+agreement compare_results(const nlohmann::json& a, const nlohmann::json& b, const tolerance& t);
+
+// A workload's typed answer behind a uniform face; JSON only when asked, after timing.
+class result {
+ public:
+  virtual ~result() = default;
+  virtual nlohmann::json to_json() const = 0;
+};
+
+template <class T>
+class typed_result final : public result {
+ public:
+  explicit typed_result(T v) : value(std::move(v)) {}
+  nlohmann::json to_json() const override { return result_json(value); }  // found by ADL
+  T value;
 };
 
 class workload {
@@ -29,12 +78,34 @@ class workload {
   virtual std::string name() const = 0;
   virtual nlohmann::json params() const = 0;
   virtual work_amount work() const = 0;
-  // Untimed set-up for a backend (device buffers, inputs); called once before the warm-up runs.
-  virtual void prepare(const run_context&) {}
-  // One run; the answer must be the same on every backend (see agree).
-  virtual nlohmann::json run(const run_context& ctx) = 0;
-  // Whether two answers agree. Exact equality unless a workload documents a tolerance.
-  virtual bool agree(const nlohmann::json& a, const nlohmann::json& b) const { return a == b; }
+  // Whether this problem can run on `b` (beyond the machine having it), and why not.
+  virtual backend_status supports(backend) const { return backend_status::yes(); }
+  virtual auto_thresholds thresholds() const { return {}; }
+  virtual tolerance agreement_tolerance() const { return {}; }
+  // Untimed set-up for one backend (inputs, device buffers, uploads); called once before the
+  // warm-up runs. Timed runs should then allocate nothing on the device.
+  virtual void prepare(run_context&) {}
+  // One timed run.
+  virtual std::unique_ptr<result> run(run_context& ctx) = 0;
+  // Drops what prepare() made for this backend; called after its last run.
+  virtual void release(run_context&) {}
 };
+
+// A workload whose run returns Result (with a `result_json(const Result&)` found by ADL).
+template <class Result>
+class workload_of : public workload {
+ public:
+  using result_type = Result;
+  virtual Result compute(run_context& ctx) = 0;
+  std::unique_ptr<result> run(run_context& ctx) final { return std::make_unique<typed_result<Result>>(compute(ctx)); }
+};
+
+// What `auto` resolves to for this workload and problem on this machine, and why, in words:
+// "auto chose threads: 8e+07 terms/s >= 1e+06 (threads threshold); gpu: no CUDA device: ...".
+struct auto_choice {
+  backend chosen = backend::seq;
+  std::string reason;
+};
+auto_choice choose_auto(const workload& w);
 
 }  // namespace tandem

@@ -79,6 +79,8 @@ struct montecarlo_kernel {
 std::uint64_t montecarlo_chunk_size(const kernels::mc_params& p);
 
 montecarlo_result run_montecarlo(executor& ex, const montecarlo_options& o);
+// On any backend (the run context the runner sets up).
+montecarlo_result run_montecarlo(run_context& ctx, const montecarlo_options& o);
 // On the current CUDA device. Throws unavailable_error in a build without CUDA.
 montecarlo_result run_montecarlo_gpu(const montecarlo_options& o);
 
@@ -89,6 +91,7 @@ double geometric_asian_price(bool put, double s0, double strike, double rate, do
                              std::uint32_t steps);
 
 nlohmann::json to_json(const montecarlo_result& r);
+nlohmann::json result_json(const montecarlo_result& r);
 nlohmann::json to_json(const montecarlo_options& o);
 std::string to_string(kernels::mc_model m);
 std::string to_string(kernels::mc_option o);

@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "tandem/executor.hpp"
+#include "tandem/gpu/context.hpp"
+#include "tandem/job.hpp"
 #include "tandem/kernels/tasks.hpp"
 #include "tandem/workload.hpp"
 
@@ -24,21 +26,31 @@ struct tasks_result {
 };
 
 // Throws usage_error when n > 2^32 (the squares would not fit 64 bits) or count > 2^20.
-kernels::tasks_params tasks_job(const tasks_options& o);
+kernels::tasks_params tasks_params_of(const tasks_options& o);
 
-// The chunk kernel: one chunk is one piece of one task.
+// The chunk kernel: one chunk is one piece of one task (chunk g: piece g % pieces of task
+// g / pieces); its partial is the piece's exact sum.
 struct tasks_kernel {
   using params_type = kernels::tasks_params;
   using partial_type = kernels::uint128;
   static partial_type run(const params_type& p, chunk_range r);
+  // The same partials on the GPU (workloads/tasks/tasks.cu), into host memory.
+  static void run_gpu(gpu::context& c, const params_type& p, const chunk_plan& plan, chunk_span span,
+                      partial_type* out);
 };
 
+// The job: one chunk per piece, one fold group per task (its pieces in order), then the tasks in
+// order. The plan depends on count and n only.
+job<tasks_kernel> tasks_job(const tasks_options& o);
+
+// On any backend (the run context the runner sets up).
+tasks_result run_tasks(run_context& ctx, const tasks_options& o);
+// On a CPU executor, for programs that embed Tandem.
 tasks_result run_tasks(executor& ex, const tasks_options& o);
-// On the current CUDA device. Throws unavailable_error in a build without CUDA.
-tasks_result run_tasks_gpu(const tasks_options& o);
 
 // Exact decimal text of a 128-bit value.
 std::string to_decimal(kernels::uint128 v);
+nlohmann::json result_json(const tasks_result& r);
 
 std::unique_ptr<workload> make_tasks_workload(const tasks_options& o);
 

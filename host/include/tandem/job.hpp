@@ -1,0 +1,91 @@
+// A job on the platform: a chunk plan, the fold's grouping, the parameters; and the driver that
+// runs it on any backend window by window and hands the partials to the fold group by group.
+//
+// The fold is a fixed two-level tree: the chunks of a group are folded in chunk order into one
+// group summary, and group summaries are folded in group order. The grouping belongs to the job
+// (like the chunk size), so a rank or a window that pre-folds its groups gives bitwise what `seq`
+// gives, and only group summaries, never every partial, need to travel (docs/execution-model.md).
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <span>
+#include <stdexcept>
+#include <vector>
+
+#include "tandem/build_config.hpp"
+#include "tandem/errors.hpp"
+#include "tandem/executor.hpp"
+#include "tandem/gpu/context.hpp"
+#include "tandem/workload.hpp"
+
+namespace tandem {
+
+template <chunk_kernel Kernel>
+struct job {
+  using params_type = typename Kernel::params_type;
+  using partial_type = typename Kernel::partial_type;
+
+  chunk_plan plan;
+  std::size_t group_chunks = 1;  // chunks per fold group; the last group may be short
+  params_type params{};
+  std::span<const memory_region> regions;  // what params point into (checked by procs)
+
+  std::size_t groups() const noexcept {
+    const std::size_t c = plan.chunks();
+    return c / group_chunks + (c % group_chunks != 0 ? 1 : 0);
+  }
+  chunk_span group(std::size_t g) const noexcept {
+    const std::size_t first = g * group_chunks;
+    return {first, std::min(first + group_chunks, plan.chunks())};
+  }
+};
+
+// A kernel with a GPU path: fills out[0 .. span.size()) with the same partials the CPU computes,
+// in host memory, using the context's streams and pool:
+//   static void run_gpu(gpu::context&, const params_type&, const chunk_plan&, chunk_span, partial_type* out);
+template <class Kernel>
+concept gpu_chunk_kernel = requires(gpu::context& c, const typename Kernel::params_type& p, const chunk_plan& plan,
+                                    chunk_span s, typename Kernel::partial_type* out) {
+  Kernel::run_gpu(c, p, plan, s, out);
+};
+
+// Runs chunks `span` of `j` on ctx's backend into out[0 .. span.size()).
+template <chunk_kernel Kernel>
+void run_span(run_context& ctx, const job<Kernel>& j, chunk_span span, typename Kernel::partial_type* out) {
+  if (span.size() == 0) return;
+  if (ctx.which == backend::gpu) {
+    if constexpr (gpu_chunk_kernel<Kernel>) {
+#if TANDEM_WITH_GPU_CODE
+      if (!ctx.gpu) throw std::logic_error("run_span: the gpu backend needs a device context");
+      Kernel::run_gpu(*ctx.gpu, j.params, j.plan, span, out);
+      return;
+#endif
+    }
+    throw unavailable_error("backend gpu unavailable: this workload has no GPU path in this build");
+  }
+  if (!ctx.cpu) throw std::logic_error("run_span: a CPU backend needs an executor");
+  ctx.cpu->run(make_chunk_job<Kernel>(j.plan, j.params, j.regions), span, out);
+}
+
+// Runs every chunk of `j`, at most `window_groups` groups at a time (memory: one window of
+// partials), and calls on_group(g, partials of group g in chunk order) for every group in order.
+template <chunk_kernel Kernel, class OnGroup>
+void run_groups(run_context& ctx, const job<Kernel>& j, std::size_t window_groups, OnGroup&& on_group) {
+  using partial_type = typename Kernel::partial_type;
+  if (j.group_chunks == 0) throw std::invalid_argument("job: group_chunks must be at least 1");
+  window_groups = std::max<std::size_t>(window_groups, 1);
+  const std::size_t groups = j.groups();
+  std::vector<partial_type> partials(std::min(groups, window_groups) * j.group_chunks);
+  for (std::size_t g0 = 0; g0 < groups; g0 += window_groups) {
+    const std::size_t g1 = std::min(groups, g0 + window_groups);
+    const chunk_span window{j.group(g0).first, j.group(g1 - 1).last};
+    run_span(ctx, j, window, partials.data());
+    for (std::size_t g = g0; g < g1; ++g) {
+      const chunk_span s = j.group(g);
+      on_group(g, std::span<const partial_type>(partials.data() + (s.first - window.first), s.size()));
+    }
+  }
+}
+
+}  // namespace tandem
