@@ -1,0 +1,27 @@
+// `tandem harmonic`: its flag and its `tandem bench` entry (no peers).
+#include "cli.hpp"
+#include "tandem/workloads/harmonic.hpp"
+
+namespace tandem::cli {
+
+namespace {
+workload_factory add_flags(CLI::App& cmd) {
+  auto o = std::make_shared<harmonic_options>();
+  cmd.add_option("-n,--n", o->n, "Terms of the series (at most 2^40)")->capture_default_str();
+  return [o](const common_flags&) { return make_harmonic_workload(*o); };
+}
+
+bench_entry bench(bool quick) {
+  return {make_harmonic_workload({quick ? 1'000'000u : 100'000'000u}), [](const std::string&) {
+            return std::vector<peer_record>{};
+          }};
+}
+}  // namespace
+
+const workload_command& harmonic_command() {
+  static const workload_command c{"harmonic", "Example workload: the harmonic number H(n), reproducible on every backend",
+                                  add_flags, bench};
+  return c;
+}
+
+}  // namespace tandem::cli
