@@ -13,9 +13,8 @@ namespace {
 struct chunk_sum {
   chunk_plan plan;
   TANDEM_HD double operator()(std::size_t c) const {
-    const std::size_t begin = c * plan.chunk_size();
-    const std::size_t end = plan.items() - begin < plan.chunk_size() ? plan.items() : begin + plan.chunk_size();
-    return kernels::harmonic_terms(begin, end);
+    const chunk_range r = plan.range(c);
+    return kernels::harmonic_terms(r.begin, r.end);
   }
 };
 }  // namespace

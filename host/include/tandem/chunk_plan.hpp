@@ -2,18 +2,21 @@
 //
 // The chunk size belongs to the job, never to the number of workers, so a chunk's result depends
 // only on the job and the chunk index. Executors may run chunks in any order on any worker; the
-// caller combines the per-chunk partials in chunk order. See docs/execution-model.md.
+// caller combines the per-chunk partials in chunk order. See docs/execution-model.md. The
+// accessors are host/device code: GPU paths read the same plan.
 #pragma once
 
 #include <cstddef>
 #include <stdexcept>
+
+#include "tandem/kernels/hd.hpp"
 
 namespace tandem {
 
 struct chunk_range {
   std::size_t begin = 0;
   std::size_t end = 0;
-  constexpr std::size_t size() const noexcept { return end - begin; }
+  TANDEM_HD constexpr std::size_t size() const noexcept { return end - begin; }
 };
 
 class chunk_plan {
@@ -23,13 +26,13 @@ class chunk_plan {
     if (chunk_size == 0) throw std::invalid_argument("chunk_plan: chunk size must be at least 1");
   }
 
-  constexpr std::size_t items() const noexcept { return items_; }
-  constexpr std::size_t chunk_size() const noexcept { return chunk_size_; }
-  constexpr std::size_t chunks() const noexcept {
+  TANDEM_HD constexpr std::size_t items() const noexcept { return items_; }
+  TANDEM_HD constexpr std::size_t chunk_size() const noexcept { return chunk_size_; }
+  TANDEM_HD constexpr std::size_t chunks() const noexcept {
     return items_ / chunk_size_ + (items_ % chunk_size_ != 0 ? 1 : 0);
   }
   // The items of chunk c; the last chunk may be short.
-  constexpr chunk_range range(std::size_t c) const noexcept {
+  TANDEM_HD constexpr chunk_range range(std::size_t c) const noexcept {
     const std::size_t begin = c * chunk_size_;
     const std::size_t end = items_ - begin < chunk_size_ ? items_ : begin + chunk_size_;
     return {begin, end};
