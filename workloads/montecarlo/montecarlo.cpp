@@ -23,10 +23,11 @@ using kernels::mc_sampling;
 
 constexpr std::uint64_t max_paths = std::uint64_t{1} << 40;
 
-// Chunks per executor run. Each window's finals are folded into the lower-tail candidates before
-// the next runs, so memory is one window of partials (about 1 MB) plus the candidates, whatever
-// the number of paths. 64 chunks keep 2-8 workers busy with less than one chunk of imbalance.
-constexpr std::uint64_t window_chunks = 64;
+// Fold groups per executor run (4 x 16 = 64 chunks). Each window's finals are folded into the
+// lower-tail candidates before the next runs, so memory is one window of partials (about 1 MB)
+// plus the candidates, whatever the number of paths. 64 chunks keep 2-8 workers busy with less
+// than one chunk of imbalance.
+constexpr std::size_t window_groups = 4;
 
 std::string number(double v) {
   nlohmann::json j = v;
@@ -100,7 +101,35 @@ std::uint64_t montecarlo_chunk_size(const kernels::mc_params& p) {
   return std::min<std::uint64_t>(kernels::mc_chunk_samples, p.replicate_points);
 }
 
-montecarlo_kernel::partial_type montecarlo_kernel::run(const params_type& cp, chunk_range r) {
+std::uint64_t montecarlo_group_chunks(const kernels::mc_params& p) {
+  // Chunks per replicate is a power of two (replicate_points is, and so is the chunk size then).
+  return std::min<std::uint64_t>(16, std::max<std::uint64_t>(1, p.replicate_points / montecarlo_chunk_size(p)));
+}
+
+job<montecarlo_kernel> montecarlo_job_of(const montecarlo_options& o) {
+  job<montecarlo_kernel> j;
+  j.params = {montecarlo_job(o), 0};
+  j.plan = chunk_plan(j.params.p.samples, montecarlo_chunk_size(j.params.p));
+  j.group_chunks = montecarlo_group_chunks(j.params.p);
+  return j;
+}
+
+namespace {
+// A worker's Sobol tables, rebuilt only when the step count changes.
+struct qmc_cache {
+  std::uint32_t steps = 0;
+  qmc_tables tables;
+  const qmc_tables& for_steps(std::uint32_t s) {
+    if (steps != s) {
+      tables = make_qmc_tables(s);
+      steps = s;
+    }
+    return tables;
+  }
+};
+}  // namespace
+
+montecarlo_kernel::partial_type montecarlo_kernel::run(const params_type& cp, chunk_range r, worker_context& w) {
   const kernels::mc_params& p = cp.p;
   partial_type out{};  // zeroed: the unused tail of finals travels through procs' shared memory
   const std::uint32_t per = p.antithetic != 0 ? 2u : 1u;
@@ -114,8 +143,7 @@ montecarlo_kernel::partial_type montecarlo_kernel::run(const params_type& cp, ch
     controls[path] = res.control;
   };
   if (p.sampling == mc_sampling::sobol) {
-    const qmc_tables tables = make_qmc_tables(p.steps);
-    const kernels::mc_qmc_tables view = tables.view();
+    const kernels::mc_qmc_tables view = w.local<qmc_cache>().for_steps(p.steps).view();
     for (std::uint64_t s = 0; s < samples; ++s) store(s, kernels::mc_sobol_path(p, view, cp.first_sample + r.begin + s));
   } else {
     // Lanes of paths in path order; a short last group repeats its first path and drops it.
@@ -142,22 +170,11 @@ montecarlo_kernel::partial_type montecarlo_kernel::run(const params_type& cp, ch
 }
 
 montecarlo_result run_montecarlo(executor& ex, const montecarlo_options& o) {
-  const kernels::mc_params p = montecarlo_job(o);
-  const std::uint64_t chunk = montecarlo_chunk_size(p);
-  montecarlo_fold fold(p, o.var_level);
-  const std::uint64_t window = chunk * window_chunks;
-  for (std::uint64_t first = 0; first < p.samples; first += window) {
-    const montecarlo_chunk_params cp{p, first};
-    const chunk_plan plan(std::min(window, p.samples - first), chunk);
-    const std::vector<montecarlo_partial> partials = run_chunks<montecarlo_kernel>(ex, plan, cp);
-    for (std::size_t c = 0; c < partials.size(); ++c) {
-      fold.add_chunk(first + plan.range(c).begin, partials[c].stats);
-      fold.add_finals(partials[c].finals, partials[c].paths);
-    }
-  }
-  montecarlo_result r = fold.finish();
-  add_closed_forms(o, r);
-  return r;
+  run_context ctx;
+  ctx.which = ex.name() == "procs" ? backend::procs : ex.name() == "threads" ? backend::threads : backend::seq;
+  ctx.workers = ex.workers();
+  ctx.cpu = &ex;
+  return run_montecarlo(ctx, o);
 }
 
 montecarlo_result run_montecarlo_gpu(const montecarlo_options& o) {
@@ -169,7 +186,9 @@ montecarlo_result run_montecarlo_gpu(const montecarlo_options& o) {
   if (p.sampling == mc_sampling::sobol) tables = make_qmc_tables(p.steps);
   kernels::gpu::mc_gpu_output out;
   kernels::gpu::montecarlo_run(p, chunk, fold.var_rank(), tables.view(), out);
-  for (std::size_t c = 0; c < out.chunks.size(); ++c) fold.add_chunk(c * chunk, out.chunks[c]);
+  const std::uint64_t group = montecarlo_group_chunks(p);
+  for (std::size_t c = 0; c < out.chunks.size(); c += group)
+    fold.add_group(c * chunk, out.chunks.data() + c, std::min<std::size_t>(group, out.chunks.size() - c));
   fold.add_finals(out.lowest.data(), out.lowest.size());
   montecarlo_result r = fold.finish();
   add_closed_forms(o, r);
@@ -262,8 +281,20 @@ nlohmann::json result_json(const montecarlo_result& r) { return to_json(r); }
 
 montecarlo_result run_montecarlo(run_context& ctx, const montecarlo_options& o) {
   if (ctx.which == backend::gpu) return run_montecarlo_gpu(o);
-  if (!ctx.cpu) throw std::logic_error("run_montecarlo: a CPU backend needs an executor");
-  return run_montecarlo(*ctx.cpu, o);
+  const job<montecarlo_kernel> j = montecarlo_job_of(o);
+  montecarlo_fold fold(j.params.p, o.var_level);
+  const std::uint64_t chunk = j.plan.chunk_size();
+  std::vector<kernels::mc_chunk_stats> stats(j.group_chunks);
+  run_groups(ctx, j, window_groups, [&](std::size_t g, std::span<const montecarlo_partial> partials) {
+    for (std::size_t c = 0; c < partials.size(); ++c) {
+      stats[c] = partials[c].stats;
+      fold.add_finals(partials[c].finals, partials[c].paths);
+    }
+    fold.add_group(j.group(g).first * chunk, stats.data(), partials.size());
+  });
+  montecarlo_result r = fold.finish();
+  add_closed_forms(o, r);
+  return r;
 }
 
 namespace {

@@ -45,6 +45,12 @@ void montecarlo_fold::add_chunk(std::uint64_t first_sample, const kernels::mc_ch
   replicates_[r] = merge_stats(replicates_[r], s);
 }
 
+void montecarlo_fold::add_group(std::uint64_t first_sample, const kernels::mc_chunk_stats* chunks, std::size_t count) {
+  kernels::mc_chunk_stats group;
+  for (std::size_t c = 0; c < count; ++c) group = merge_stats(group, chunks[c]);
+  add_chunk(first_sample, group);
+}
+
 void montecarlo_fold::add_finals(const double* values, std::size_t count) {
   for (std::size_t i = 0; i < count; ++i) {
     // A value at or above the rank_-th smallest seen so far cannot change the rank_ smallest values.

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tandem/executor.hpp"
+#include "tandem/job.hpp"
 #include "tandem/kernels/montecarlo.hpp"
 #include "tandem/workload.hpp"
 
@@ -65,7 +66,7 @@ struct montecarlo_partial {
 
 struct montecarlo_chunk_params {
   kernels::mc_params p;
-  std::uint64_t first_sample = 0;  // the window's first sample (see run_montecarlo)
+  std::uint64_t first_sample = 0;  // added to every chunk's sample indices (0 for a whole job)
 };
 
 // The chunk kernel: one chunk is mc_chunk_samples samples (fewer for Sobol replicates smaller
@@ -73,10 +74,19 @@ struct montecarlo_chunk_params {
 struct montecarlo_kernel {
   using params_type = montecarlo_chunk_params;
   using partial_type = montecarlo_partial;
-  static partial_type run(const params_type& p, chunk_range r);
+  // The worker's context keeps the Sobol tables between chunks (built once per worker).
+  static partial_type run(const params_type& p, chunk_range r, worker_context& w);
+  static partial_type run(const params_type& p, chunk_range r) { return run(p, r, worker_context::current()); }
 };
 
 std::uint64_t montecarlo_chunk_size(const kernels::mc_params& p);
+// Chunks per fold group: 16, or fewer so that a group never straddles two Sobol replicates.
+std::uint64_t montecarlo_group_chunks(const kernels::mc_params& p);
+
+// The job: one sample per item, chunks of montecarlo_chunk_size, fold groups of
+// montecarlo_group_chunks (the chunks' statistics merge in order within a group, then the groups
+// in order: the same tree on every backend).
+job<montecarlo_kernel> montecarlo_job_of(const montecarlo_options& o);
 
 montecarlo_result run_montecarlo(executor& ex, const montecarlo_options& o);
 // On any backend (the run context the runner sets up).

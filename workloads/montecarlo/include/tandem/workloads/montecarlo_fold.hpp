@@ -21,6 +21,9 @@ class montecarlo_fold {
   void add_chunk(std::uint64_t first_sample, const kernels::mc_chunk_stats& s);
   // Final prices, any order: keeps the var_rank() smallest.
   void add_finals(const double* values, std::size_t count);
+  // The statistics of one fold group's chunks, in chunk order: merged into one summary, which is
+  // then merged into its replicate's (groups in order). The same tree for CPU and GPU partials.
+  void add_group(std::uint64_t first_sample, const kernels::mc_chunk_stats* chunks, std::size_t count);
   montecarlo_result finish();
 
  private:
