@@ -4,9 +4,7 @@
 
 #include "tandem/build_config.hpp"
 #include "tandem/errors.hpp"
-#if TANDEM_WITH_CUDA
-#include "tandem/kernels/tasks_gpu.hpp"
-#endif
+#include "tandem/gpu/context.hpp"
 
 namespace tandem {
 
@@ -65,9 +63,12 @@ tasks_result run_tasks(executor& ex, const tasks_options& o) {
 
 tasks_result run_tasks_gpu(const tasks_options& o) {
   const kernels::tasks_params p = tasks_job(o);
-#if TANDEM_WITH_CUDA
-  std::vector<kernels::uint128> partials(p.count * p.pieces);
-  kernels::gpu::tasks_piece_sums(p, partials.data());
+#if TANDEM_WITH_GPU_CODE
+  // Until the runner owns the device context: one per process, so the pool's memory is reused.
+  static const std::unique_ptr<gpu::context> ctx = gpu::context::open();
+  const chunk_plan plan(p.count * p.pieces, 1);
+  std::vector<kernels::uint128> partials(plan.chunks());
+  tasks_kernel::run_gpu(*ctx, p, plan, {0, plan.chunks()}, partials.data());
   return fold(p, partials);
 #else
   (void)p;

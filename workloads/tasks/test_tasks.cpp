@@ -6,6 +6,7 @@
 #include <sstream>
 #include <string>
 
+#include "gpu_test.hpp"
 #include "tandem/backend.hpp"
 #include "tandem/errors.hpp"
 #include "tandem/gpu/device.hpp"
@@ -119,7 +120,7 @@ TEST(tasks, rejects_out_of_range_jobs) {
 }
 
 TEST(tasks_gpu, matches_closed_form_and_seq) {
-  if (!gpu::available()) GTEST_SKIP() << gpu::discover().reason;
+  TANDEM_SKIP_WITHOUT_GPU();
   for (const tasks_options o : {tasks_options{1, 0}, tasks_options{3, 1}, tasks_options{8, 10'000'000},
                                 tasks_options{2, kernels::tasks_max_n}}) {
     const tasks_result r = run_tasks_gpu(o);

@@ -7,7 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "tandem/chunk_plan.hpp"
 #include "tandem/executor.hpp"
+#include "tandem/gpu/context.hpp"
 #include "tandem/kernels/tasks.hpp"
 #include "tandem/workload.hpp"
 
@@ -31,10 +33,14 @@ struct tasks_kernel {
   using params_type = kernels::tasks_params;
   using partial_type = kernels::uint128;
   static partial_type run(const params_type& p, chunk_range r);
+  // The same partials on a device (tasks.cu): out[i] (host memory) is the exact sum of chunk
+  // span.first + i. Defined only in builds with GPU code (TANDEM_WITH_GPU_CODE).
+  static void run_gpu(gpu::context& ctx, const params_type& p, const chunk_plan& plan, chunk_span span,
+                      partial_type* out);
 };
 
 tasks_result run_tasks(executor& ex, const tasks_options& o);
-// On the current CUDA device. Throws unavailable_error in a build without CUDA.
+// On GPU device 0 (or its host emulation). Throws unavailable_error in a build without GPU code.
 tasks_result run_tasks_gpu(const tasks_options& o);
 
 // Exact decimal text of a 128-bit value.
