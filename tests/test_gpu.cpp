@@ -227,6 +227,7 @@ TEST(gpu_context, device_arrays_move) {
 
 #if TANDEM_WITH_GPU_EMULATION
 TEST(gpu_context, emulation_has_no_cublas) {
+  TANDEM_SKIP_WITHOUT_GPU();
   auto ctx = gpu::context::open();
   try {
     ctx->blas();
