@@ -81,7 +81,7 @@ for tool in memcheck racecheck initcheck; do
     exe=$build/${t%%:*}
     filter=${t#*:}
     log=$out/sanitizer-$tool-$(basename "$exe").log
-    TANDEM_REQUIRE_GPU=1 timeout 240 "$sanitizer" --tool "$tool" --error-exitcode 86 --leak-check=no \
+    TANDEM_REQUIRE_GPU=1 timeout 240 "$sanitizer" --tool "$tool" --error-exitcode 86 \
       "$exe" --gtest_filter="$filter" --gtest_brief=1 >"$log" 2>&1 || ok=0
     e=$(grep -oE 'ERROR SUMMARY: [0-9]+' "$log" | grep -oE '[0-9]+' | tail -n1)
     errors=$((errors + ${e:-0}))
@@ -99,6 +99,7 @@ if res["seq"] != res["gpu"]: sys.exit("results differ")
 if not j["agree"]: sys.exit("agree is false")
 '
 agree_fail=""
+agreed=""
 for w in $("$cli" --help | awk '/^Subcommands:/{on=1;next} on && NF {print $1}' | grep -vE '^(info|bench)$'); do
   json=$out/agree-$w.json
   if timeout 180 "$cli" "$w" --backend seq,gpu --json --repeat 1 >"$json" 2>"$out/agree-$w.err"; then
@@ -134,7 +135,7 @@ if timeout 300 "$cli" bench --backend seq,threads,gpu --json >"$out/tandem-bench
   fig=$(python3 -c '
 import json, sys
 j = json.load(open(sys.argv[1]))
-print("; ".join("%s/%s %.3g s (x%.3g vs seq)" % (r["workload"], r["backend"], r["time_s"]["median"], r.get("speedup_vs_seq", 0))
+print("; ".join("%s/%s %.3g s (x%.3g vs seq)" % (r["workload"], r["backend"], r["time_s"]["median"], r.get("speedup_vs_seq") or 0)
                 for r in j["results"] if r["backend"] == "gpu"))' "$out/tandem-bench.json" 2>/dev/null)
   if [ -z "$fig" ]; then step tandem-bench FAIL "no gpu results: $(grep -m1 -i skip "$out/tandem-bench.err")"
   elif grep -q '"agree": true' "$out/tandem-bench.json"; then step tandem-bench PASS "$fig"
