@@ -10,16 +10,12 @@
 #include <memory>
 #include <string>
 
+#include "gpu_test.hpp"
 #include "tandem/backend.hpp"
 #include "tandem/runner.hpp"
 #include "tandem/workload.hpp"
 
 namespace tandem::testing {
-
-inline bool gpu_required() {
-  const char* v = std::getenv("TANDEM_REQUIRE_GPU");
-  return v && *v && std::string(v) != "0";
-}
 
 // The backends every shared test runs on.
 inline constexpr const char* every_backend[] = {"seq", "threads", "procs", "gpu"};

@@ -308,6 +308,11 @@ class montecarlo_workload final : public workload_of<montecarlo_result> {
   // about 50 ms (docs/execution-model.md, "auto"). Every backend, the GPU included, gives the same
   // bits: the GPU runs the same per-path functions with contraction off.
   auto_thresholds thresholds() const override { return {5e5, 2.5e7}; }
+  backend_status supports(backend b) const override {
+    if (b == backend::gpu && !TANDEM_WITH_CUDA)
+      return backend_status::no("montecarlo's GPU path is raw CUDA, not built in this (emulation) build");
+    return backend_status::yes();
+  }
   montecarlo_result compute(run_context& ctx) override { return run_montecarlo(ctx, options_); }
 
  private:

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_runner.hpp"
+#include "gpu_test.hpp"
 #include "tandem/backend.hpp"
 #include "tandem/errors.hpp"
 #include "tandem/executors.hpp"
@@ -340,7 +341,7 @@ TEST(montecarlo_reproducibility, procs_backend_gives_the_same_bits) {
 }
 
 TEST(montecarlo_reproducibility, gpu_gives_the_same_bits) {
-  if (!gpu::available()) GTEST_SKIP() << "no usable GPU: " << gpu::discover().reason;
+  TANDEM_SKIP_WITHOUT_GPU();
   for (const montecarlo_options& o : reproducibility_cases())
     EXPECT_EQ(fingerprint(run_montecarlo_gpu(o)), fingerprint(run_seq(o))) << "paths=" << o.paths;
 }

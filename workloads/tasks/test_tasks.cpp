@@ -7,6 +7,7 @@
 #include <string>
 
 #include "backend_context.hpp"
+#include "gpu_test.hpp"
 #include "tandem/backend.hpp"
 #include "tandem/errors.hpp"
 #include "tandem/gpu/device.hpp"

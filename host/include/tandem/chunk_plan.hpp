@@ -19,6 +19,14 @@ struct chunk_range {
   TANDEM_HD constexpr std::size_t size() const noexcept { return end - begin; }
 };
 
+// Chunks [first, last) of a plan: what one executor call or one GPU launch covers.
+struct chunk_span {
+  std::size_t first = 0;
+  std::size_t last = 0;
+  TANDEM_HD constexpr std::size_t size() const noexcept { return last - first; }
+  friend constexpr bool operator==(const chunk_span&, const chunk_span&) = default;
+};
+
 class chunk_plan {
  public:
   constexpr chunk_plan() = default;

@@ -21,14 +21,6 @@
 
 namespace tandem {
 
-// Chunks [first, last) of a job.
-struct chunk_span {
-  std::size_t first = 0;
-  std::size_t last = 0;
-  constexpr std::size_t size() const noexcept { return last - first; }
-  friend constexpr bool operator==(const chunk_span&, const chunk_span&) = default;
-};
-
 // Memory a job's chunks read (its inputs). The procs backend checks every region is memory its
 // worker processes can see (a shared_buffer, or a mapping made before they were forked) and
 // refuses the job otherwise, naming `what`: misuse is an error, never a wrong answer.

@@ -1,11 +1,14 @@
-// The device context in a build without GPU code: there is none to open, and the error says why.
+// The device context in a build without GPU support: there is never one to open.
+#include <memory>
+
 #include "tandem/errors.hpp"
 #include "tandem/gpu/context.hpp"
+#include "tandem/gpu/device.hpp"
 
 namespace tandem::gpu {
 
 std::unique_ptr<context> context::open(int, unsigned) {
-  throw unavailable_error("backend gpu unavailable: this build of Tandem has no GPU support (built without nvcc)");
+  throw unavailable_error("backend gpu unavailable: " + discover().reason);
 }
 
 }  // namespace tandem::gpu

@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# The one command for a machine with a GPU: build for its architecture, run every test with
+# TANDEM_REQUIRE_GPU=1 (a GPU test that cannot find the device fails, never skips), the GPU tests
+# under compute-sanitizer, seq-vs-gpu agreement for every workload, and the GPU benchmarks.
+# Writes OUTDIR/summary.txt (one PASS/FAIL line per step, with its key figures) and one log per
+# step. Each step is bounded by `timeout`; the whole run fits in 10 minutes on one H100 with 16
+# cores. It never installs anything (GPU machines are offline): missing tools are named.
+# Usage: scripts/gpu-check.sh OUTDIR
+set -uo pipefail
+cd "$(dirname "$0")/.."
+src=$(pwd)
+out=${1:?usage: scripts/gpu-check.sh OUTDIR}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+summary=$out/summary.txt
+build=${TANDEM_GPUCHECK_BUILD:-build-gpucheck}
+export PATH=/usr/local/cuda/bin:$PATH
+
+# No GPU: say why on one line and stop.
+if ! command -v nvidia-smi >/dev/null; then
+  echo "gpu-check: no GPU: nvidia-smi not found (no NVIDIA driver on this machine)" | tee "$summary" >&2
+  exit 1
+fi
+cc=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -n1 | tr -d ' ')
+if [ -z "$cc" ] || ! [[ $cc =~ ^[0-9]+\.[0-9]+$ ]]; then
+  echo "gpu-check: no GPU: nvidia-smi lists no device ($(nvidia-smi -L 2>&1 | head -n1))" | tee "$summary" >&2
+  exit 1
+fi
+arch="${cc/./}-real"
+: >"$summary"
+failed=0
+step() {  # step NAME STATUS DETAIL
+  printf '%-14s %s  %s\n' "$1" "$2" "$3" | tee -a "$summary"
+  [ "$2" = PASS ] || failed=1
+}
+
+{
+  nvidia-smi --query-gpu=name,compute_cap,driver_version,memory.total --format=csv
+  nvcc --version | tail -n2
+} >"$out/machine.txt" 2>&1
+step machine PASS "$(sed -n 2p "$out/machine.txt")"
+
+# Dependencies: report only; scripts/deps.sh would reach for apt, which this machine cannot.
+missing=""
+for t in cmake ninja g++ python3; do command -v "$t" >/dev/null || missing+=" $t"; done
+[ -x /usr/local/cuda/bin/compute-sanitizer ] || missing+=" compute-sanitizer"
+if [ -n "$missing" ]; then step deps FAIL "missing:$missing"; else step deps PASS "cmake ninja g++ python3 compute-sanitizer"; fi
+
+# Build for this GPU only, tests and benchmarks included.
+jobs=$(nproc)
+if timeout 420 cmake -S "$src" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTANDEM_CUDA=ON \
+     -DTANDEM_CUDA_ARCHITECTURES="$arch" -DTANDEM_BUILD_TESTS=ON -DTANDEM_BUILD_BENCH=ON >"$out/build.log" 2>&1 &&
+   timeout 420 cmake --build "$build" -j "$jobs" >>"$out/build.log" 2>&1; then
+  warnings=$(grep -c 'warning:' "$out/build.log")
+  step build PASS "sm_${cc/./} ($arch), $warnings warnings"
+else
+  step build FAIL "see build.log: $(grep -m1 -E 'error|Error' "$out/build.log")"
+  echo "gpu-check: the build failed; nothing else can run" | tee -a "$summary"
+  exit 1
+fi
+cli=$build/cli/tandem
+
+# Every test, with a device required.
+TANDEM_REQUIRE_GPU=1 timeout 300 ctest --test-dir "$build" -j "$jobs" --output-on-failure >"$out/ctest.log" 2>&1
+rc=$?
+line=$(grep -E 'tests passed|tests failed' "$out/ctest.log" | tail -n1)
+skipped=$(grep -c 'Skipped' "$out/ctest.log")
+[ $rc -eq 0 ] && step ctest PASS "$line, $skipped skipped" || step ctest FAIL "$line (rc $rc)"
+
+# The GPU tests under compute-sanitizer: memcheck, racecheck, initcheck.
+sanitizer=/usr/local/cuda/bin/compute-sanitizer
+gpu_tests=(
+  "tests/test_gpu:gpu_*"
+  "workloads/tasks/test_tasks:tasks_gpu.*"
+  "workloads/montecarlo/test_montecarlo:*gpu*"
+)
+for tool in memcheck racecheck initcheck; do
+  ok=1
+  errors=0
+  for t in "${gpu_tests[@]}"; do
+    exe=$build/${t%%:*}
+    filter=${t#*:}
+    log=$out/sanitizer-$tool-$(basename "$exe").log
+    TANDEM_REQUIRE_GPU=1 timeout 240 "$sanitizer" --tool "$tool" --error-exitcode 86 \
+      "$exe" --gtest_filter="$filter" --gtest_brief=1 >"$log" 2>&1 || ok=0
+    e=$(grep -oE 'ERROR SUMMARY: [0-9]+' "$log" | grep -oE '[0-9]+' | tail -n1)
+    errors=$((errors + ${e:-0}))
+  done
+  [ $ok -eq 1 ] && step "$tool" PASS "0 errors" || step "$tool" FAIL "$errors errors (sanitizer-$tool-*.log)"
+done
+
+# seq and gpu give the same results for every workload ("agree", and the result objects).
+compare_py='
+import json, sys
+j = json.load(open(sys.argv[1]))
+res = {r["backend"]: r["result"] for r in j["results"]}
+if "gpu" not in res: sys.exit("gpu did not run: %s" % j.get("skipped"))
+if res["seq"] != res["gpu"]: sys.exit("results differ")
+if not j["agree"]: sys.exit("agree is false")
+'
+agree_fail=""
+agreed=""
+for w in $("$cli" --help | awk '/^Subcommands:/{on=1;next} on && NF {print $1}' | grep -vE '^(info|bench)$'); do
+  json=$out/agree-$w.json
+  if timeout 180 "$cli" "$w" --backend seq,gpu --json --repeat 1 >"$json" 2>"$out/agree-$w.err"; then
+    if command -v python3 >/dev/null; then
+      why=$(python3 -c "$compare_py" "$json" 2>&1) || agree_fail+=" $w($why)"
+    else
+      grep -q '"agree": true' "$json" || agree_fail+=" $w(agree false)"
+    fi
+  else
+    agree_fail+=" $w(exit $?: $(head -n1 "$out/agree-$w.err"))"
+  fi
+  agreed+=" $w"
+done
+[ -z "$agree_fail" ] && step agree PASS "seq == gpu:${agreed:-}" || step agree FAIL "$agree_fail"
+
+# GPU benchmarks: the bench programs' gpu cases, then tandem bench on seq, threads, gpu.
+bench_ok=1
+bench_fig=""
+for b in $(find "$build/workloads" -maxdepth 2 -type f -name 'bench_*' -perm -u+x | sort); do
+  name=$(basename "$b")
+  timeout 240 "$b" --benchmark_filter=gpu --benchmark_format=json >"$out/$name.json" 2>"$out/$name.err" || bench_ok=0
+  fig=$(python3 -c '
+import json, sys
+for b in json.load(open(sys.argv[1])).get("benchmarks", []):
+    if b.get("error_occurred"): print("%s error: %s" % (b["name"], b.get("error_message"))); continue
+    print("%s %.3g %s" % (b["name"], b["real_time"], b["time_unit"]))' "$out/$name.json" 2>/dev/null | paste -sd';' -)
+  [ -n "$fig" ] && bench_fig+=" $fig;"
+  grep -q error_occurred\"\ *:\ *true "$out/$name.json" 2>/dev/null && bench_ok=0
+done
+[ $bench_ok -eq 1 ] && step bench-gpu PASS "${bench_fig:- no gpu cases}" || step bench-gpu FAIL "${bench_fig:-} (see bench_*.err)"
+
+if timeout 300 "$cli" bench --backend seq,threads,gpu --json >"$out/tandem-bench.json" 2>"$out/tandem-bench.err"; then
+  fig=$(python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+print("; ".join("%s/%s %.3g s (x%.3g vs seq)" % (r["workload"], r["backend"], r["time_s"]["median"], r.get("speedup_vs_seq") or 0)
+                for r in j["results"] if r["backend"] == "gpu"))' "$out/tandem-bench.json" 2>/dev/null)
+  if [ -z "$fig" ]; then step tandem-bench FAIL "no gpu results: $(grep -m1 -i skip "$out/tandem-bench.err")"
+  elif grep -q '"agree": true' "$out/tandem-bench.json"; then step tandem-bench PASS "$fig"
+  else step tandem-bench FAIL "backends disagree: $fig"; fi
+else
+  step tandem-bench FAIL "exit $?: $(head -n1 "$out/tandem-bench.err")"
+fi
+
+if [ $failed -ne 0 ]; then
+  echo "gpu-check: FAILED (see $summary)"
+  exit 1
+fi
+echo "gpu-check: all steps passed ($summary)"
