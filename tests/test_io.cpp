@@ -381,6 +381,10 @@ TEST(ordered_file_sink, unusable_destinations_are_usage_errors) {
   const std::string nowhere = d / "no/such/folder/out.csv";
   EXPECT_EQ(error_of([&] { tandem::ordered_file_sink s(nowhere); }),
             "cannot write '" + nowhere + "': No such file or directory");
+}
+
+TEST(ordered_file_sink, a_read_only_folder_is_a_usage_error) {
+  temp_dir d;
   if (geteuid() == 0) {
     GTEST_SKIP() << "running as root: permissions are not enforced, read-only folder case skipped";
   }
@@ -463,12 +467,31 @@ std::uint64_t reference_sum(const std::string& bytes) {
 
 std::uint64_t run_sum(tandem::executor& ex, const std::uint8_t* bytes, std::size_t size,
                       const tandem::memory_region& region) {
-  const chunk_plan plan(size, 4096);
-  std::vector<std::uint64_t> partials(plan.chunks());
-  const sum_params p{bytes};
-  ex.run(tandem::make_chunk_job<byte_sum>(plan, p, std::span(&region, 1)), partials.data());
+  const std::vector<std::uint64_t> partials =
+      tandem::run_chunks<byte_sum>(ex, chunk_plan(size, 4096), sum_params{bytes}, std::span(&region, 1));
   return std::accumulate(partials.begin(), partials.end(), std::uint64_t{0});
 }
+
+// Lines containing "ERROR" in one byte chunk of a mapped log.
+struct grep_params {
+  const std::byte* data = nullptr;
+  std::size_t size = 0;
+};
+
+struct grep_count_kernel {
+  using params_type = grep_params;
+  struct partial_type {
+    std::uint64_t lines = 0, matches = 0;
+  };
+  static partial_type run(const grep_params& p, chunk_range bytes) {
+    partial_type out;
+    for (std::string_view line : tandem::line_range(p.data, tandem::record_span(p.data, p.size, bytes))) {
+      ++out.lines;
+      out.matches += line.find("ERROR") != std::string_view::npos;
+    }
+    return out;
+  }
+};
 
 std::string pattern_bytes(std::size_t n, unsigned salt) {
   std::string s(n, '\0');
@@ -512,6 +535,42 @@ TEST(procs_inputs, file_mapped_after_the_pool_is_seen_after_a_refork) {
   // The pool now has the mapping: the next job runs on the same workers.
   EXPECT_EQ(run_sum(pool, p, m.size(), m.region("input.raw")), reference_sum(bytes));
   EXPECT_EQ(pool.worker_pids(), second);
+}
+
+TEST(procs_inputs, a_log_mapped_before_the_pool_is_read_in_place_on_every_backend) {
+  temp_dir d;
+  std::string text;
+  std::uint64_t want_matches = 0;
+  for (int i = 0; i < 20'000; ++i) {
+    const bool hit = (i * 7919) % 13 == 0;
+    want_matches += hit;
+    text += std::string(std::size_t(i % 97), hit ? 'E' : 'o') + (hit ? " ERROR\n" : " fine\n");
+  }
+  write_file(d / "big.log", text);
+  tandem::mapped_file log(d / "big.log");
+  tandem::process_pool pool({2, 0, 0});
+  const std::vector<pid_t> workers = pool.worker_pids();
+  const tandem::memory_region region = log.region("big.log");
+  for (std::size_t chunk : {std::size_t{1000}, std::size_t{4096}, std::size_t{65536}}) {
+    std::vector<tandem::executor*> executors{&pool};
+    auto seq = tandem::make_executor("seq", 1);
+    auto threads = tandem::make_executor("threads", 2);
+    executors.push_back(seq.get());
+    executors.push_back(threads.get());
+    for (tandem::executor* ex : executors) {
+      const auto parts = tandem::run_chunks<grep_count_kernel>(*ex, chunk_plan(log.size(), chunk),
+                                                               grep_params{log.data(), log.size()},
+                                                               std::span(&region, 1));
+      std::uint64_t lines = 0, matches = 0;
+      for (const auto& p : parts) {
+        lines += p.lines;
+        matches += p.matches;
+      }
+      EXPECT_EQ(lines, 20'000u) << ex->name() << " chunk " << chunk;
+      EXPECT_EQ(matches, want_matches) << ex->name() << " chunk " << chunk;
+    }
+  }
+  EXPECT_EQ(pool.worker_pids(), workers);  // mapped before the fork: no refork needed
 }
 
 TEST(procs_inputs, shared_buffer_input_runs_in_place) {
