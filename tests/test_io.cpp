@@ -328,6 +328,29 @@ TEST(ordered_file_sink, devices_are_written_directly) {
   err.commit();
 }
 
+TEST(ordered_file_sink, an_open_descriptor_is_written_at_its_offset) {
+  // `tandem ... -o /dev/stdout >> log`: the shell's file must be appended to, not replaced.
+  temp_dir d;
+  const std::string log = d / "log";
+  write_file(log, "before\n");
+  const int fd = ::open(log.c_str(), O_WRONLY | O_APPEND);
+  ASSERT_GE(fd, 0);
+  struct stat st0 {};
+  fstat(fd, &st0);
+  for (const std::string& name : {"/dev/fd/" + std::to_string(fd), "/proc/self/fd/" + std::to_string(fd)}) {
+    tandem::ordered_file_sink sink(name);
+    EXPECT_TRUE(sink.direct()) << name;
+    sink.write("line\n");
+    sink.commit();
+  }
+  ::close(fd);
+  EXPECT_EQ(read_file(log), "before\nline\nline\n");
+  struct stat st1 {};
+  stat(log.c_str(), &st1);
+  EXPECT_EQ(st0.st_ino, st1.st_ino);
+  EXPECT_EQ(d.names(), std::vector<std::string>{"log"});
+}
+
 TEST(ordered_file_sink, a_fifo_is_written_not_replaced) {
   temp_dir d;
   const std::string fifo = d / "pipe";
