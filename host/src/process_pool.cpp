@@ -13,6 +13,7 @@
 
 #include "procs_protocol.hpp"
 #include "tandem/interrupt.hpp"
+#include "tandem/io/mapped_file.hpp"
 
 namespace tandem {
 
@@ -32,6 +33,25 @@ std::string signal_name(int sig) {
 }
 
 using worker_slot = procs_worker_slot;
+
+// Whether the workers forked at `forked_at` can read every input of `job`. Memory they cannot see
+// is refused (a wrong answer would be worse); a file mapped after they were forked is a reason to
+// fork them again (they then inherit the mapping). docs/io.md has the rule.
+bool inputs_need_refork(const chunk_job& job, std::uint64_t forked_at) {
+  bool refork = false;
+  for (const memory_region& r : job.regions) {
+    switch (procs_visibility(r, forked_at)) {
+      case region_visibility::visible: break;
+      case region_visibility::mapped_after_fork: refork = true; break;
+      case region_visibility::not_shared:
+        throw std::invalid_argument(std::string("procs: ") + (r.what ? r.what : "input") + " (" +
+                                    std::to_string(r.bytes) +
+                                    " bytes) is ordinary process memory that worker processes cannot see; "
+                                    "allocate it with tandem::shared_buffer or map it with tandem::mapped_file");
+    }
+  }
+  return refork;
+}
 
 }  // namespace
 
@@ -90,6 +110,7 @@ void process_pool::spawn(unsigned slot, u64 assignment) {
 }
 
 void process_pool::start_all() {
+  forked_at_ = mapping_registry::now();  // read before forking: every mapping up to here is inherited
   ctl_->stop.store(0);
   for (unsigned i = 0; i < options_.workers; ++i) spawn(i, idle);
   running_ = true;
@@ -256,6 +277,7 @@ void process_pool::run(const chunk_job& job, chunk_span span, void* partials) {
     throw std::out_of_range("procs: chunks [" + std::to_string(span.first) + ", " + std::to_string(span.last) +
                             ") are not a range of a job of " + std::to_string(job.plan.chunks()) + " chunks");
   if (span.size() == 0) return;
+  if (inputs_need_refork(job, forked_at_)) stop_all();  // run_job starts a fresh set
   try {
     run_job(job, span, partials);
   } catch (const std::system_error&) {

@@ -90,12 +90,13 @@ chunk_job make_chunk_job(const chunk_plan& plan, const typename Kernel::params_t
                    regions};
 }
 
-// Runs every chunk and returns the partials in chunk order.
+// Runs every chunk and returns the partials in chunk order. `regions`: what params point into.
 template <chunk_kernel Kernel>
 std::vector<typename Kernel::partial_type> run_chunks(executor& ex, const chunk_plan& plan,
-                                                      const typename Kernel::params_type& params) {
+                                                      const typename Kernel::params_type& params,
+                                                      std::span<const memory_region> regions = {}) {
   std::vector<typename Kernel::partial_type> partials(plan.chunks());
-  ex.run(make_chunk_job<Kernel>(plan, params), partials.data());
+  ex.run(make_chunk_job<Kernel>(plan, params, regions), partials.data());
   return partials;
 }
 

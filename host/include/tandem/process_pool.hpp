@@ -109,6 +109,7 @@ class process_pool final : public executor {
   std::unique_ptr<chunk_failed::details> failure_;
   process_pool_stats stats_;
   bool running_ = false;  // workers exist
+  std::uint64_t forked_at_ = 0;  // mapping_registry::now() when start_all forked the workers
   mutable std::mutex mutex_;
 };
 
