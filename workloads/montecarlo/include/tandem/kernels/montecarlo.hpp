@@ -234,30 +234,179 @@ TANDEM_HD_INLINE mc_moments mc_moments_of(const double* v, std::uint64_t count, 
   return m;
 }
 
+// ---- the chunk fold: one summation order for the CPU and a warp ----------------------------------
+//
+// Every sum of a chunk's fold (each series' sum, then its squared deviations from the mean, and the
+// payoff/control cross moment) is computed in one fixed order, so that a GPU can read the values
+// coalesced and still give the CPU's bits:
+//   1. 32 lanes: lane l sums elements l, l + 32, l + 64, ... of the series, in that order, starting
+//      from 0 (a lane past the series' end sums nothing and holds 0);
+//   2. the 32 lane sums combine by a fixed pairwise tree, v[i] = v[i] + v[i + 16] for i < 16, then
+//      + 8, + 4, + 2, + 1: the order of a warp's __shfl_down_sync reduction, v[0] the total.
+// On a GPU, lane l of a warp is one thread; neighbouring lanes read neighbouring values. On the CPU
+// the lane functions run in a loop. Both call the functions below, so both give the same bits.
+// Counts (n) are exact integers; the mean of a series is its total over n, as in mc_moments_of.
+inline constexpr std::uint32_t mc_fold_lanes = 32;
+
+// One lane's sums, per series: the final price per path and per sample (antithetic pair mean), the
+// payoff per path and per sample, the control per sample, and (second pass only) the cross moment
+// sum of (control - mean) (payoff - mean) per sample. The first pass sums values, the second the
+// squared deviations from the chunk means. Series a chunk does not have stay 0.
+struct mc_fold_lane {
+  double final_path = 0, final_sample = 0, payoff_path = 0, payoff_sample = 0, control_sample = 0, cross = 0;
+};
+
+// The chunk means the second pass subtracts.
+struct mc_fold_means {
+  double final_path = 0, final_sample = 0, payoff_path = 0, payoff_sample = 0, control_sample = 0;
+};
+
+// The series a chunk has: sample series differ from path series only with antithetic pairs;
+// payoffs without an option are absent, controls without the control variate.
+struct mc_fold_shape {
+  std::uint32_t per = 1;       // paths per sample
+  std::uint64_t samples = 0;   // samples of the chunk
+  bool payoff = false, control = false;
+  TANDEM_HD_INLINE std::uint64_t paths() const { return samples * per; }
+};
+
+TANDEM_HD_INLINE mc_fold_shape mc_fold_shape_of(const mc_params& p, std::uint64_t samples, const double* payoffs,
+                                                const double* controls) {
+  mc_fold_shape s;
+  s.per = p.antithetic != 0 ? 2u : 1u;
+  s.samples = samples;
+  s.payoff = payoffs != nullptr && samples != 0;
+  s.control = s.payoff && controls != nullptr;
+  return s;
+}
+
+// First pass, lane `lane` (0..31): the lane's sum of each series (step 1 above).
+TANDEM_HD_INLINE mc_fold_lane mc_fold_lane_sums(const mc_fold_shape& s, const double* finals, const double* payoffs,
+                                                const double* controls, std::uint32_t lane) {
+  mc_fold_lane r;
+  const std::uint64_t paths = s.paths();
+  for (std::uint64_t i = lane; i < paths; i += mc_fold_lanes) r.final_path = r.final_path + finals[i];
+  if (s.payoff)
+    for (std::uint64_t i = lane; i < paths; i += mc_fold_lanes) r.payoff_path = r.payoff_path + payoffs[i];
+  if (s.per == 2) {
+    for (std::uint64_t i = lane; i < s.samples; i += mc_fold_lanes)
+      r.final_sample = r.final_sample + mc_sample_value(finals, i, 2);
+    if (s.payoff)
+      for (std::uint64_t i = lane; i < s.samples; i += mc_fold_lanes)
+        r.payoff_sample = r.payoff_sample + mc_sample_value(payoffs, i, 2);
+  }
+  if (s.control)
+    for (std::uint64_t i = lane; i < s.samples; i += mc_fold_lanes)
+      r.control_sample = r.control_sample + mc_sample_value(controls, i, s.per);
+  return r;
+}
+
+// The pairwise tree over 32 lane values (step 2 above), in place; returns the total, v[0].
+TANDEM_HD_INLINE double mc_fold_tree(double* v) {
+  for (std::uint32_t half = mc_fold_lanes / 2; half != 0; half /= 2)
+    for (std::uint32_t i = 0; i < half; ++i) v[i] = v[i] + v[i + half];
+  return v[0];
+}
+
+// The totals of 32 lanes, every field by the tree of step 2.
+TANDEM_HD_INLINE mc_fold_lane mc_fold_combine(const mc_fold_lane* lanes) {
+  mc_fold_lane t;
+  double v[mc_fold_lanes];
+  auto field = [&](double mc_fold_lane::*f) {
+    for (std::uint32_t l = 0; l < mc_fold_lanes; ++l) v[l] = lanes[l].*f;
+    t.*f = mc_fold_tree(v);
+  };
+  field(&mc_fold_lane::final_path);
+  field(&mc_fold_lane::final_sample);
+  field(&mc_fold_lane::payoff_path);
+  field(&mc_fold_lane::payoff_sample);
+  field(&mc_fold_lane::control_sample);
+  field(&mc_fold_lane::cross);
+  return t;
+}
+
+// The chunk means from the first pass's totals. Without antithetic pairs a sample is a path, and
+// the sample series are the path series.
+TANDEM_HD_INLINE mc_fold_means mc_fold_means_of(const mc_fold_shape& s, const mc_fold_lane& sums) {
+  mc_fold_means m;
+  if (s.samples == 0) return m;
+  const double np = static_cast<double>(s.paths()), ns = static_cast<double>(s.samples);
+  m.final_path = sums.final_path / np;
+  m.final_sample = s.per == 2 ? sums.final_sample / ns : m.final_path;
+  if (s.payoff) {
+    m.payoff_path = sums.payoff_path / np;
+    m.payoff_sample = s.per == 2 ? sums.payoff_sample / ns : m.payoff_path;
+  }
+  if (s.control) m.control_sample = sums.control_sample / ns;
+  return m;
+}
+
+// Second pass, lane `lane`: the lane's sums of squared deviations from the chunk means, and of the
+// cross products (control - mean) (payoff - mean) per sample, in the order of step 1.
+TANDEM_HD_INLINE mc_fold_lane mc_fold_lane_squares(const mc_fold_shape& s, const double* finals, const double* payoffs,
+                                                   const double* controls, const mc_fold_means& m,
+                                                   std::uint32_t lane) {
+  mc_fold_lane r;
+  const std::uint64_t paths = s.paths();
+  for (std::uint64_t i = lane; i < paths; i += mc_fold_lanes) {
+    const double d = finals[i] - m.final_path;
+    r.final_path = r.final_path + d * d;
+  }
+  if (s.payoff)
+    for (std::uint64_t i = lane; i < paths; i += mc_fold_lanes) {
+      const double d = payoffs[i] - m.payoff_path;
+      r.payoff_path = r.payoff_path + d * d;
+    }
+  if (s.per == 2) {
+    for (std::uint64_t i = lane; i < s.samples; i += mc_fold_lanes) {
+      const double d = mc_sample_value(finals, i, 2) - m.final_sample;
+      r.final_sample = r.final_sample + d * d;
+    }
+    if (s.payoff)
+      for (std::uint64_t i = lane; i < s.samples; i += mc_fold_lanes) {
+        const double d = mc_sample_value(payoffs, i, 2) - m.payoff_sample;
+        r.payoff_sample = r.payoff_sample + d * d;
+      }
+  }
+  if (s.control)
+    for (std::uint64_t i = lane; i < s.samples; i += mc_fold_lanes) {
+      const double d = mc_sample_value(controls, i, s.per) - m.control_sample;
+      r.control_sample = r.control_sample + d * d;
+      r.cross = r.cross + d * (mc_sample_value(payoffs, i, s.per) - m.payoff_sample);
+    }
+  return r;
+}
+
+// The chunk statistics from the means and the second pass's totals.
+TANDEM_HD_INLINE mc_chunk_stats mc_fold_stats(const mc_fold_shape& s, const mc_fold_means& m, const mc_fold_lane& sq) {
+  mc_chunk_stats r;
+  if (s.samples == 0) return r;
+  const double np = static_cast<double>(s.paths()), ns = static_cast<double>(s.samples);
+  r.final_path = {np, m.final_path, sq.final_path};
+  r.final_sample = s.per == 2 ? mc_moments{ns, m.final_sample, sq.final_sample} : r.final_path;
+  if (!s.payoff) return r;
+  r.payoff_path = {np, m.payoff_path, sq.payoff_path};
+  r.payoff_sample.n = ns;
+  r.payoff_sample.mean_y = m.payoff_sample;
+  r.payoff_sample.m2_y = s.per == 2 ? sq.payoff_sample : sq.payoff_path;
+  if (!s.control) return r;
+  r.payoff_sample.mean_x = m.control_sample;
+  r.payoff_sample.m2_x = sq.control_sample;
+  r.payoff_sample.c_xy = sq.cross;
+  return r;
+}
+
 // Statistics of one chunk of `samples` samples, from its per-path final prices, payoffs and
-// controls (paths in order; payoffs and controls may be null without an option / control).
+// controls (paths in order; payoffs and controls may be null without an option / control): the
+// two passes above, their 32 lanes run one after another.
 TANDEM_HD_INLINE mc_chunk_stats mc_fold_chunk(const mc_params& p, std::uint64_t samples, const double* finals,
                                               const double* payoffs, const double* controls) {
-  const std::uint32_t per = p.antithetic != 0 ? 2u : 1u;
-  const std::uint64_t paths = samples * per;
-  mc_chunk_stats s;
-  s.final_path = mc_moments_of(finals, paths, 1);
-  s.final_sample = per == 1 ? s.final_path : mc_moments_of(finals, samples, per);
-  if (payoffs == nullptr || samples == 0) return s;
-  s.payoff_path = mc_moments_of(payoffs, paths, 1);
-  const mc_moments y = per == 1 ? s.payoff_path : mc_moments_of(payoffs, samples, per);
-  s.payoff_sample.n = y.n;
-  s.payoff_sample.mean_y = y.mean;
-  s.payoff_sample.m2_y = y.m2;
-  if (controls == nullptr) return s;
-  const mc_moments x = mc_moments_of(controls, samples, per);
-  s.payoff_sample.mean_x = x.mean;
-  s.payoff_sample.m2_x = x.m2;
-  double c = 0;
-  for (std::uint64_t i = 0; i < samples; ++i)
-    c = c + (mc_sample_value(controls, i, per) - x.mean) * (mc_sample_value(payoffs, i, per) - y.mean);
-  s.payoff_sample.c_xy = c;
-  return s;
+  const mc_fold_shape s = mc_fold_shape_of(p, samples, payoffs, controls);
+  mc_fold_lane lanes[mc_fold_lanes];
+  for (std::uint32_t l = 0; l < mc_fold_lanes; ++l) lanes[l] = mc_fold_lane_sums(s, finals, payoffs, controls, l);
+  const mc_fold_means m = mc_fold_means_of(s, mc_fold_combine(lanes));
+  for (std::uint32_t l = 0; l < mc_fold_lanes; ++l) lanes[l] = mc_fold_lane_squares(s, finals, payoffs, controls, m, l);
+  return mc_fold_stats(s, m, mc_fold_combine(lanes));
 }
 
 }  // namespace tandem::kernels
