@@ -92,8 +92,9 @@ void montecarlo_run(const mc_params& p, std::uint64_t chunk_samples, std::uint64
     auto left_weight = upload(tables.left_weight, n);
     auto right_weight = upload(tables.right_weight, n);
     auto std_dev = upload(tables.std_dev, n);
-    const mc_qmc_tables t{directions.data(),  bridge_index.data(), left_index.data(), right_index.data(),
-                          left_weight.data(), right_weight.data(), std_dev.data()};
+    auto program = upload(tables.bridge_program, n);
+    const mc_qmc_tables t{directions.data(),  bridge_index.data(),  left_index.data(), right_index.data(),
+                          left_weight.data(), right_weight.data(), std_dev.data(),    program.data()};
     sobol_paths_kernel<<<grid_for(p.samples), block_threads>>>(p, t, o);
     TANDEM_CUDA_CHECK(cudaGetLastError());
     TANDEM_CUDA_CHECK(cudaDeviceSynchronize());  // the tables are freed at the end of this scope
