@@ -32,8 +32,9 @@ __global__ void __launch_bounds__(block_threads) pseudo_paths_kernel(mc_params p
   const std::uint64_t stride = std::uint64_t{gridDim.x} * blockDim.x;
   for (std::uint64_t s = std::uint64_t{blockIdx.x} * blockDim.x + threadIdx.x; s < p.samples; s += stride) {
     if (p.antithetic != 0) {
-      store(o, 2 * s, mc_pseudo_path(p, s, false));
-      store(o, 2 * s + 1, mc_pseudo_path(p, s, true));
+      const mc_path_pair pair = mc_pseudo_pair(p, s);
+      store(o, 2 * s, pair.path);
+      store(o, 2 * s + 1, pair.mirror);
     } else {
       store(o, s, mc_pseudo_path(p, s, false));
     }

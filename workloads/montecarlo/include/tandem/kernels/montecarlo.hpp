@@ -84,18 +84,17 @@ TANDEM_HD_INLINE mc_path_result mc_finish(const mc_params& p, double final_price
   return r;
 }
 
-// Walks one path from its normal increments z(k), k = 0..steps-1, supplied by `next_z`.
-// GBM: log S advances by drift + vol z (the exact log-normal step); arithmetic: S *= max(0, 1 +
-// drift + vol z) (the published example's step). Asian options average S over the steps 1..steps.
-template <class NextZ>
-TANDEM_HD_INLINE mc_path_result mc_walk(const mc_params& p, NextZ&& next_z) {
-  const bool asian = mc_is_asian(p.option);
-  double x = 0;          // gbm: log(S / S0)
-  double s = p.s0;       // arithmetic: S
-  double sum_s = 0;      // asian: sum of S over the monitoring dates
-  double sum_x = 0;      // geometric control: sum of log(S / S0)
-  for (std::uint32_t k = 0; k < p.steps; ++k) {
-    const double z = next_z(k);
+// One path's state along its walk: GBM: log S advances by drift + vol z (the exact log-normal
+// step); arithmetic: S *= max(0, 1 + drift + vol z) (the published example's step). Asian options
+// average S over the steps 1..steps.
+struct mc_walk_state {
+  double x = 0;      // gbm: log(S / S0)
+  double s = 0;      // arithmetic: S
+  double sum_s = 0;  // asian: sum of S over the monitoring dates
+  double sum_x = 0;  // geometric control: sum of log(S / S0)
+
+  TANDEM_HD_INLINE explicit mc_walk_state(const mc_params& p) : s(p.s0) {}
+  TANDEM_HD_INLINE void step(const mc_params& p, bool asian, double z) {
     if (p.model == mc_model::gbm) {
       x = x + (p.drift + p.vol * z);
       if (asian) {
@@ -108,7 +107,26 @@ TANDEM_HD_INLINE mc_path_result mc_walk(const mc_params& p, NextZ&& next_z) {
       if (asian) sum_s = sum_s + s;
     }
   }
-  return mc_finish(p, p.model == mc_model::gbm ? p.s0 * portable_exp(x) : s, sum_s, sum_x);
+  TANDEM_HD_INLINE mc_path_result finish(const mc_params& p) const {
+    return mc_finish(p, p.model == mc_model::gbm ? p.s0 * portable_exp(x) : s, sum_s, sum_x);
+  }
+};
+
+// Walks one path from its normal increments z(k), k = 0..steps-1, supplied by `next_z`.
+template <class NextZ>
+TANDEM_HD_INLINE mc_path_result mc_walk(const mc_params& p, NextZ&& next_z) {
+  const bool asian = mc_is_asian(p.option);
+  mc_walk_state w(p);
+  for (std::uint32_t k = 0; k < p.steps; ++k) w.step(p, asian, next_z(k));
+  return w.finish(p);
+}
+
+// The normal of step k of pseudo-random stream `stream_index`; `block` caches the Philox block of
+// four steps (drawn at k % 4 == 0, so steps must come in order).
+TANDEM_HD_INLINE double mc_pseudo_normal(const mc_params& p, std::uint64_t stream_index, std::uint32_t k,
+                                         mc_philox::ctr_type& block) {
+  if ((k & 3u) == 0) block = mc_block(p.seed, stream_index, k >> 2, 0);
+  return normal_from_bits(block.v[k & 3u]);
 }
 
 // Pseudo-random path `path` (its own counter stream), negated increments when `mirror` (the
@@ -116,10 +134,27 @@ TANDEM_HD_INLINE mc_path_result mc_walk(const mc_params& p, NextZ&& next_z) {
 TANDEM_HD_INLINE mc_path_result mc_pseudo_path(const mc_params& p, std::uint64_t stream_index, bool mirror) {
   mc_philox::ctr_type block{};
   return mc_walk(p, [&](std::uint32_t k) {
-    if ((k & 3u) == 0) block = mc_block(p.seed, stream_index, k >> 2, 0);
-    const double z = normal_from_bits(block.v[k & 3u]);
+    const double z = mc_pseudo_normal(p, stream_index, k, block);
     return mirror ? -z : z;
   });
+}
+
+// Both paths of an antithetic pair from one stream of normals: the partner steps with -z (exact),
+// so the results are bitwise mc_pseudo_path(p, s, false) and mc_pseudo_path(p, s, true), for half
+// the random numbers and normal transforms.
+struct mc_path_pair {
+  mc_path_result path, mirror;
+};
+TANDEM_HD_INLINE mc_path_pair mc_pseudo_pair(const mc_params& p, std::uint64_t stream_index) {
+  const bool asian = mc_is_asian(p.option);
+  mc_walk_state a(p), b(p);
+  mc_philox::ctr_type block{};
+  for (std::uint32_t k = 0; k < p.steps; ++k) {
+    const double z = mc_pseudo_normal(p, stream_index, k, block);
+    a.step(p, asian, z);
+    b.step(p, asian, -z);
+  }
+  return {a.finish(p), b.finish(p)};
 }
 
 // The Brownian bridge fills W(1..n) level by level (entry i of the tables places W at
