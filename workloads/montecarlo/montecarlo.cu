@@ -32,8 +32,9 @@ __global__ void __launch_bounds__(block_threads) pseudo_paths_kernel(mc_params p
   const std::uint64_t stride = std::uint64_t{gridDim.x} * blockDim.x;
   for (std::uint64_t s = std::uint64_t{blockIdx.x} * blockDim.x + threadIdx.x; s < p.samples; s += stride) {
     if (p.antithetic != 0) {
-      store(o, 2 * s, mc_pseudo_path(p, s, false));
-      store(o, 2 * s + 1, mc_pseudo_path(p, s, true));
+      const mc_path_pair pair = mc_pseudo_pair(p, s);
+      store(o, 2 * s, pair.path);
+      store(o, 2 * s + 1, pair.mirror);
     } else {
       store(o, s, mc_pseudo_path(p, s, false));
     }
@@ -92,8 +93,9 @@ void montecarlo_run(const mc_params& p, std::uint64_t chunk_samples, std::uint64
     auto left_weight = upload(tables.left_weight, n);
     auto right_weight = upload(tables.right_weight, n);
     auto std_dev = upload(tables.std_dev, n);
-    const mc_qmc_tables t{directions.data(),  bridge_index.data(), left_index.data(), right_index.data(),
-                          left_weight.data(), right_weight.data(), std_dev.data()};
+    auto program = upload(tables.bridge_program, n);
+    const mc_qmc_tables t{directions.data(),  bridge_index.data(),  left_index.data(), right_index.data(),
+                          left_weight.data(), right_weight.data(), std_dev.data(),    program.data()};
     sobol_paths_kernel<<<grid_for(p.samples), block_threads>>>(p, t, o);
     TANDEM_CUDA_CHECK(cudaGetLastError());
     TANDEM_CUDA_CHECK(cudaDeviceSynchronize());  // the tables are freed at the end of this scope

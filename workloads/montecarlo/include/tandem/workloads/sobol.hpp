@@ -20,9 +20,15 @@ std::vector<std::uint32_t> sobol_directions(std::uint32_t dims);
 // The Brownian bridge on times 1, 2, ..., steps (Glasserman, Monte Carlo Methods in Financial
 // Engineering, 3.1; the same construction order as QuantLib's BrownianBridge): entry 0 sets W(steps)
 // from the first normal, each later entry fills the midpoint of the widest remaining gap.
+// `program` is the same bridge as a depth-first program of `steps` operations (kernels::
+// mc_bridge_op: compute each W into its level's slot, emit the W in time order), over `levels`
+// slots; make_brownian_bridge throws std::length_error if the tree were deeper than
+// kernels::mc_bridge_max_levels (it is 1 + ceil(log2 steps) levels).
 struct brownian_bridge {
   std::vector<std::uint32_t> bridge_index, left_index, right_index;
   std::vector<double> left_weight, right_weight, std_dev;
+  std::vector<kernels::mc_bridge_op> program;
+  std::uint32_t levels = 0;
 };
 brownian_bridge make_brownian_bridge(std::uint32_t steps);
 
