@@ -12,5 +12,5 @@ cmake --build "$build" -j "$(nproc)" --target test_thread_pool test_execution_mo
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
 "$build/tests/test_thread_pool" --gtest_brief=1 --gtest_repeat=5
 "$build/tests/test_execution_model" --gtest_brief=1 --gtest_filter='*seq*:*threads*:chunk_plan.*:executors.*'
-"$build/tests/test_tasks" --gtest_brief=1 --gtest_filter='*/seq:*/threads'
+"$build/workloads/tasks/test_tasks" --gtest_brief=1 --gtest_filter='*/seq:*/threads'
 echo "sanitize: ThreadSanitizer found no race"
