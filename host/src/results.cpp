@@ -50,6 +50,14 @@ agreement compare(const nlohmann::json& a, const nlohmann::json& b, const tolera
 }
 }  // namespace
 
+run_context cpu_context(executor& ex) {
+  run_context ctx;
+  ctx.which = parse_backend(ex.name()).value_or(backend::seq);
+  ctx.workers = ex.workers();
+  ctx.cpu = &ex;
+  return ctx;
+}
+
 agreement compare_results(const nlohmann::json& a, const nlohmann::json& b, const tolerance& t) {
   return compare(a, b, t, "");
 }

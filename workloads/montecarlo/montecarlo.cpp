@@ -191,10 +191,7 @@ montecarlo_kernel::partial_type montecarlo_kernel::run(const params_type& cp, ch
 }
 
 montecarlo_result run_montecarlo(executor& ex, const montecarlo_options& o) {
-  run_context ctx;
-  ctx.which = ex.name() == "procs" ? backend::procs : ex.name() == "threads" ? backend::threads : backend::seq;
-  ctx.workers = ex.workers();
-  ctx.cpu = &ex;
+  run_context ctx = cpu_context(ex);
   return run_montecarlo(ctx, o);
 }
 

@@ -63,10 +63,7 @@ tasks_result run_tasks(run_context& ctx, const tasks_options& o) {
 }
 
 tasks_result run_tasks(executor& ex, const tasks_options& o) {
-  run_context ctx;
-  ctx.which = ex.name() == "procs" ? backend::procs : ex.name() == "threads" ? backend::threads : backend::seq;
-  ctx.workers = ex.workers();
-  ctx.cpu = &ex;
+  run_context ctx = cpu_context(ex);
   return run_tasks(ctx, o);
 }
 

@@ -28,6 +28,10 @@ struct run_context {
   gpu::context* gpu = nullptr;  // the gpu backend's device context, owned by the runner
 };
 
+// The context for running on a CPU executor directly (programs that embed Tandem): its backend
+// from the executor's name, its workers, the executor itself.
+run_context cpu_context(executor& ex);
+
 struct work_amount {
   double per_run = 0;  // e.g. 8e7 terms
   std::string unit;    // e.g. "terms/s"
