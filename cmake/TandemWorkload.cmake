@@ -39,9 +39,6 @@ endmacro()
 #   SOURCES <files>        library code, built into Tandem::tandem
 #   CUDA <files>           CUDA sources: built by nvcc into the library when GPU support is on, and
 #                          as C++ against Thrust's host system in a TANDEM_GPU_EMULATION build
-#   CUDA_ONLY <files>      CUDA sources not (yet) written as Thrust algorithms (raw kernels): built
-#                          by nvcc only; an emulation build leaves them out, and the workload's GPU
-#                          tests skip there (TANDEM_SKIP_WITHOUT_GPU, tests/gpu_test.hpp)
 #   CLI <files>            the command's flags, its `tandem bench` entry; built into the tandem CLI
 #   TESTS <files>          GoogleTest sources: one executable, test_<name>
 #   BENCH <files>          Google Benchmark programs, one executable per file
@@ -50,14 +47,13 @@ endmacro()
 # The folder's include/ holds its public headers (tandem/workloads/<name>.hpp and the host/device
 # per-item header tandem/kernels/<name>.hpp); they are installed with the library.
 function(tandem_add_workload)
-  cmake_parse_arguments(W "" "NAME;SMOKE_ARGS" "SOURCES;CUDA;CUDA_ONLY;CLI;TESTS;BENCH" ${ARGN})
+  cmake_parse_arguments(W "" "NAME;SMOKE_ARGS" "SOURCES;CUDA;CLI;TESTS;BENCH" ${ARGN})
   if(NOT W_NAME)
     message(FATAL_ERROR "tandem_add_workload: NAME is required")
   endif()
   set(dir ${CMAKE_CURRENT_SOURCE_DIR})
   list(TRANSFORM W_SOURCES PREPEND ${dir}/)
   list(TRANSFORM W_CUDA PREPEND ${dir}/)
-  list(TRANSFORM W_CUDA_ONLY PREPEND ${dir}/)
   list(TRANSFORM W_CLI PREPEND ${dir}/)
   list(TRANSFORM W_TESTS PREPEND ${dir}/)
   target_sources(tandem PRIVATE ${W_SOURCES})
@@ -76,16 +72,10 @@ function(tandem_add_workload)
       target_sources(tandem PRIVATE ${W_CUDA})
     endif()
   endif()
-  if(W_CUDA_ONLY AND TANDEM_HAVE_CUDA)
-    target_sources(tandem PRIVATE ${W_CUDA_ONLY})
-  endif()
   target_sources(tandem_cli PRIVATE ${W_CLI})
   if(TANDEM_BUILD_TESTS AND W_TESTS)
     tandem_add_test(test_${W_NAME} ${W_TESTS})
     target_include_directories(test_${W_NAME} PRIVATE ${dir})
-    if(W_CUDA_ONLY AND NOT TANDEM_HAVE_CUDA AND TANDEM_GPU_EMULATION)
-      target_compile_definitions(test_${W_NAME} PRIVATE TANDEM_GPU_CODE_NOT_EMULATED="${W_NAME}")
-    endif()
   endif()
   if(TANDEM_BUILD_BENCH)
     foreach(b ${W_BENCH})

@@ -22,24 +22,11 @@ inline bool gpu_required() {
   return v && *v && std::string(v) != "0";
 }
 
-// Why this workload's GPU code is not in this build although the gpu backend is (an emulation
-// build leaves raw CUDA sources out), or "".
-inline std::string gpu_code_missing_reason() {
-#if defined(TANDEM_GPU_CODE_NOT_EMULATED)
-  if (TANDEM_WITH_GPU_EMULATION)
-    return std::string("the ") + TANDEM_GPU_CODE_NOT_EMULATED +
-           " workload's GPU code is raw CUDA (CUDA_ONLY), not built in a TANDEM_GPU_EMULATION build";
-#endif
-  return {};
-}
-
 }  // namespace tandem::testing
 
 // A macro, not a function: GTEST_SKIP and FAIL return from the test body.
 #define TANDEM_SKIP_WITHOUT_GPU()                                                                    \
   do {                                                                                               \
-    if (const std::string tandem_why_ = ::tandem::testing::gpu_code_missing_reason(); !tandem_why_.empty()) \
-      GTEST_SKIP() << tandem_why_;                                                                   \
     if (const ::tandem::gpu::discovery& tandem_d_ = ::tandem::gpu::discover(); tandem_d_.devices.empty()) { \
       if (::tandem::testing::gpu_required()) FAIL() << "TANDEM_REQUIRE_GPU=1 but " << tandem_d_.reason;   \
       GTEST_SKIP() << tandem_d_.reason;                                                              \

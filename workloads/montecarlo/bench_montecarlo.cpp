@@ -5,9 +5,12 @@
 
 #include <memory>
 
+#include "tandem/build_config.hpp"
 #include "tandem/executors.hpp"
+#include "tandem/gpu/context.hpp"
 #include "tandem/gpu/device.hpp"
 #include "tandem/workloads/montecarlo.hpp"
+#include "tandem/workloads/montecarlo_gpu.hpp"
 
 namespace {
 
@@ -63,15 +66,35 @@ void BM_sobol_call_threads(benchmark::State& state) {
   o.sampling = kernels::mc_sampling::sobol;
   run(state, ex, o);
 }
-void BM_published_gpu(benchmark::State& state) {
+// The GPU engine alone: made once (its buffers and tables), then timed runs, as the runner does.
+void gpu_run(benchmark::State& state, const montecarlo_options& o) {
+#if TANDEM_WITH_GPU_CODE
   if (!gpu::available()) {
     state.SkipWithError(("no usable GPU: " + gpu::discover().reason).c_str());
     return;
   }
-  const montecarlo_options o = published(static_cast<std::uint64_t>(state.range(0)));
-  for (auto _ : state) benchmark::DoNotOptimize(run_montecarlo_gpu(o).mean);
+  auto ctx = gpu::context::open();
+  montecarlo_gpu engine(*ctx, montecarlo_job(o));
+  benchmark::DoNotOptimize(run_montecarlo(engine, o).mean);  // warm the pool
+  for (auto _ : state) benchmark::DoNotOptimize(run_montecarlo(engine, o).mean);
   state.counters["path_steps_per_s"] =
       benchmark::Counter(static_cast<double>(o.paths) * o.steps, benchmark::Counter::kIsIterationInvariantRate);
+#else
+  (void)o;
+  state.SkipWithError("no usable GPU: this build has no GPU code");
+#endif
+}
+void BM_published_gpu(benchmark::State& state) { gpu_run(state, published(static_cast<std::uint64_t>(state.range(0)))); }
+void BM_asian_call_control_gpu(benchmark::State& state) {
+  montecarlo_options o = european_call(static_cast<std::uint64_t>(state.range(0)));
+  o.option = kernels::mc_option::asian_call;
+  o.control_variate = true;
+  gpu_run(state, o);
+}
+void BM_sobol_call_gpu(benchmark::State& state) {
+  montecarlo_options o = european_call(static_cast<std::uint64_t>(state.range(0)));
+  o.sampling = kernels::mc_sampling::sobol;
+  gpu_run(state, o);
 }
 
 BENCHMARK(BM_published_seq)->Arg(10'000)->Unit(benchmark::kMillisecond)->UseRealTime();
@@ -80,6 +103,8 @@ BENCHMARK(BM_european_call_threads)->Args({10'000, 2})->Unit(benchmark::kMillise
 BENCHMARK(BM_asian_call_control_threads)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_sobol_call_threads)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_published_gpu)->Arg(100'000'000)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
+BENCHMARK(BM_asian_call_control_gpu)->Arg(16'777'216)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
+BENCHMARK(BM_sobol_call_gpu)->Arg(16 * 1'048'576)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
 
 }  // namespace
 

@@ -3,15 +3,17 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstring>
 #include <limits>
+#include <stdexcept>
 
 #include "tandem/build_config.hpp"
 #include "tandem/errors.hpp"
 #include "tandem/workloads/montecarlo_fold.hpp"
 #include "tandem/workloads/sobol.hpp"
 #include "montecarlo_lanes.hpp"
-#if TANDEM_WITH_CUDA
-#include "tandem/kernels/montecarlo_gpu.hpp"
+#if TANDEM_WITH_GPU_CODE
+#include "tandem/workloads/montecarlo_gpu.hpp"
 #endif
 
 namespace tandem {
@@ -195,25 +197,21 @@ montecarlo_result run_montecarlo(executor& ex, const montecarlo_options& o) {
   return run_montecarlo(ctx, o);
 }
 
-montecarlo_result run_montecarlo_gpu(const montecarlo_options& o) {
+montecarlo_result run_montecarlo(montecarlo_gpu& engine, const montecarlo_options& o) {
+#if TANDEM_WITH_GPU_CODE
+  static_assert(sizeof(kernels::mc_params) == 4 * 8 + 6 * 4 + 9 * 8, "mc_params has no padding: memcmp compares values");
   const kernels::mc_params p = montecarlo_job(o);
-#if TANDEM_WITH_CUDA
+  if (std::memcmp(&p, &engine.params(), sizeof p) != 0)
+    throw std::invalid_argument("run_montecarlo: the GPU engine was made for other options");
   montecarlo_fold fold(p, o.var_level);
-  const std::uint64_t chunk = montecarlo_chunk_size(p);
-  qmc_tables tables;
-  if (p.sampling == mc_sampling::sobol) tables = make_qmc_tables(p.steps);
-  kernels::gpu::mc_gpu_output out;
-  kernels::gpu::montecarlo_run(p, chunk, fold.var_rank(), tables.view(), out);
-  const std::uint64_t group = montecarlo_group_chunks(p);
-  for (std::size_t c = 0; c < out.chunks.size(); c += group)
-    fold.add_group(c * chunk, out.chunks.data() + c, std::min<std::size_t>(group, out.chunks.size() - c));
-  fold.add_finals(out.lowest.data(), out.lowest.size());
+  engine.run(fold);
   montecarlo_result r = fold.finish();
   add_closed_forms(o, r);
   return r;
 #else
-  (void)p;
-  throw unavailable_error("backend gpu unavailable: this build of Tandem has no GPU support");
+  (void)engine;
+  (void)o;
+  throw unavailable_error("backend gpu unavailable: this build of Tandem has no GPU code");
 #endif
 }
 
@@ -298,7 +296,15 @@ nlohmann::json to_json(const montecarlo_result& r) {
 nlohmann::json result_json(const montecarlo_result& r) { return to_json(r); }
 
 montecarlo_result run_montecarlo(run_context& ctx, const montecarlo_options& o) {
-  if (ctx.which == backend::gpu) return run_montecarlo_gpu(o);
+  if (ctx.which == backend::gpu) {
+#if TANDEM_WITH_GPU_CODE
+    if (!ctx.gpu) throw std::logic_error("run_montecarlo: the gpu backend needs a device context");
+    montecarlo_gpu engine(*ctx.gpu, montecarlo_job(o));
+    return run_montecarlo(engine, o);
+#else
+    throw unavailable_error("backend gpu unavailable: this build of Tandem has no GPU code");
+#endif
+  }
   const job<montecarlo_kernel> j = montecarlo_job_of(o);
   montecarlo_fold fold(j.params.p, o.var_level);
   const std::uint64_t chunk = j.plan.chunk_size();
@@ -327,14 +333,34 @@ class montecarlo_workload final : public workload_of<montecarlo_result> {
   // bits: the GPU runs the same per-path functions with contraction off.
   auto_thresholds thresholds() const override { return {5e5, 2.5e7}; }
   backend_status supports(backend b) const override {
-    if (b == backend::gpu && !TANDEM_WITH_CUDA)
-      return backend_status::no("montecarlo's GPU path is raw CUDA, not built in this (emulation) build");
+    if (b == backend::gpu && !TANDEM_WITH_GPU_CODE) return backend_status::no("this build of Tandem has no GPU code");
     return backend_status::yes();
   }
-  montecarlo_result compute(run_context& ctx) override { return run_montecarlo(ctx, options_); }
+  // The GPU engine holds the device tables and one window's buffers, so timed runs allocate nothing.
+  void prepare(run_context& ctx) override {
+#if TANDEM_WITH_GPU_CODE
+    if (ctx.which == backend::gpu && ctx.gpu) gpu_ = std::make_unique<montecarlo_gpu>(*ctx.gpu, montecarlo_job(options_));
+#else
+    (void)ctx;
+#endif
+  }
+  void release(run_context&) override {
+#if TANDEM_WITH_GPU_CODE
+    gpu_.reset();
+#endif
+  }
+  montecarlo_result compute(run_context& ctx) override {
+#if TANDEM_WITH_GPU_CODE
+    if (ctx.which == backend::gpu && gpu_) return run_montecarlo(*gpu_, options_);
+#endif
+    return run_montecarlo(ctx, options_);
+  }
 
  private:
   montecarlo_options options_;
+#if TANDEM_WITH_GPU_CODE
+  std::unique_ptr<montecarlo_gpu> gpu_;
+#endif
 };
 }  // namespace
 

@@ -1,125 +1,254 @@
-// The Monte Carlo workload on the GPU: one thread per sample runs the per-path function the CPU
-// tests check (kernels/montecarlo.hpp), one thread per chunk folds that chunk's values with the
-// same mc_fold_chunk in the same order, and cub::DeviceRadixSort orders the final prices for the
-// exact VaR. The chunk fold is sequential on purpose: a block-wide tree reduction would add in a
-// different order than the CPU and lose bitwise equality (workloads/montecarlo/README.md).
-#include <cub/device/device_radix_sort.cuh>
+// The Monte Carlo workload on the GPU, as Thrust algorithms over counting ranges: one thread per
+// sample runs the per-path functions the CPU tests check (kernels/montecarlo.hpp); each chunk's
+// statistics come from the 32-lane fold the CPU runs, one thread per lane (neighbouring lanes read
+// neighbouring values), and a fixed tree over the lanes, so the bits are the CPU's; the VaR
+// candidates are filtered on the device against the fold's current bound. Design:
+// tandem/workloads/montecarlo_gpu.hpp and workloads/montecarlo/README.md.
+//
+// Built by nvcc it runs on the context's first stream; built as C++ in a TANDEM_GPU_EMULATION test
+// build it runs on the host through Thrust's CPP system, so the CPU tests cover this file.
+#include <thrust/copy.h>
+#include <thrust/for_each.h>
 
-#include <limits>
+#include <algorithm>
+#include <cstdint>
+#include <optional>
+#include <vector>
 
-#include "tandem/errors.hpp"
-#include "tandem/gpu/runtime.hpp"
-#include "tandem/kernels/montecarlo_gpu.hpp"
+#include "tandem/gpu/thrust.hpp"
+#include "tandem/workloads/montecarlo.hpp"
+#include "tandem/workloads/montecarlo_fold.hpp"
+#include "tandem/workloads/montecarlo_gpu.hpp"
+#include "tandem/workloads/sobol.hpp"
 
-namespace tandem::kernels::gpu {
+namespace tandem {
 
 namespace {
-constexpr int block_threads = 256;
+using kernels::mc_fold_lanes;
 
-struct path_outputs {
+// Where one window's per-path values go: paths in order, sample s of the window at s * per.
+struct path_store {
   double* finals;
   double* payoffs;   // null without an option
-  double* controls;  // null without a control variate
+  double* controls;  // null without the control variate
+  TANDEM_HD void operator()(std::uint64_t path, const kernels::mc_path_result& r) const {
+    finals[path] = r.final_price;
+    if (payoffs) payoffs[path] = r.payoff;
+    if (controls) controls[path] = r.control;
+  }
 };
 
-__device__ __forceinline__ void store(const path_outputs& o, std::uint64_t path, const mc_path_result& r) {
-  o.finals[path] = r.final_price;
-  if (o.payoffs) o.payoffs[path] = r.payoff;
-  if (o.controls) o.controls[path] = r.control;
-}
+// One functor per sampling scheme, so each launch compiles only the path code it runs.
+struct pseudo_paths {
+  kernels::mc_params p;
+  std::uint64_t first_sample;
+  path_store out;
+  TANDEM_HD void operator()(std::uint64_t s) const { out(s, kernels::mc_pseudo_path(p, first_sample + s, false)); }
+};
 
-__global__ void __launch_bounds__(block_threads) pseudo_paths_kernel(mc_params p, path_outputs o) {
-  const std::uint64_t stride = std::uint64_t{gridDim.x} * blockDim.x;
-  for (std::uint64_t s = std::uint64_t{blockIdx.x} * blockDim.x + threadIdx.x; s < p.samples; s += stride) {
-    if (p.antithetic != 0) {
-      const mc_path_pair pair = mc_pseudo_pair(p, s);
-      store(o, 2 * s, pair.path);
-      store(o, 2 * s + 1, pair.mirror);
-    } else {
-      store(o, s, mc_pseudo_path(p, s, false));
-    }
+// An antithetic pair from one stream of normals; the partner steps with -z.
+struct pseudo_pairs {
+  kernels::mc_params p;
+  std::uint64_t first_sample;
+  path_store out;
+  TANDEM_HD void operator()(std::uint64_t s) const {
+    const kernels::mc_path_pair pair = kernels::mc_pseudo_pair(p, first_sample + s);
+    out(2 * s, pair.path);
+    out(2 * s + 1, pair.mirror);
   }
-}
+};
 
-__global__ void __launch_bounds__(block_threads) sobol_paths_kernel(mc_params p, mc_qmc_tables t, path_outputs o) {
-  const std::uint64_t stride = std::uint64_t{gridDim.x} * blockDim.x;
-  for (std::uint64_t s = std::uint64_t{blockIdx.x} * blockDim.x + threadIdx.x; s < p.samples; s += stride)
-    store(o, s, mc_sobol_path(p, t, s));
-}
+// The streamed bridge: O(log steps) doubles per thread, not the whole path.
+struct sobol_paths {
+  kernels::mc_params p;
+  kernels::mc_qmc_tables tables;
+  std::uint64_t first_sample;
+  path_store out;
+  TANDEM_HD void operator()(std::uint64_t s) const { out(s, kernels::mc_sobol_path(p, tables, first_sample + s)); }
+};
 
-__global__ void __launch_bounds__(block_threads) fold_chunks_kernel(mc_params p, std::uint64_t chunk_samples,
-                                                                    std::uint64_t chunks, path_outputs o,
-                                                                    mc_chunk_stats* stats) {
-  const std::uint64_t c = std::uint64_t{blockIdx.x} * blockDim.x + threadIdx.x;
-  if (c >= chunks) return;
-  const std::uint64_t first = c * chunk_samples;
-  const std::uint64_t n = p.samples - first < chunk_samples ? p.samples - first : chunk_samples;
-  const std::uint64_t path0 = first * (p.antithetic != 0 ? 2 : 1);
-  stats[c] = mc_fold_chunk(p, n, o.finals + path0, o.payoffs ? o.payoffs + path0 : nullptr,
-                           o.controls ? o.controls + path0 : nullptr);
-}
+// The chunks of one window: chunk c holds samples [c * chunk, min((c + 1) * chunk, samples)) of the
+// window, its paths from c * chunk * per in the per-path arrays.
+struct window_chunks {
+  kernels::mc_params p;
+  std::uint64_t samples;
+  std::uint64_t chunk;
+  const double* finals;
+  const double* payoffs;
+  const double* controls;
+  kernels::mc_fold_lane* lanes;  // mc_fold_lanes per chunk
+  kernels::mc_fold_means* means;
+  TANDEM_HD std::uint64_t offset(std::uint64_t c) const { return c * chunk * (p.antithetic != 0 ? 2u : 1u); }
+  TANDEM_HD kernels::mc_fold_shape shape(std::uint64_t c) const {
+    const std::uint64_t first = c * chunk;
+    return kernels::mc_fold_shape_of(p, samples - first < chunk ? samples - first : chunk, payoffs, controls);
+  }
+  TANDEM_HD const double* at(const double* v, std::uint64_t c) const { return v ? v + offset(c) : nullptr; }
+};
 
-unsigned grid_for(std::uint64_t items) {
-  // Enough blocks to fill any current GPU many times over; the kernels loop over the rest.
-  const std::uint64_t blocks = (items + block_threads - 1) / block_threads;
-  return static_cast<unsigned>(blocks < 65536 * 16 ? (blocks == 0 ? 1 : blocks) : 65536 * 16);
-}
+// First pass: item k is lane k % 32 of chunk k / 32.
+struct lane_sums {
+  window_chunks w;
+  TANDEM_HD void operator()(std::uint64_t k) const {
+    const std::uint64_t c = k / mc_fold_lanes;
+    w.lanes[k] = kernels::mc_fold_lane_sums(w.shape(c), w.at(w.finals, c), w.at(w.payoffs, c), w.at(w.controls, c),
+                                            static_cast<std::uint32_t>(k % mc_fold_lanes));
+  }
+};
+
+struct chunk_means {
+  window_chunks w;
+  TANDEM_HD void operator()(std::uint64_t c) const {
+    w.means[c] = kernels::mc_fold_means_of(w.shape(c), kernels::mc_fold_combine(w.lanes + c * mc_fold_lanes));
+  }
+};
+
+struct lane_squares {
+  window_chunks w;
+  TANDEM_HD void operator()(std::uint64_t k) const {
+    const std::uint64_t c = k / mc_fold_lanes;
+    w.lanes[k] = kernels::mc_fold_lane_squares(w.shape(c), w.at(w.finals, c), w.at(w.payoffs, c), w.at(w.controls, c),
+                                               w.means[c], static_cast<std::uint32_t>(k % mc_fold_lanes));
+  }
+};
+
+struct chunk_stats {
+  window_chunks w;
+  kernels::mc_chunk_stats* stats;
+  TANDEM_HD void operator()(std::uint64_t c) const {
+    stats[c] = kernels::mc_fold_stats(w.shape(c), w.means[c], kernels::mc_fold_combine(w.lanes + c * mc_fold_lanes));
+  }
+};
+
+// The fold's candidate test (montecarlo_fold::add_finals): only a value below the rank-th smallest
+// so far can change the rank smallest.
+struct below {
+  double bound;
+  TANDEM_HD bool operator()(double v) const { return v < bound; }
+};
 
 template <class T>
-tandem::gpu::device_buffer<T> upload(const T* host, std::size_t n) {
-  tandem::gpu::device_buffer<T> d(n);
-  if (n != 0) TANDEM_CUDA_CHECK(cudaMemcpy(d.data(), host, n * sizeof(T), cudaMemcpyHostToDevice));
+gpu::device_array<T> upload(gpu::context& c, gpu::stream_t s, const std::vector<T>& host) {
+  gpu::device_array<T> d(c, host.size(), s);
+  c.copy(d.data(), host.data(), host.size() * sizeof(T), gpu::copy_kind::host_to_device, s);
   return d;
 }
 }  // namespace
 
-void montecarlo_run(const mc_params& p, std::uint64_t chunk_samples, std::uint64_t rank, const mc_qmc_tables& tables,
-                    mc_gpu_output& out) {
-  if (p.paths > static_cast<std::uint64_t>(std::numeric_limits<int>::max()))
-    throw tandem::usage_error("montecarlo: the gpu backend takes at most 2^31 - 1 paths per run (it sorts every final price)");
-  const std::uint64_t chunks = (p.samples + chunk_samples - 1) / chunk_samples;
-  const bool option = p.option != mc_option::none;
-  tandem::gpu::device_buffer<double> finals(p.paths);
-  tandem::gpu::device_buffer<double> payoffs(option ? p.paths : 0);
-  tandem::gpu::device_buffer<double> controls(option && p.control_variate != 0 ? p.paths : 0);
-  const path_outputs o{finals.data(), payoffs.data(), controls.data()};
+struct montecarlo_gpu::state {
+  gpu::context& ctx;
+  gpu::stream_t stream;
+  kernels::mc_params p;
+  std::uint64_t chunk;         // samples per chunk
+  std::uint64_t group_chunks;  // chunks per fold group
+  std::uint64_t window;        // samples per window: whole groups
+  std::uint32_t per;           // paths per sample
 
-  if (p.sampling == mc_sampling::sobol) {
-    const std::size_t n = p.steps;
-    auto directions = upload(tables.directions, n * 32);
-    auto bridge_index = upload(tables.bridge_index, n);
-    auto left_index = upload(tables.left_index, n);
-    auto right_index = upload(tables.right_index, n);
-    auto left_weight = upload(tables.left_weight, n);
-    auto right_weight = upload(tables.right_weight, n);
-    auto std_dev = upload(tables.std_dev, n);
-    auto program = upload(tables.bridge_program, n);
-    const mc_qmc_tables t{directions.data(),  bridge_index.data(),  left_index.data(), right_index.data(),
-                          left_weight.data(), right_weight.data(), std_dev.data(),    program.data()};
-    sobol_paths_kernel<<<grid_for(p.samples), block_threads>>>(p, t, o);
-    TANDEM_CUDA_CHECK(cudaGetLastError());
-    TANDEM_CUDA_CHECK(cudaDeviceSynchronize());  // the tables are freed at the end of this scope
-  } else {
-    pseudo_paths_kernel<<<grid_for(p.samples), block_threads>>>(p, o);
-    TANDEM_CUDA_CHECK(cudaGetLastError());
+  // Sobol and bridge tables (empty for pseudo-random sampling) and their device view.
+  gpu::device_array<std::uint32_t> directions, bridge_index, left_index, right_index;
+  gpu::device_array<double> left_weight, right_weight, std_dev;
+  gpu::device_array<kernels::mc_bridge_op> program;
+  kernels::mc_qmc_tables tables{};
+
+  // One window's per-path values, fold lanes and chunk statistics; what comes back.
+  gpu::device_array<double> finals, payoffs, controls, candidates;
+  gpu::device_array<kernels::mc_fold_lane> lanes;
+  gpu::device_array<kernels::mc_fold_means> means;
+  gpu::device_array<kernels::mc_chunk_stats> stats;
+  gpu::pinned_array<kernels::mc_chunk_stats> host_stats;
+  gpu::pinned_array<double> host_candidates;
+
+  state(gpu::context& c, const kernels::mc_params& params, std::uint64_t window_samples)
+      : ctx(c), stream(c.stream(0)), p(params), chunk(montecarlo_chunk_size(params)),
+        group_chunks(montecarlo_group_chunks(params)), per(params.antithetic != 0 ? 2u : 1u) {
+    const std::uint64_t group = chunk * group_chunks;
+    window = std::max<std::uint64_t>(1, window_samples / group) * group;
+    window = std::min(window, (p.samples + group - 1) / group * group);
+    const std::uint64_t paths = window * per;
+    const std::uint64_t chunks = window / chunk;
+    const bool option = p.option != kernels::mc_option::none;
+
+    if (p.sampling == kernels::mc_sampling::sobol) {
+      const qmc_tables host = make_qmc_tables(p.steps);
+      directions = upload(ctx, stream, host.directions);
+      bridge_index = upload(ctx, stream, host.bridge.bridge_index);
+      left_index = upload(ctx, stream, host.bridge.left_index);
+      right_index = upload(ctx, stream, host.bridge.right_index);
+      left_weight = upload(ctx, stream, host.bridge.left_weight);
+      right_weight = upload(ctx, stream, host.bridge.right_weight);
+      std_dev = upload(ctx, stream, host.bridge.std_dev);
+      program = upload(ctx, stream, host.bridge.program);
+      tables = {directions.data(),  bridge_index.data(),  left_index.data(), right_index.data(),
+                left_weight.data(), right_weight.data(), std_dev.data(),    program.data()};
+      ctx.synchronize(stream);  // `host` goes out of scope
+    }
+    finals = gpu::device_array<double>(ctx, paths, stream);
+    if (option) payoffs = gpu::device_array<double>(ctx, paths, stream);
+    if (option && p.control_variate != 0) controls = gpu::device_array<double>(ctx, paths, stream);
+    candidates = gpu::device_array<double>(ctx, paths, stream);
+    lanes = gpu::device_array<kernels::mc_fold_lane>(ctx, chunks * mc_fold_lanes, stream);
+    means = gpu::device_array<kernels::mc_fold_means>(ctx, chunks, stream);
+    stats = gpu::device_array<kernels::mc_chunk_stats>(ctx, chunks, stream);
+    host_stats = gpu::pinned_array<kernels::mc_chunk_stats>(ctx, chunks);
+    host_candidates = gpu::pinned_array<double>(ctx, paths);
   }
 
-  tandem::gpu::device_buffer<mc_chunk_stats> stats(chunks);
-  fold_chunks_kernel<<<grid_for(chunks), block_threads>>>(p, chunk_samples, chunks, o, stats.data());
-  TANDEM_CUDA_CHECK(cudaGetLastError());
-  out.chunks.resize(chunks);
-  TANDEM_CUDA_CHECK(cudaMemcpy(out.chunks.data(), stats.data(), stats.bytes(), cudaMemcpyDeviceToHost));
+  // Samples [first, first + n) of the job: n is whole groups, or the job's last samples.
+  void run_window(montecarlo_fold& fold, std::uint64_t first, std::uint64_t n) {
+    const auto policy = gpu::policy(ctx, stream);
+    const gpu::counting<std::uint64_t> k(0);
+    const path_store out{finals.data(), payoffs.data(), controls.data()};
+    if (p.sampling == kernels::mc_sampling::sobol)
+      thrust::for_each(policy, k, k + n, sobol_paths{p, tables, first, out});
+    else if (p.antithetic != 0)
+      thrust::for_each(policy, k, k + n, pseudo_pairs{p, first, out});
+    else
+      thrust::for_each(policy, k, k + n, pseudo_paths{p, first, out});
 
-  // The exact order statistic: sort every final price (radix sort orders doubles by value; the
-  // prices are never -0 or NaN) and bring back the `rank` smallest.
-  tandem::gpu::device_buffer<double> sorted(p.paths);
-  const int items = static_cast<int>(p.paths);
-  std::size_t temp_bytes = 0;
-  TANDEM_CUDA_CHECK(cub::DeviceRadixSort::SortKeys(nullptr, temp_bytes, finals.data(), sorted.data(), items));
-  tandem::gpu::device_buffer<unsigned char> temp(temp_bytes);
-  TANDEM_CUDA_CHECK(cub::DeviceRadixSort::SortKeys(temp.data(), temp_bytes, finals.data(), sorted.data(), items));
-  out.lowest.resize(rank);
-  TANDEM_CUDA_CHECK(cudaMemcpy(out.lowest.data(), sorted.data(), rank * sizeof(double), cudaMemcpyDeviceToHost));
+    // The chunk fold, pass by pass over every chunk of the window.
+    const std::uint64_t chunks = (n + chunk - 1) / chunk;
+    const window_chunks w{p, n, chunk, finals.data(), payoffs.data(), controls.data(), lanes.data(), means.data()};
+    thrust::for_each(policy, k, k + chunks * mc_fold_lanes, lane_sums{w});
+    thrust::for_each(policy, k, k + chunks, chunk_means{w});
+    thrust::for_each(policy, k, k + chunks * mc_fold_lanes, lane_squares{w});
+    thrust::for_each(policy, k, k + chunks, chunk_stats{w, stats.data()});
+    ctx.copy(host_stats.data(), stats.data(), chunks * sizeof(kernels::mc_chunk_stats), gpu::copy_kind::device_to_host,
+             stream);
+
+    // VaR candidates: every final price until the fold knows its bound, then those below it.
+    const std::uint64_t paths = n * per;
+    std::uint64_t count = paths;
+    const double* from = finals.data();
+    if (const std::optional<double> bound = fold.candidate_bound()) {
+      count = static_cast<std::uint64_t>(
+          thrust::copy_if(policy, finals.data(), finals.data() + paths, candidates.data(), below{*bound}) -
+          candidates.data());
+      from = candidates.data();
+    }
+    ctx.copy(host_candidates.data(), from, count * sizeof(double), gpu::copy_kind::device_to_host, stream);
+    ctx.synchronize(stream);
+
+    const std::uint64_t first_chunk = first / chunk;
+    for (std::uint64_t c = 0; c < chunks; c += group_chunks) {
+      const std::uint64_t in_group = std::min(group_chunks, chunks - c);
+      fold.add_group((first_chunk + c) * chunk, host_stats.data() + c, in_group);
+    }
+    fold.add_finals(host_candidates.data(), count);
+  }
+};
+
+montecarlo_gpu::montecarlo_gpu(gpu::context& c, const kernels::mc_params& p, std::uint64_t window_samples)
+    : s_(std::make_unique<state>(c, p, window_samples)) {}
+
+montecarlo_gpu::~montecarlo_gpu() = default;
+
+const kernels::mc_params& montecarlo_gpu::params() const noexcept { return s_->p; }
+
+std::uint64_t montecarlo_gpu::window_samples() const noexcept { return s_->window; }
+
+void montecarlo_gpu::run(montecarlo_fold& fold) {
+  for (std::uint64_t first = 0; first < s_->p.samples; first += s_->window)
+    s_->run_window(fold, first, std::min(s_->window, s_->p.samples - first));
 }
 
-}  // namespace tandem::kernels::gpu
+}  // namespace tandem

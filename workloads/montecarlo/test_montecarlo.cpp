@@ -13,13 +13,15 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_runner.hpp"
-#include "gpu_test.hpp"
+#include "backend_context.hpp"
 #include "tandem/backend.hpp"
 #include "tandem/errors.hpp"
 #include "tandem/executors.hpp"
 #include "tandem/gpu/device.hpp"
+#include "tandem/runner.hpp"
 #include "tandem/workloads/montecarlo.hpp"
 #include "tandem/workloads/montecarlo_fold.hpp"
+#include "tandem/workloads/montecarlo_gpu.hpp"
 
 namespace {
 
@@ -308,9 +310,18 @@ std::vector<montecarlo_options> reproducibility_cases() {
   o.qmc_replicates = 4;
   o.paths = 4 * 2048;
   cases.push_back(o);
+  o.qmc_replicates = 8;  // replicates of 256 points: chunks of 256 samples, one chunk per fold group
+  o.paths = 8 * 256;
+  cases.push_back(o);
   o = base;
   o.model = mc_model::arithmetic;
   o.paths = 3001;
+  cases.push_back(o);
+  o = base;  // antithetic pairs with payoffs and controls: every series of the fold
+  o.paths = 4098;
+  o.option = mc_option::asian_call;
+  o.control_variate = true;
+  o.antithetic = true;
   cases.push_back(o);
   return cases;
 }
@@ -318,32 +329,82 @@ std::vector<montecarlo_options> reproducibility_cases() {
 // Full-precision outputs (the JSON document writes every double so it reads back exactly).
 std::string fingerprint(const montecarlo_result& r) { return to_json(r).dump(); }
 
-TEST(montecarlo_reproducibility, same_bits_on_every_cpu_backend_and_worker_count) {
-  for (const montecarlo_options& o : reproducibility_cases()) {
+class montecarlo_backends : public ::testing::TestWithParam<const char*> {};
+
+// One body, every backend (gpu included, skipped by name without a device): bitwise the same
+// answer as seq for every case and worker count.
+TEST_P(montecarlo_backends, same_bits_as_seq_for_every_worker_count) {
+  const backend b = *parse_backend(GetParam());
+  TANDEM_SKIP_UNLESS_AVAILABLE(b);
+  const std::vector<montecarlo_options> cases = reproducibility_cases();
+  std::vector<std::string> reference;
+  for (const montecarlo_options& o : cases) reference.push_back(fingerprint(run_seq(o)));
+  for (unsigned workers : {1u, 2u, 8u}) {
+    tandem::testing::backend_context ctx(b, workers);
+    for (std::size_t i = 0; i < cases.size(); ++i)
+      EXPECT_EQ(fingerprint(run_montecarlo(*ctx, cases[i])), reference[i])
+          << GetParam() << " x" << workers << " case " << i << " paths=" << cases[i].paths;
+    if (b == backend::seq || b == backend::gpu) break;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(every, montecarlo_backends, ::testing::ValuesIn(tandem::testing::every_backend),
+                         [](const auto& p) { return std::string(p.param); });
+
+// ---- the GPU engine --------------------------------------------------------------------------
+
+// Windows of one, two and three fold groups: the fold sees the groups and the VaR candidates window
+// by window, and from the second window on the candidates are filtered on the device against the
+// fold's bound. Any window size gives seq's bits.
+TEST(montecarlo_gpu_engine, any_window_size_gives_the_same_bits) {
+  TANDEM_SKIP_UNLESS_AVAILABLE(backend::gpu);
+  session s;
+  std::vector<montecarlo_options> cases = reproducibility_cases();
+  montecarlo_options many;  // 13 windows of one group; the fold knows its bound after 4 (65,536 candidates)
+  many.paths = 200'000;
+  many.steps = 4;
+  many.var_level = 0.01;
+  cases.push_back(many);
+  for (const montecarlo_options& o : cases) {
     const std::string reference = fingerprint(run_seq(o));
-    for (unsigned workers : {1u, 2u, 8u}) {
-      thread_executor ex(workers);
-      EXPECT_EQ(fingerprint(run_montecarlo(ex, o)), reference) << "threads x" << workers << " paths=" << o.paths;
+    const kernels::mc_params p = montecarlo_job(o);
+    const std::uint64_t group = montecarlo_chunk_size(p) * montecarlo_group_chunks(p);
+    for (std::uint64_t groups : {1u, 2u, 3u}) {
+      montecarlo_gpu engine(s.gpu(), p, groups * group);
+      EXPECT_EQ(engine.window_samples(), std::min(groups, (p.samples + group - 1) / group) * group);
+      EXPECT_EQ(fingerprint(run_montecarlo(engine, o)), reference) << "windows of " << groups << " groups, paths="
+                                                                    << o.paths;
     }
   }
 }
 
-TEST(montecarlo_reproducibility, procs_backend_gives_the_same_bits) {
-  if (!backend_availability("procs").available)
-    GTEST_SKIP() << "backend procs unavailable: " << backend_availability("procs").reason;
-  for (const montecarlo_options& o : reproducibility_cases()) {
-    const std::string reference = fingerprint(run_seq(o));
-    for (unsigned workers : {1u, 2u, 8u}) {
-      auto ex = make_executor("procs", workers);
-      EXPECT_EQ(fingerprint(run_montecarlo(*ex, o)), reference) << "procs x" << workers << " paths=" << o.paths;
-    }
-  }
+// The engine takes its memory when it is made (the runner's prepare); runs after the first take
+// nothing more from the pool, which therefore never calls the driver.
+TEST(montecarlo_gpu_engine, runs_take_no_new_memory) {
+  TANDEM_SKIP_UNLESS_AVAILABLE(backend::gpu);
+  session s;
+  montecarlo_options o;
+  o.paths = 9000;
+  o.steps = 12;
+  o.option = mc_option::asian_call;
+  o.control_variate = true;
+  const kernels::mc_params p = montecarlo_job(o);
+  montecarlo_gpu engine(s.gpu(), p, 2048);
+  const std::string first = fingerprint(run_montecarlo(engine, o));
+  const std::size_t reserved = s.gpu().pool_reserved();
+  EXPECT_GT(reserved, 0u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(fingerprint(run_montecarlo(engine, o)), first);
+  EXPECT_EQ(s.gpu().pool_reserved(), reserved);
 }
 
-TEST(montecarlo_reproducibility, gpu_gives_the_same_bits) {
-  TANDEM_SKIP_WITHOUT_GPU();
-  for (const montecarlo_options& o : reproducibility_cases())
-    EXPECT_EQ(fingerprint(run_montecarlo_gpu(o)), fingerprint(run_seq(o))) << "paths=" << o.paths;
+TEST(montecarlo_gpu_engine, refuses_options_it_was_not_made_for) {
+  TANDEM_SKIP_UNLESS_AVAILABLE(backend::gpu);
+  session s;
+  montecarlo_options o;
+  o.paths = 100;
+  montecarlo_gpu engine(s.gpu(), montecarlo_job(o));
+  o.seed = 7;
+  EXPECT_THROW(run_montecarlo(engine, o), std::invalid_argument);
 }
 
 TEST(montecarlo_reproducibility, the_seed_changes_the_answer_and_only_the_seed) {

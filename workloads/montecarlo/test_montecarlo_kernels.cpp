@@ -232,7 +232,7 @@ TEST(montecarlo_streamed_bridge, sobol_paths_are_bitwise_the_whole_path_bridge) 
 // The program's shape: one operation per W, every entry once, every W emitted once in time order
 // (checked by replaying the program on indices), within the slot bound at 1 + ceil(log2 n) levels.
 TEST(montecarlo_streamed_bridge, program_places_and_emits_every_w_once_in_few_slots) {
-  for (std::uint32_t n = 1; n <= mc_qmc_max_steps; n += (n < 70 ? 1 : 37)) {
+  for (std::uint32_t n = 1; n <= mc_qmc_max_steps; n = n < 70 ? n + 1 : n < 1000 ? n + 37 : n + 1) {
     const brownian_bridge b = make_brownian_bridge(n);
     ASSERT_EQ(b.program.size(), n);
     const std::uint32_t ceil_log2 = n == 1 ? 0 : static_cast<std::uint32_t>(std::bit_width(n - 1));

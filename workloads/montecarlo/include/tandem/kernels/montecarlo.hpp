@@ -165,7 +165,10 @@ TANDEM_HD_INLINE mc_path_pair mc_pseudo_pair(const mc_params& p, std::uint64_t s
 // emitting it as soon as every earlier time has been emitted. A W's neighbours are its ancestors in
 // the tree, and an ancestor's slot is not reused until its subtree is done, so one slot per level
 // suffices: O(log n) doubles, 1 + ceil(log2 n) levels (11 at 1024 steps).
-inline constexpr std::uint32_t mc_bridge_max_levels = 32;
+// The deepest tree a path can have: 1 + ceil(log2 mc_qmc_max_steps). It sizes every GPU thread's
+// slots and shift caches (392 bytes of state at 11 levels; 928 at the earlier bound of 32).
+inline constexpr std::uint32_t mc_bridge_max_levels = 11;
+static_assert(mc_qmc_max_steps == 1024, "mc_bridge_max_levels is 1 + ceil(log2 mc_qmc_max_steps)");
 static_assert(mc_qmc_max_steps <= 65536, "a bridge entry is 16 bits");
 
 // One operation of the bridge program, n of them in depth-first (pre-order) order: W of entry

@@ -89,10 +89,13 @@ std::uint64_t montecarlo_group_chunks(const kernels::mc_params& p);
 job<montecarlo_kernel> montecarlo_job_of(const montecarlo_options& o);
 
 montecarlo_result run_montecarlo(executor& ex, const montecarlo_options& o);
-// On any backend (the run context the runner sets up).
+// On any backend (the run context the runner sets up). On the gpu backend this makes a GPU engine
+// for the one run; the workload (make_montecarlo_workload) makes it once, in prepare.
 montecarlo_result run_montecarlo(run_context& ctx, const montecarlo_options& o);
-// On the current CUDA device. Throws unavailable_error in a build without CUDA.
-montecarlo_result run_montecarlo_gpu(const montecarlo_options& o);
+// On the GPU engine made for these options (montecarlo_gpu.hpp), with the buffers it holds: the way
+// to time repeated GPU runs. Throws unavailable_error in a build without GPU code.
+class montecarlo_gpu;
+montecarlo_result run_montecarlo(montecarlo_gpu& engine, const montecarlo_options& o);
 
 // Closed forms: Black-Scholes for a European option and the discretely monitored geometric-Asian
 // option (average of S at t = dt, 2 dt, ..., T), both under GBM with volatility sigma, rate r.

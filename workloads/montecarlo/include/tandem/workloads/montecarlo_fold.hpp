@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "tandem/kernels/montecarlo.hpp"
@@ -21,6 +22,11 @@ class montecarlo_fold {
   void add_chunk(std::uint64_t first_sample, const kernels::mc_chunk_stats& s);
   // Final prices, any order: keeps the var_rank() smallest.
   void add_finals(const double* values, std::size_t count);
+  // Once known, the rank-th smallest final price so far: add_finals ignores values at or above it,
+  // so a caller may drop them first (the GPU filters its candidates on the device).
+  std::optional<double> candidate_bound() const {
+    return have_threshold_ ? std::optional<double>(threshold_) : std::nullopt;
+  }
   // The statistics of one fold group's chunks, in chunk order: merged into one summary, which is
   // then merged into its replicate's (groups in order). The same tree for CPU and GPU partials.
   void add_group(std::uint64_t first_sample, const kernels::mc_chunk_stats* chunks, std::size_t count);
