@@ -1,7 +1,7 @@
 // The CPU's fast path for pseudo-random paths (GBM or arithmetic, any option): mc_lanes paths
 // advance together, step by step, in arrays the compiler turns into SIMD instructions. Each lane performs exactly the operations of kernels::mc_pseudo_path, in the same
 // order, so the results are bitwise those of the per-path function the GPU runs
-// (tests/test_montecarlo.cpp checks it). Philox4x32-10 is written out in structure-of-arrays form
+// (test_montecarlo.cpp checks it). Philox4x32-10 is written out in structure-of-arrays form
 // for the same reason; the tests compare every lane's outputs with the per-path function's.
 #pragma once
 

@@ -2,7 +2,7 @@
 // threads run should take at most 1/1.8 of seq's time on a 2-core machine. `gpu` times the Thrust
 // path alone (tasks_kernel::run_gpu on a context opened once, memory from its pool); it reports
 // itself skipped, with the reason, without a device (scripts/gpu-check.sh runs it on one).
-// Run: build/bench/bench_tasks --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+// Run: build/workloads/tasks/bench_tasks --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
 #include <memory>

@@ -1,7 +1,7 @@
 // Standard normal deviates from uniform bits: the inverse normal CDF of P. J. Acklam (2003).
 //
 // Accuracy: relative error below 1.15e-9 over the whole open interval (0, 1) for the rational
-// functions (Acklam's bound); evaluated in double, 1.17e-9 at worst (tests/test_montecarlo_math.cpp,
+// functions (Acklam's bound); evaluated in double, 1.17e-9 at worst (workloads/montecarlo/test_montecarlo_math.cpp,
 // against a reference refined with erfc in long double). The
 // central region 0.02425 <= p <= 0.97575 (95% of draws) is one rational function with no
 // transcendental call; the tails take one portable_log and one sqrt, both bitwise the same on CPU
