@@ -76,14 +76,14 @@ void run_groups(run_context& ctx, const job<Kernel>& j, std::size_t window_group
   if (j.group_chunks == 0) throw std::invalid_argument("job: group_chunks must be at least 1");
   window_groups = std::max<std::size_t>(window_groups, 1);
   const std::size_t groups = j.groups();
-  std::vector<partial_type> partials(std::min(groups, window_groups) * j.group_chunks);
+  partial_type* partials = ctx.windows.get<partial_type>(std::min(j.plan.chunks(), window_groups * j.group_chunks));
   for (std::size_t g0 = 0; g0 < groups; g0 += window_groups) {
     const std::size_t g1 = std::min(groups, g0 + window_groups);
     const chunk_span window{j.group(g0).first, j.group(g1 - 1).last};
-    run_span(ctx, j, window, partials.data());
+    run_span(ctx, j, window, partials);
     for (std::size_t g = g0; g < g1; ++g) {
       const chunk_span s = j.group(g);
-      on_group(g, std::span<const partial_type>(partials.data() + (s.first - window.first), s.size()));
+      on_group(g, std::span<const partial_type>(partials + (s.first - window.first), s.size()));
     }
   }
 }
