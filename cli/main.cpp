@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "cli.hpp"
+#include "tandem/env.hpp"
 #include "tandem/errors.hpp"
 #include "tandem/interrupt.hpp"
 
@@ -14,6 +15,8 @@ int main(int argc, char** argv) {
   cli::add_info_command(app);
   for (const cli::workload_command* w : cli::workload_commands()) cli::add_workload_command(app, *w);
   cli::add_bench_command(app);
+  // A malformed TANDEM_* variable is a usage error before any command runs (after --help).
+  app.parse_complete_callback([] { tandem::check_environment(); });
 
   // Ctrl-C and SIGTERM stop the procs workers cleanly and exit 130 / 143.
   tandem::install_interrupt_handlers();

@@ -165,6 +165,23 @@ TEST_P(cli_workload, help_bad_flags_and_every_backend) {
 INSTANTIATE_TEST_SUITE_P(list, cli_workload, ::testing::ValuesIn(tandem::testing::workload_smoke_args),
                          [](const auto& p) { return std::string(p.param.first); });
 
+TEST(cli, a_bad_environment_variable_is_one_line_naming_it) {
+  // std::stoull printed a bare "stoull" for abc and read 1e9 as 1 byte.
+  for (const char* env : {"TANDEM_SHARED_ARENA_BYTES=abc", "TANDEM_SHARED_ARENA_BYTES=1e9",
+                          "TANDEM_SHARED_ARENA_BYTES=-1", "TANDEM_SHARED_ARENA_BYTES=1", "TANDEM_DISABLE_GPU=yes"}) {
+    const std::string name = std::string(env).substr(0, std::string(env).find('='));
+    for (const char* cmd : {"tasks --backend procs --count 1 --n 10 --repeat 1 --warmup 0", "info"}) {
+      const auto r = run_cli(cmd, env);
+      EXPECT_EQ(r.status, 2) << env << " " << cmd << ": " << r.err;
+      EXPECT_EQ(lines(r.err), 1) << env << ":\n" << r.err;
+      EXPECT_EQ(r.err.rfind("tandem: error: " + name + ": '", 0), 0u) << env << ": " << r.err;
+    }
+  }
+  const auto ok = run_cli("tasks --backend procs --workers 2 --count 2 --n 1000 --repeat 1 --warmup 0",
+                          "TANDEM_SHARED_ARENA_BYTES=256M TANDEM_DISABLE_GPU=1");
+  EXPECT_EQ(ok.status, 0) << ok.err;
+}
+
 TEST(cli, help_exits_zero) {
   const auto r = run_cli("tasks --help");
   EXPECT_EQ(r.status, 0);
