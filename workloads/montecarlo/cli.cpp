@@ -67,7 +67,10 @@ workload_factory add_flags(CLI::App& app) {
                   "example's S*max(0, 1 + mu*dt + sigma*sqrt(dt)*Z)")
       ->check(CLI::IsMember({"gbm", "arithmetic"}))
       ->capture_default_str();
-  cmd->add_option("--var-level", o.var_level, "VaR/CVaR level: VaR is the ceil(level*paths)-th smallest final price")
+  cmd->add_option("--var-level", o.var_level,
+                  "VaR/CVaR level, strictly between 0 and 1: VaR is the k-th smallest final price, k = "
+                  "ceil(level*paths). Exact VaR keeps the k smallest prices: k must be at most 2^26 = 67108864 "
+                  "(1 GiB)")
       ->capture_default_str();
   cmd->add_option("--option", s->option, "Price an option: call, put, asian-call, asian-put")
       ->check(CLI::IsMember({"none", "call", "put", "asian-call", "asian-put"}))
@@ -81,8 +84,8 @@ workload_factory add_flags(CLI::App& app) {
       ->check(CLI::IsMember({"none", "sobol"}))
       ->capture_default_str();
   cmd->add_option("--qmc-replicates", o.qmc_replicates,
-                  "Sobol: randomly shifted replicates whose spread is the error bar; --paths must be this times a "
-                  "power of two")
+                  "Sobol: randomly shifted replicates whose spread is the error bar (2 to 65536); --paths must be "
+                  "this times a power of two")
       ->capture_default_str();
   return [s](const common_flags& flags) {
     static const std::map<std::string, kernels::mc_option> options = {{"none", kernels::mc_option::none},
