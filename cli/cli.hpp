@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <functional>
 #include <initializer_list>
+#include <limits>
 #include <memory>
 #include <regex>
 #include <string>
@@ -39,6 +40,14 @@ struct common_flags {
   bool json = false;
   std::string out;  // write the JSON document here too (atomically)
 };
+
+// Validators for flag values, applied to the text before CLI11 converts it (flag_values.cpp):
+// plain decimal digits within [min, max]; a finite decimal number within [min, max]; any text but
+// the empty one.
+CLI::Validator whole_number(std::uint64_t min, std::uint64_t max);
+CLI::Validator finite_number(double min = -std::numeric_limits<double>::infinity(),
+                             double max = std::numeric_limits<double>::infinity());
+CLI::Validator non_empty();
 
 void add_common_flags(CLI::App& cmd, common_flags& f, const std::string& default_backend);
 run_options to_run_options(const common_flags& f);

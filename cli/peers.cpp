@@ -64,7 +64,8 @@ void add_bench_command(CLI::App& app) {
   auto s = std::make_shared<state>();
   auto* cmd = app.add_subcommand("bench", "Run every workload on every backend (and peers, if given) side by side");
   add_common_flags(*cmd, s->flags, "seq,threads,procs,gpu");
-  cmd->add_option("--peers", s->peers, "Folder of peer programs (e.g. ../shared/peers) to measure in the same run");
+  cmd->add_option("--peers", s->peers, "Folder of peer programs (e.g. ../shared/peers) to measure in the same run")
+      ->check(non_empty());
   cmd->add_flag("--quick", s->quick, "Smaller problem sizes, for a smoke test");
   cmd->callback([s] {
     report r;

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <filesystem>
 #include <set>
 #include <string>
@@ -164,6 +165,68 @@ TEST_P(cli_workload, help_bad_flags_and_every_backend) {
 
 INSTANTIATE_TEST_SUITE_P(list, cli_workload, ::testing::ValuesIn(tandem::testing::workload_smoke_args),
                          [](const auto& p) { return std::string(p.param.first); });
+
+// Every numeric flag, common and the workloads': a value is a plain decimal number in range or it is
+// refused with one line naming the flag. CLI11 alone turned "-1" and "1e23" into 2^64 - 1, "" into
+// 0, "0x10" into 16, and let nan through a range check.
+TEST(cli, numbers_are_read_strictly) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"tasks --seed -1", "--seed"},
+      {"tasks --seed 18446744073709551616", "--seed"},
+      {"tasks --seed 1e23", "--seed"},
+      {"tasks --seed ''", "--seed"},
+      {"tasks --seed 42abc", "--seed"},
+      {"tasks --chunk-timeout nan", "--chunk-timeout"},
+      {"tasks --chunk-timeout inf", "--chunk-timeout"},
+      {"tasks --chunk-timeout -1", "--chunk-timeout"},
+      {"tasks --chunk-timeout ''", "--chunk-timeout"},
+      {"tasks --workers -1", "--workers"},
+      {"tasks --workers 0x10", "--workers"},
+      {"tasks --workers 2.0", "--workers"},
+      {"tasks --repeat ''", "--repeat"},
+      {"tasks --repeat 4294967297", "--repeat"},
+      {"tasks --warmup -1", "--warmup"},
+      {"tasks --max-retries 1e2", "--max-retries"},
+      {"tasks --count -1", "--count"},
+      {"tasks --count 8x", "--count"},
+      {"tasks --n 18446744073709551617", "--n"},
+      {"tasks --n ' 5'", "--n"},
+      {"tasks --out ''", "--out"},
+      {"tasks --backend ''", "--backend"},
+      {"montecarlo --paths -1", "--paths"},
+      {"montecarlo --paths 1e6", "--paths"},
+      {"montecarlo --steps -1", "--steps"},
+      {"montecarlo --steps 4294967296", "--steps"},
+      {"montecarlo --s0 nan", "--s0"},
+      {"montecarlo --mu inf", "--mu"},
+      {"montecarlo --sigma ''", "--sigma"},
+      {"montecarlo --dt 1e400", "--dt"},
+      {"montecarlo --var-level nan", "--var-level"},
+      {"montecarlo --strike 100x", "--strike"},
+      {"montecarlo --rate -inf", "--rate"},
+      {"montecarlo --qmc-replicates -1", "--qmc-replicates"},
+      {"montecarlo --qmc-replicates 4294967295", "--qmc-replicates"},
+      {"bench --quick --peers ''", "--peers"},
+  };
+  for (const auto& [args, flag] : cases) {
+    const auto r = run_cli(args);
+    EXPECT_EQ(r.status, 2) << args << "\n" << r.err;
+    EXPECT_EQ(lines(r.err), 1) << args << ":\n" << r.err;
+    EXPECT_NE(r.err.find(flag + ":"), std::string::npos) << args << ": " << r.err;
+    EXPECT_TRUE(r.out.empty()) << args;
+  }
+}
+
+TEST(cli, numbers_at_the_edges_of_their_ranges_are_accepted) {
+  const auto r = run_cli("montecarlo --backend seq --repeat 1 --warmup 0 --json --seed 18446744073709551615 "
+                         "--paths 2048 --steps 3 --mu -0.5 --sigma 0.25 --dt 1e-3 --var-level 0.5 --chunk-timeout 0.5");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto p = nlohmann::json::parse(r.out).at("results")[0].at("params");
+  EXPECT_EQ(p.at("seed").get<std::uint64_t>(), 18446744073709551615u);
+  EXPECT_EQ(p.at("mu").get<double>(), -0.5);
+  EXPECT_EQ(p.at("dt").get<double>(), 1e-3);
+  EXPECT_EQ(run_cli("tasks --backend seq --repeat 1 --warmup 0 --count 1048576 --n 0 --seed 0").status, 0);
+}
 
 TEST(cli, a_bad_environment_variable_is_one_line_naming_it) {
   // std::stoull printed a bare "stoull" for abc and read 1e9 as 1 byte.
