@@ -58,11 +58,12 @@ int emit(const common_flags& f, const report& r);
 // Writes text to path through a temporary file in the same folder and a rename.
 void write_atomically(const std::filesystem::path& path, const std::string& text);
 
-// Runs `python3 DIR/script args`, finds `pattern` in its output and returns one record per capture
-// group (a time in seconds), named by `variants` in order.
+// Runs `python3 DIR/script args...` without a shell, finds `pattern` in its output (stdout and
+// stderr) and returns one record per capture group (a time in seconds), named by `variants` in
+// order. A peer that cannot run is skipped with one line on stderr saying why.
 std::vector<peer_record> run_python_peer(const std::string& peers_dir, const char* workload, const char* script,
-                                         const std::string& args, const std::regex& pattern, const char* peer,
-                                         std::initializer_list<const char*> variants);
+                                         const std::vector<std::string>& args, const std::regex& pattern,
+                                         const char* peer, std::initializer_list<const char*> variants);
 
 void add_info_command(CLI::App& app);
 // `tandem <name>` for one workload of the list: the common flags, the workload's own, the run and

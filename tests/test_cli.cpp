@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <string>
 
@@ -243,6 +245,44 @@ TEST(cli, a_bad_environment_variable_is_one_line_naming_it) {
   const auto ok = run_cli("tasks --backend procs --workers 2 --count 2 --n 1000 --repeat 1 --warmup 0",
                           "TANDEM_SHARED_ARENA_BYTES=256M TANDEM_DISABLE_GPU=1");
   EXPECT_EQ(ok.status, 0) << ok.err;
+}
+
+TEST(cli, peers_run_without_a_shell) {
+  if (std::system("command -v python3 >/dev/null 2>&1") != 0) GTEST_SKIP() << "no python3 to run peers with";
+  // A folder name that, pasted into a shell command, ends the quoted path and runs `echo`.
+  const auto root = std::filesystem::temp_directory_path() / ("tandem_peers_" + std::to_string(::getpid()));
+  const auto dir = root / "x'; echo PWNED; '";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "python_pools.py") << "import sys\nprint('n=%s tasks=%s workers=2 seq=1.5s threads=1.25s "
+                                           "procs=0.75s' % (sys.argv[1], sys.argv[2]))\n";
+  std::ofstream(dir / "python_montecarlo.py")
+      << "import sys\nprint('paths=%s python_loop=2.5s mean=1 var5=1 | numpy_vectorised=0.5s' % sys.argv[1])\n";
+  const auto r = run_cli("bench --quick --backend seq --repeat 1 --warmup 0 --json --peers \"" + dir.string() + "\"");
+  std::filesystem::remove_all(root);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out.find("PWNED"), std::string::npos) << r.out;
+  EXPECT_EQ(r.err.find("PWNED"), std::string::npos) << r.err;
+  const auto peers = nlohmann::json::parse(r.out).at("peers");
+  ASSERT_EQ(peers.size(), 5u) << peers.dump(2) << "\n" << r.err;
+  EXPECT_EQ(peers[0].at("variant"), "sequential");
+  EXPECT_EQ(peers[0].at("time_s").get<double>(), 1.5);
+  EXPECT_EQ(peers[0].at("detail"), "n=1000000 tasks=8 workers=2 seq=1.5s threads=1.25s procs=0.75s");
+  EXPECT_EQ(peers[4].at("variant"), "NumPy vectorised");
+  EXPECT_EQ(peers[4].at("time_s").get<double>(), 0.5);
+}
+
+TEST(cli, a_failing_peer_is_skipped_with_its_reason) {
+  if (std::system("command -v python3 >/dev/null 2>&1") != 0) GTEST_SKIP() << "no python3 to run peers with";
+  const auto dir = std::filesystem::temp_directory_path() / ("tandem_peers_fail_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "python_pools.py") << "import sys\nprint('no numpy here')\nsys.exit(3)\n";
+  const auto r = run_cli("bench --quick --backend seq --repeat 1 --warmup 0 --json --peers '" + dir.string() + "'");
+  std::filesystem::remove_all(dir);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("tasks: peer skipped: python_pools.py failed (exit status 3): no numpy here\n"),
+            std::string::npos)
+      << r.err;
+  EXPECT_TRUE(nlohmann::json::parse(r.out).at("peers").empty());
 }
 
 TEST(cli, help_exits_zero) {

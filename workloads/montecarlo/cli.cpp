@@ -43,7 +43,7 @@ bench_entry bench(bool quick) {
   return {make_montecarlo_workload(o), [paths = o.paths](const std::string& dir) {
             // "paths=10000 python_loop=2.345s mean=... var5=... | numpy_vectorised=0.0251s mean=... var5=..."
             static const std::regex line(R"(python_loop=([0-9.]+)s.*numpy_vectorised=([0-9.]+)s)");
-            return run_python_peer(dir, "montecarlo", "python_montecarlo.py", std::to_string(paths), line,
+            return run_python_peer(dir, "montecarlo", "python_montecarlo.py", {std::to_string(paths)}, line,
                                    "python (published example)", {"per-path loop", "NumPy vectorised"});
           }};
 }

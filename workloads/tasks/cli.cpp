@@ -26,7 +26,7 @@ bench_entry bench(bool quick) {
   return {make_tasks_workload(t), [t](const std::string& dir) {
             // "n=... tasks=... workers=2 seq=11.000s threads=11.180s procs=4.700s"
             static const std::regex line(R"(seq=([0-9.]+)s threads=([0-9.]+)s procs=([0-9.]+)s)");
-            return run_python_peer(dir, "tasks", "python_pools.py", std::to_string(t.n) + " " + std::to_string(t.count),
+            return run_python_peer(dir, "tasks", "python_pools.py", {std::to_string(t.n), std::to_string(t.count)},
                                    line, "python concurrent.futures",
                                    {"sequential", "ThreadPoolExecutor", "ProcessPoolExecutor"});
           }};
