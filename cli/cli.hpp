@@ -4,11 +4,11 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
-#include <filesystem>
 #include <functional>
 #include <initializer_list>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <regex>
 #include <string>
 #include <vector>
@@ -38,7 +38,7 @@ struct common_flags {
   unsigned max_retries = 3;    // procs: extra attempts for a chunk whose worker died
   double chunk_timeout = 0;    // procs: seconds before a chunk's worker is killed; 0: none
   bool json = false;
-  std::string out;  // write the JSON document here too (atomically)
+  std::string out;  // write the JSON document here too (atomically); empty: not asked for
 };
 
 // Validators for flag values, applied to the text before CLI11 converts it (flag_values.cpp):
@@ -52,11 +52,26 @@ CLI::Validator non_empty();
 void add_common_flags(CLI::App& cmd, common_flags& f, const std::string& default_backend);
 run_options to_run_options(const common_flags& f);
 
-// Prints the tables (or the JSON document) and returns the exit status.
-int emit(const common_flags& f, const report& r);
+// The --out destination (docs/io.md, "The CLI's outputs"). Made when a command starts, before any
+// run: a path that cannot be written is a usage_error naming it and the reason (exit 2), instead of
+// a run thrown away at the end. write() then replaces a regular file (or makes a new one) through
+// a temporary file beside it and a rename, and writes anything else (/dev/null, /dev/stdout, a
+// FIFO) directly; no temporary file outlives the process, whatever ends it.
+class out_file {
+ public:
+  explicit out_file(std::string path);
+  void write(const std::string& text) const;
 
-// Writes text to path through a temporary file in the same folder and a rename.
-void write_atomically(const std::filesystem::path& path, const std::string& text);
+ private:
+  std::string path_;
+  bool direct_ = false;
+};
+
+// The --out destination of these flags, checked; none when --out was not given.
+std::optional<out_file> out_destination(const common_flags& f);
+
+// Prints the tables (or the JSON document), writes `out`, and returns the exit status.
+int emit(const common_flags& f, const report& r, const std::optional<out_file>& out);
 
 // Runs `python3 DIR/script args...` without a shell, finds `pattern` in its output (stdout and
 // stderr) and returns one record per capture group (a time in seconds), named by `variants` in

@@ -36,7 +36,9 @@ void add_common_flags(CLI::App& cmd, common_flags& f, const std::string& default
       ->check(whole_number(0, std::numeric_limits<std::uint64_t>::max()))
       ->capture_default_str();
   cmd.add_flag("--json", f.json, "Print one JSON document on stdout instead of tables");
-  cmd.add_option("-o,--out", f.out, "Also write the JSON document to this file (written whole, or not at all)")
+  cmd.add_option("-o,--out", f.out,
+                 "Also write the JSON document to this file: whole or not at all, checked before the runs; "
+                 "/dev/null, /dev/stdout or a FIFO is written directly")
       ->check(non_empty());
 }
 
@@ -48,6 +50,11 @@ run_options to_run_options(const common_flags& f) {
   o.warmup = f.warmup;
   o.procs = {f.max_retries, f.chunk_timeout};
   return o;
+}
+
+std::optional<out_file> out_destination(const common_flags& f) {
+  if (f.out.empty()) return std::nullopt;
+  return out_file(f.out);
 }
 
 void add_info_command(CLI::App& app) {
@@ -67,11 +74,12 @@ void add_workload_command(CLI::App& app, const workload_command& w) {
   add_common_flags(*cmd, *flags, "auto");
   workload_factory make = w.add_flags(*cmd);
   cmd->callback([flags, make, &w] {
+    const std::optional<out_file> out = out_destination(*flags);  // before the run: exit 2 if unwritable
     const std::unique_ptr<workload> work = make(*flags);
     report r;
     session sess;
     r.runs.push_back(run_workload(*work, to_run_options(*flags), std::cerr, sess));
-    const int status = emit(*flags, r);
+    const int status = emit(*flags, r, out);
     if (!flags->json && w.print_answer) w.print_answer(r.runs.front());
     if (status != exit_ok) throw exit_status{status};
   });

@@ -143,6 +143,7 @@ void add_bench_command(CLI::App& app) {
       ->check(non_empty());
   cmd->add_flag("--quick", s->quick, "Smaller problem sizes, for a smoke test");
   cmd->callback([s] {
+    const std::optional<out_file> out = out_destination(s->flags);  // before the runs: exit 2 if unwritable
     report r;
     session sess;  // one GPU context for every workload
     for (const workload_command* w : workload_commands()) {
@@ -153,7 +154,7 @@ void add_bench_command(CLI::App& app) {
         r.peers.insert(r.peers.end(), p.begin(), p.end());
       }
     }
-    const int status = emit(s->flags, r);
+    const int status = emit(s->flags, r, out);
     if (status != exit_ok) throw exit_status{status};
   });
 }
