@@ -20,7 +20,7 @@ namespace tandem::cli {
 
 // Exit statuses, documented in the README.
 inline constexpr int exit_ok = 0;
-inline constexpr int exit_failure = 1;      // a run failed, or backends disagreed
+inline constexpr int exit_failure = 1;      // a run failed, backends disagreed, or stdout could not be written
 inline constexpr int exit_usage = 2;        // bad flag or value
 inline constexpr int exit_unavailable = 3;  // a backend asked for alone cannot run here
 
@@ -72,6 +72,10 @@ std::optional<out_file> out_destination(const common_flags& f);
 
 // Prints the tables (or the JSON document), writes `out`, and returns the exit status.
 int emit(const common_flags& f, const report& r, const std::optional<out_file>& out);
+
+// Flushes stdout and returns `status`, or exit_failure with one line on stderr when what was
+// printed could not all be written (a full disk, a closed descriptor).
+int check_stdout(int status);
 
 // Runs `python3 DIR/script args...` without a shell, finds `pattern` in its output (stdout and
 // stderr) and returns one record per capture group (a time in seconds), named by `variants` in

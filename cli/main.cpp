@@ -6,20 +6,12 @@
 #include "tandem/errors.hpp"
 #include "tandem/interrupt.hpp"
 
-int main(int argc, char** argv) {
-  namespace cli = tandem::cli;
-  CLI::App app{"Tandem: the same compute workloads on threads, processes and GPUs, with the same answer everywhere"};
-  app.name("tandem");
-  app.require_subcommand(1);
-  app.set_version_flag("--version", std::string("tandem ") + tandem::this_build().version);
-  cli::add_info_command(app);
-  for (const cli::workload_command* w : cli::workload_commands()) cli::add_workload_command(app, *w);
-  cli::add_bench_command(app);
-  // A malformed TANDEM_* variable is a usage error before any command runs (after --help).
-  app.parse_complete_callback([] { tandem::check_environment(); });
+namespace {
 
-  // Ctrl-C and SIGTERM stop the procs workers cleanly and exit 130 / 143.
-  tandem::install_interrupt_handlers();
+// Parses the command line and runs the command; returns the exit status, with one line on stderr
+// for anything but success.
+int run(CLI::App& app, int argc, char** argv) {
+  namespace cli = tandem::cli;
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -49,4 +41,23 @@ int main(int argc, char** argv) {
     return cli::exit_failure;
   }
   return cli::exit_ok;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  namespace cli = tandem::cli;
+  CLI::App app{"Tandem: the same compute workloads on threads, processes and GPUs, with the same answer everywhere"};
+  app.name("tandem");
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("tandem ") + tandem::this_build().version);
+  cli::add_info_command(app);
+  for (const cli::workload_command* w : cli::workload_commands()) cli::add_workload_command(app, *w);
+  cli::add_bench_command(app);
+  // A malformed TANDEM_* variable is a usage error before any command runs (after --help).
+  app.parse_complete_callback([] { tandem::check_environment(); });
+
+  // Ctrl-C and SIGTERM stop the procs workers cleanly and exit 130 / 143.
+  tandem::install_interrupt_handlers();
+  return cli::check_stdout(run(app, argc, argv));
 }

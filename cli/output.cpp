@@ -4,9 +4,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <thread>
 
@@ -61,6 +63,14 @@ void pause_for_test() {
   while (::stat(marker, &st) == 0 && std::chrono::steady_clock::now() < give_up)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
 }
+
+// Why stdout failed, taken while errno still says so: a document larger than stdout's buffer is
+// written (and fails) inside `<<`, and later calls may change errno before check_stdout runs.
+int stdout_errno = 0;
+void note_stdout_error() {
+  std::cout.flush();
+  if (stdout_errno == 0 && (!std::cout || std::ferror(stdout))) stdout_errno = errno;
+}
 }  // namespace
 
 out_file::out_file(std::string path) : path_(std::move(path)) {
@@ -101,12 +111,25 @@ int emit(const common_flags& f, const report& r, const std::optional<out_file>& 
       std::cout << "\n";
     }
   }
+  note_stdout_error();
   if (!r.agree()) {
     for (const run_report& rr : r.runs)
       if (!rr.agree) std::cerr << "tandem: error: backends disagree: " << rr.disagreement << "\n";
     return exit_failure;
   }
   return exit_ok;
+}
+
+int check_stdout(int status) {
+  // With a file or a pipe behind it, stdout is buffered: a full disk shows up at the flush, or
+  // as the stream's error flag if an earlier buffer-full write already failed.
+  errno = 0;
+  std::cout.flush();
+  const bool flushed = std::fflush(stdout) == 0;
+  const int err = stdout_errno != 0 ? stdout_errno : errno;
+  if (flushed && !std::ferror(stdout) && std::cout.good()) return status;
+  std::cerr << "tandem: error: cannot write standard output: " << std::strerror(err != 0 ? err : EIO) << "\n";
+  return status == exit_ok ? exit_failure : status;
 }
 
 }  // namespace tandem::cli

@@ -1,6 +1,6 @@
 // What the CLI writes: --out replaces a regular file whole or not at all, writes devices and FIFOs
 // directly, follows symlinks, is checked before the run, and leaves no temporary file behind even
-// when a signal arrives mid-write.
+// when a signal arrives mid-write; a stdout that cannot be written is an error.
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
@@ -154,6 +154,17 @@ TEST(cli_out, a_read_only_folder_fails_before_the_run) {
   EXPECT_EQ(r.status, 2) << r.err;
   EXPECT_EQ(r.err, "tandem: error: cannot write '" + d / "ro/x.json" + "': Permission denied\n");
   EXPECT_TRUE(fs::is_empty(d.path / "ro"));
+}
+
+TEST(cli_out, a_full_stdout_is_an_error) {
+  if (access("/dev/full", W_OK) != 0) GTEST_SKIP() << "no /dev/full here";
+  // A small document stays in stdout's buffer until exit; a large one fails inside the write.
+  const std::string large = "tasks --backend seq --count 20000 --n 10 --repeat 1 --warmup 0 --json";
+  for (const std::string& args : {small_run + " --json", small_run, large, std::string("info")}) {
+    const auto r = run_cli(args, "", "/dev/full");
+    EXPECT_EQ(r.status, 1) << args << ": " << r.err;
+    EXPECT_EQ(r.err, "tandem: error: cannot write standard output: No space left on device\n") << args;
+  }
 }
 
 // ---- signals while --out is written ----
