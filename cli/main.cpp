@@ -1,5 +1,8 @@
 // tandem: run compute workloads on every backend this machine has, and compare them.
+#include <cstdio>
+#include <cstring>
 #include <iostream>
+#include <new>
 
 #include "cli.hpp"
 #include "tandem/env.hpp"
@@ -36,6 +39,14 @@ int run(CLI::App& app, int argc, char** argv) {
     return e.exit_status();
   } catch (const cli::exit_status& e) {
     return e.code;
+  } catch (const std::bad_alloc& e) {
+    // A bare "std::bad_alloc" says nothing; the shared arena's own message says what to change.
+    // Written without allocating: memory may still be short here.
+    const bool plain = std::strcmp(e.what(), std::bad_alloc().what()) == 0;
+    std::fputs("tandem: error: out of memory: ", stderr);
+    std::fputs(plain ? "the run needed more memory than this machine gave it" : e.what(), stderr);
+    std::fputs("\n", stderr);
+    return cli::exit_failure;
   } catch (const std::exception& e) {
     std::cerr << "tandem: error: " << e.what() << "\n";
     return cli::exit_failure;

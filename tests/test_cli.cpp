@@ -247,6 +247,28 @@ TEST(cli, a_bad_environment_variable_is_one_line_naming_it) {
   EXPECT_EQ(ok.status, 0) << ok.err;
 }
 
+TEST(cli, out_of_memory_is_one_clear_line) {
+  // A shared arena too small for one window of partials (65,536 of 16 bytes): the bad_alloc's own
+  // message, said as such.
+  const auto r = run_cli("tasks --backend procs --workers 2 --count 65536 --n 1 --repeat 1 --warmup 0",
+                         "TANDEM_SHARED_ARENA_BYTES=1M");
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_EQ(r.err.rfind("tandem: error: out of memory: shared arena full", 0), 0u) << r.err;
+}
+
+TEST(cli, a_huge_tasks_job_holds_one_window_of_partials) {
+  // 2^20 tasks of 2^32 terms are 2^32 pieces: memory must be what is in flight (one window of
+  // partials, the per-task sums), not one partial per piece. Under a 1 GB address-space limit the
+  // run starts and is interrupted instead of failing to allocate.
+  for (const char* backend : {"seq", "procs"}) {
+    const auto r = run_cli(std::string("tasks --backend ") + backend +
+                               " --workers 2 --count 1048576 --n 4294967296 --repeat 1 --warmup 0",
+                           "ulimit -v 1000000; timeout --preserve-status -s INT 1");
+    EXPECT_EQ(r.status, 130) << backend << ": " << r.err;
+  }
+}
+
 TEST(cli, peers_run_without_a_shell) {
   if (std::system("command -v python3 >/dev/null 2>&1") != 0) GTEST_SKIP() << "no python3 to run peers with";
   // A folder name that, pasted into a shell command, ends the quoted path and runs `echo`.
