@@ -4,10 +4,11 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
-#include <filesystem>
 #include <functional>
 #include <initializer_list>
+#include <limits>
 #include <memory>
+#include <optional>
 #include <regex>
 #include <string>
 #include <vector>
@@ -19,7 +20,7 @@ namespace tandem::cli {
 
 // Exit statuses, documented in the README.
 inline constexpr int exit_ok = 0;
-inline constexpr int exit_failure = 1;      // a run failed, or backends disagreed
+inline constexpr int exit_failure = 1;      // a run failed, backends disagreed, or stdout could not be written
 inline constexpr int exit_usage = 2;        // bad flag or value
 inline constexpr int exit_unavailable = 3;  // a backend asked for alone cannot run here
 
@@ -37,23 +38,51 @@ struct common_flags {
   unsigned max_retries = 3;    // procs: extra attempts for a chunk whose worker died
   double chunk_timeout = 0;    // procs: seconds before a chunk's worker is killed; 0: none
   bool json = false;
-  std::string out;  // write the JSON document here too (atomically)
+  std::string out;  // write the JSON document here too (atomically); empty: not asked for
 };
+
+// Validators for flag values, applied to the text before CLI11 converts it (flag_values.cpp):
+// plain decimal digits within [min, max]; a finite decimal number within [min, max]; any text but
+// the empty one.
+CLI::Validator whole_number(std::uint64_t min, std::uint64_t max);
+CLI::Validator finite_number(double min = -std::numeric_limits<double>::infinity(),
+                             double max = std::numeric_limits<double>::infinity());
+CLI::Validator non_empty();
 
 void add_common_flags(CLI::App& cmd, common_flags& f, const std::string& default_backend);
 run_options to_run_options(const common_flags& f);
 
-// Prints the tables (or the JSON document) and returns the exit status.
-int emit(const common_flags& f, const report& r);
+// The --out destination (docs/io.md, "The CLI's outputs"). Made when a command starts, before any
+// run: a path that cannot be written is a usage_error naming it and the reason (exit 2), instead of
+// a run thrown away at the end. write() then replaces a regular file (or makes a new one) through
+// a temporary file beside it and a rename, and writes anything else (/dev/null, /dev/stdout, a
+// FIFO) directly; no temporary file outlives the process, whatever ends it.
+class out_file {
+ public:
+  explicit out_file(std::string path);
+  void write(const std::string& text) const;
 
-// Writes text to path through a temporary file in the same folder and a rename.
-void write_atomically(const std::filesystem::path& path, const std::string& text);
+ private:
+  std::string path_;
+  bool direct_ = false;
+};
 
-// Runs `python3 DIR/script args`, finds `pattern` in its output and returns one record per capture
-// group (a time in seconds), named by `variants` in order.
+// The --out destination of these flags, checked; none when --out was not given.
+std::optional<out_file> out_destination(const common_flags& f);
+
+// Prints the tables (or the JSON document), writes `out`, and returns the exit status.
+int emit(const common_flags& f, const report& r, const std::optional<out_file>& out);
+
+// Flushes stdout and returns `status`, or exit_failure with one line on stderr when what was
+// printed could not all be written (a full disk, a closed descriptor).
+int check_stdout(int status);
+
+// Runs `python3 DIR/script args...` without a shell, finds `pattern` in its output (stdout and
+// stderr) and returns one record per capture group (a time in seconds), named by `variants` in
+// order. A peer that cannot run is skipped with one line on stderr saying why.
 std::vector<peer_record> run_python_peer(const std::string& peers_dir, const char* workload, const char* script,
-                                         const std::string& args, const std::regex& pattern, const char* peer,
-                                         std::initializer_list<const char*> variants);
+                                         const std::vector<std::string>& args, const std::regex& pattern,
+                                         const char* peer, std::initializer_list<const char*> variants);
 
 void add_info_command(CLI::App& app);
 // `tandem <name>` for one workload of the list: the common flags, the workload's own, the run and

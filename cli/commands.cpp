@@ -1,4 +1,6 @@
+#include <cstdint>
 #include <iostream>
+#include <limits>
 #include <memory>
 
 #include "cli.hpp"
@@ -12,22 +14,32 @@ void add_common_flags(CLI::App& cmd, common_flags& f, const std::string& default
   cmd.add_option("-b,--backend", f.backend,
                  "Backend, or a comma list to compare: seq, threads, procs, gpu, auto. In a list, a backend that "
                  "cannot run here is skipped with its reason")
+      ->check(non_empty())
       ->capture_default_str();
   cmd.add_option("-w,--workers", f.workers, "Workers for threads/procs (default: logical cores)")
-      ->check(CLI::Range(1u, 4096u));
-  cmd.add_option("-r,--repeat", f.repeat, "Timed runs per backend")->check(CLI::Range(1u, 1000000u))->capture_default_str();
-  cmd.add_option("--warmup", f.warmup, "Untimed runs before them")->check(CLI::Range(0u, 1000000u))->capture_default_str();
+      ->check(whole_number(1, 4096));
+  cmd.add_option("-r,--repeat", f.repeat, "Timed runs per backend")
+      ->check(whole_number(1, 1000000))
+      ->capture_default_str();
+  cmd.add_option("--warmup", f.warmup, "Untimed runs before them")
+      ->check(whole_number(0, 1000000))
+      ->capture_default_str();
   cmd.add_option("--max-retries", f.max_retries,
                  "procs: extra attempts for a chunk whose worker crashed or timed out (0: none)")
-      ->check(CLI::Range(0u, 1000u))
+      ->check(whole_number(0, 1000))
       ->capture_default_str();
   cmd.add_option("--chunk-timeout", f.chunk_timeout,
                  "procs: seconds a chunk may run before its worker is killed and the chunk retried (0: no limit)")
-      ->check(CLI::Range(0.0, 1e9))
+      ->check(finite_number(0.0, 1e9))
       ->capture_default_str();
-  cmd.add_option("--seed", f.seed, "Random seed for workloads that draw random numbers")->capture_default_str();
+  cmd.add_option("--seed", f.seed, "Random seed for workloads that draw random numbers")
+      ->check(whole_number(0, std::numeric_limits<std::uint64_t>::max()))
+      ->capture_default_str();
   cmd.add_flag("--json", f.json, "Print one JSON document on stdout instead of tables");
-  cmd.add_option("-o,--out", f.out, "Also write the JSON document to this file (written whole, or not at all)");
+  cmd.add_option("-o,--out", f.out,
+                 "Also write the JSON document to this file: whole or not at all, checked before the runs; "
+                 "/dev/null, /dev/stdout or a FIFO is written directly")
+      ->check(non_empty());
 }
 
 run_options to_run_options(const common_flags& f) {
@@ -38,6 +50,11 @@ run_options to_run_options(const common_flags& f) {
   o.warmup = f.warmup;
   o.procs = {f.max_retries, f.chunk_timeout};
   return o;
+}
+
+std::optional<out_file> out_destination(const common_flags& f) {
+  if (f.out.empty()) return std::nullopt;
+  return out_file(f.out);
 }
 
 void add_info_command(CLI::App& app) {
@@ -57,11 +74,12 @@ void add_workload_command(CLI::App& app, const workload_command& w) {
   add_common_flags(*cmd, *flags, "auto");
   workload_factory make = w.add_flags(*cmd);
   cmd->callback([flags, make, &w] {
+    const std::optional<out_file> out = out_destination(*flags);  // before the run: exit 2 if unwritable
     const std::unique_ptr<workload> work = make(*flags);
     report r;
     session sess;
     r.runs.push_back(run_workload(*work, to_run_options(*flags), std::cerr, sess));
-    const int status = emit(*flags, r);
+    const int status = emit(*flags, r, out);
     if (!flags->json && w.print_answer) w.print_answer(r.runs.front());
     if (status != exit_ok) throw exit_status{status};
   });

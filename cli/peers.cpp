@@ -1,10 +1,20 @@
 // Peers: the programs users would otherwise run, measured in the same run as Tandem.
-#include <cstdio>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <regex>
 
 #include "cli.hpp"
+
+extern char** environ;
 
 namespace tandem::cli {
 
@@ -16,42 +26,107 @@ std::string python() {
   return "python3";
 }
 
-std::string run_capture(const std::string& command, int& status) {
-  std::string out;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (!pipe) {
-    status = -1;
-    return out;
+struct captured {
+  std::string out;     // stdout and stderr, interleaved as written
+  std::string failed;  // empty when the program ran and exited 0; otherwise why not, in words
+};
+
+// Runs argv[0] (looked up on PATH) with these arguments, without a shell: an argument is passed as
+// it is, whatever quotes or semicolons a folder name holds.
+captured run_capture(const std::vector<std::string>& argv) {
+  captured c;
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    c.failed = std::string("cannot make a pipe: ") + std::strerror(errno);
+    return c;
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  // The child starts with default SIGINT/SIGTERM handling and nothing blocked.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none, defaults;
+  sigemptyset(&none);
+  sigemptyset(&defaults);
+  sigaddset(&defaults, SIGINT);
+  sigaddset(&defaults, SIGTERM);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = 0;
+  const int spawned = posix_spawnp(&pid, args[0], &actions, &attr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  ::close(fds[1]);
+  if (spawned != 0) {
+    ::close(fds[0]);
+    c.failed = "cannot run " + argv[0] + ": " + std::strerror(spawned);
+    return c;
   }
   char buf[4096];
-  while (std::fgets(buf, sizeof buf, pipe)) out += buf;
-  status = ::pclose(pipe);
-  return out;
+  for (;;) {
+    const ssize_t n = ::read(fds[0], buf, sizeof buf);
+    if (n > 0) c.out.append(buf, std::size_t(n));
+    else if (n == 0 || errno != EINTR) break;
+  }
+  ::close(fds[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFSIGNALED(status)) c.failed = std::string("killed by signal ") + std::to_string(WTERMSIG(status));
+  else if (WEXITSTATUS(status) != 0) c.failed = "exit status " + std::to_string(WEXITSTATUS(status));
+  return c;
+}
+
+// At most 200 bytes of a program's output, on one line.
+std::string one_line(std::string text) {
+  if (text.size() > 200) text.resize(200);
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  for (char& ch : text)
+    if (ch == '\n' || ch == '\r') ch = ' ';
+  return text;
 }
 }  // namespace
 
 // A peer that cannot run is skipped with a note on stderr: peers are for comparison, never a
 // reason to fail the bench.
 std::vector<peer_record> run_python_peer(const std::string& peers_dir, const char* workload, const char* script,
-                                         const std::string& args, const std::regex& pattern, const char* peer,
-                                         std::initializer_list<const char*> variants) {
+                                         const std::vector<std::string>& args, const std::regex& pattern,
+                                         const char* peer, std::initializer_list<const char*> variants) {
   const std::filesystem::path path = std::filesystem::path(peers_dir) / script;
   if (!std::filesystem::exists(path)) {
     std::cerr << workload << ": peer skipped: " << path.string() << " not found\n";
     return {};
   }
-  int status = 0;
-  const std::string out = run_capture(python() + " '" + path.string() + "' " + args + " 2>&1", status);
+  std::vector<std::string> argv{python(), path.string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const captured run = run_capture(argv);
   std::smatch m;
-  if (status != 0 || !std::regex_search(out, m, pattern)) {
-    std::cerr << workload << ": peer skipped: " << script << " failed: " << out.substr(0, 200) << "\n";
+  if (!run.failed.empty() || !std::regex_search(run.out, m, pattern)) {
+    std::cerr << workload << ": peer skipped: " << script << " failed ("
+              << (run.failed.empty() ? "no timing in its output" : run.failed) << "): " << one_line(run.out) << "\n";
     return {};
   }
-  std::string detail = out;
+  std::string detail = run.out;
   while (!detail.empty() && (detail.back() == '\n' || detail.back() == '\r')) detail.pop_back();
   std::vector<peer_record> records;
   std::size_t group = 1;
-  for (const char* variant : variants) records.push_back({workload, peer, variant, std::stod(m[group++]), detail});
+  for (const char* variant : variants) {
+    const std::string text = m[group++];
+    double seconds = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+    if (ec != std::errc() || end != text.data() + text.size()) {
+      std::cerr << workload << ": peer skipped: " << script << " printed an unreadable time '" << text << "'\n";
+      return {};
+    }
+    records.push_back({workload, peer, variant, seconds, detail});
+  }
   return records;
 }
 
@@ -64,9 +139,11 @@ void add_bench_command(CLI::App& app) {
   auto s = std::make_shared<state>();
   auto* cmd = app.add_subcommand("bench", "Run every workload on every backend (and peers, if given) side by side");
   add_common_flags(*cmd, s->flags, "seq,threads,procs,gpu");
-  cmd->add_option("--peers", s->peers, "Folder of peer programs (e.g. ../shared/peers) to measure in the same run");
+  cmd->add_option("--peers", s->peers, "Folder of peer programs (e.g. ../shared/peers) to measure in the same run")
+      ->check(non_empty());
   cmd->add_flag("--quick", s->quick, "Smaller problem sizes, for a smoke test");
   cmd->callback([s] {
+    const std::optional<out_file> out = out_destination(s->flags);  // before the runs: exit 2 if unwritable
     report r;
     session sess;  // one GPU context for every workload
     for (const workload_command* w : workload_commands()) {
@@ -77,7 +154,7 @@ void add_bench_command(CLI::App& app) {
         r.peers.insert(r.peers.end(), p.begin(), p.end());
       }
     }
-    const int status = emit(s->flags, r);
+    const int status = emit(s->flags, r, out);
     if (status != exit_ok) throw exit_status{status};
   });
 }

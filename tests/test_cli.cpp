@@ -2,7 +2,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <string>
 
@@ -164,6 +167,145 @@ TEST_P(cli_workload, help_bad_flags_and_every_backend) {
 
 INSTANTIATE_TEST_SUITE_P(list, cli_workload, ::testing::ValuesIn(tandem::testing::workload_smoke_args),
                          [](const auto& p) { return std::string(p.param.first); });
+
+// Every numeric flag, common and the workloads': a value is a plain decimal number in range or it is
+// refused with one line naming the flag. CLI11 alone turned "-1" and "1e23" into 2^64 - 1, "" into
+// 0, "0x10" into 16, and let nan through a range check.
+TEST(cli, numbers_are_read_strictly) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"tasks --seed -1", "--seed"},
+      {"tasks --seed 18446744073709551616", "--seed"},
+      {"tasks --seed 1e23", "--seed"},
+      {"tasks --seed ''", "--seed"},
+      {"tasks --seed 42abc", "--seed"},
+      {"tasks --chunk-timeout nan", "--chunk-timeout"},
+      {"tasks --chunk-timeout inf", "--chunk-timeout"},
+      {"tasks --chunk-timeout -1", "--chunk-timeout"},
+      {"tasks --chunk-timeout ''", "--chunk-timeout"},
+      {"tasks --workers -1", "--workers"},
+      {"tasks --workers 0x10", "--workers"},
+      {"tasks --workers 2.0", "--workers"},
+      {"tasks --repeat ''", "--repeat"},
+      {"tasks --repeat 4294967297", "--repeat"},
+      {"tasks --warmup -1", "--warmup"},
+      {"tasks --max-retries 1e2", "--max-retries"},
+      {"tasks --count -1", "--count"},
+      {"tasks --count 8x", "--count"},
+      {"tasks --n 18446744073709551617", "--n"},
+      {"tasks --n ' 5'", "--n"},
+      {"tasks --out ''", "--out"},
+      {"tasks --backend ''", "--backend"},
+      {"montecarlo --paths -1", "--paths"},
+      {"montecarlo --paths 1e6", "--paths"},
+      {"montecarlo --steps -1", "--steps"},
+      {"montecarlo --steps 4294967296", "--steps"},
+      {"montecarlo --s0 nan", "--s0"},
+      {"montecarlo --mu inf", "--mu"},
+      {"montecarlo --sigma ''", "--sigma"},
+      {"montecarlo --dt 1e400", "--dt"},
+      {"montecarlo --var-level nan", "--var-level"},
+      {"montecarlo --strike 100x", "--strike"},
+      {"montecarlo --rate -inf", "--rate"},
+      {"montecarlo --qmc-replicates -1", "--qmc-replicates"},
+      {"montecarlo --qmc-replicates 4294967295", "--qmc-replicates"},
+      {"bench --quick --peers ''", "--peers"},
+  };
+  for (const auto& [args, flag] : cases) {
+    const auto r = run_cli(args);
+    EXPECT_EQ(r.status, 2) << args << "\n" << r.err;
+    EXPECT_EQ(lines(r.err), 1) << args << ":\n" << r.err;
+    EXPECT_NE(r.err.find(flag + ":"), std::string::npos) << args << ": " << r.err;
+    EXPECT_TRUE(r.out.empty()) << args;
+  }
+}
+
+TEST(cli, numbers_at_the_edges_of_their_ranges_are_accepted) {
+  const auto r = run_cli("montecarlo --backend seq --repeat 1 --warmup 0 --json --seed 18446744073709551615 "
+                         "--paths 2048 --steps 3 --mu -0.5 --sigma 0.25 --dt 1e-3 --var-level 0.5 --chunk-timeout 0.5");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto p = nlohmann::json::parse(r.out).at("results")[0].at("params");
+  EXPECT_EQ(p.at("seed").get<std::uint64_t>(), 18446744073709551615u);
+  EXPECT_EQ(p.at("mu").get<double>(), -0.5);
+  EXPECT_EQ(p.at("dt").get<double>(), 1e-3);
+  EXPECT_EQ(run_cli("tasks --backend seq --repeat 1 --warmup 0 --count 1048576 --n 0 --seed 0").status, 0);
+}
+
+TEST(cli, a_bad_environment_variable_is_one_line_naming_it) {
+  // std::stoull printed a bare "stoull" for abc and read 1e9 as 1 byte.
+  for (const char* env : {"TANDEM_SHARED_ARENA_BYTES=abc", "TANDEM_SHARED_ARENA_BYTES=1e9",
+                          "TANDEM_SHARED_ARENA_BYTES=-1", "TANDEM_SHARED_ARENA_BYTES=1", "TANDEM_DISABLE_GPU=yes"}) {
+    const std::string name = std::string(env).substr(0, std::string(env).find('='));
+    for (const char* cmd : {"tasks --backend procs --count 1 --n 10 --repeat 1 --warmup 0", "info"}) {
+      const auto r = run_cli(cmd, env);
+      EXPECT_EQ(r.status, 2) << env << " " << cmd << ": " << r.err;
+      EXPECT_EQ(lines(r.err), 1) << env << ":\n" << r.err;
+      EXPECT_EQ(r.err.rfind("tandem: error: " + name + ": '", 0), 0u) << env << ": " << r.err;
+    }
+  }
+  const auto ok = run_cli("tasks --backend procs --workers 2 --count 2 --n 1000 --repeat 1 --warmup 0",
+                          "TANDEM_SHARED_ARENA_BYTES=256M TANDEM_DISABLE_GPU=1");
+  EXPECT_EQ(ok.status, 0) << ok.err;
+}
+
+TEST(cli, out_of_memory_is_one_clear_line) {
+  // A shared arena too small for one window of partials (65,536 of 16 bytes): the bad_alloc's own
+  // message, said as such.
+  const auto r = run_cli("tasks --backend procs --workers 2 --count 65536 --n 1 --repeat 1 --warmup 0",
+                         "TANDEM_SHARED_ARENA_BYTES=1M");
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_EQ(r.err.rfind("tandem: error: out of memory: shared arena full", 0), 0u) << r.err;
+}
+
+TEST(cli, a_huge_tasks_job_holds_one_window_of_partials) {
+  // 2^20 tasks of 2^32 terms are 2^32 pieces: memory must be what is in flight (one window of
+  // partials, the per-task sums), not one partial per piece. Under a 1 GB address-space limit the
+  // run starts and is interrupted instead of failing to allocate.
+  for (const char* backend : {"seq", "procs"}) {
+    const auto r = run_cli(std::string("tasks --backend ") + backend +
+                               " --workers 2 --count 1048576 --n 4294967296 --repeat 1 --warmup 0",
+                           "ulimit -v 1000000; timeout --preserve-status -s INT 1");
+    EXPECT_EQ(r.status, 130) << backend << ": " << r.err;
+  }
+}
+
+TEST(cli, peers_run_without_a_shell) {
+  if (std::system("command -v python3 >/dev/null 2>&1") != 0) GTEST_SKIP() << "no python3 to run peers with";
+  // A folder name that, pasted into a shell command, ends the quoted path and runs `echo`.
+  const auto root = std::filesystem::temp_directory_path() / ("tandem_peers_" + std::to_string(::getpid()));
+  const auto dir = root / "x'; echo PWNED; '";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "python_pools.py") << "import sys\nprint('n=%s tasks=%s workers=2 seq=1.5s threads=1.25s "
+                                           "procs=0.75s' % (sys.argv[1], sys.argv[2]))\n";
+  std::ofstream(dir / "python_montecarlo.py")
+      << "import sys\nprint('paths=%s python_loop=2.5s mean=1 var5=1 | numpy_vectorised=0.5s' % sys.argv[1])\n";
+  const auto r = run_cli("bench --quick --backend seq --repeat 1 --warmup 0 --json --peers \"" + dir.string() + "\"");
+  std::filesystem::remove_all(root);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out.find("PWNED"), std::string::npos) << r.out;
+  EXPECT_EQ(r.err.find("PWNED"), std::string::npos) << r.err;
+  const auto peers = nlohmann::json::parse(r.out).at("peers");
+  ASSERT_EQ(peers.size(), 5u) << peers.dump(2) << "\n" << r.err;
+  EXPECT_EQ(peers[0].at("variant"), "sequential");
+  EXPECT_EQ(peers[0].at("time_s").get<double>(), 1.5);
+  EXPECT_EQ(peers[0].at("detail"), "n=1000000 tasks=8 workers=2 seq=1.5s threads=1.25s procs=0.75s");
+  EXPECT_EQ(peers[4].at("variant"), "NumPy vectorised");
+  EXPECT_EQ(peers[4].at("time_s").get<double>(), 0.5);
+}
+
+TEST(cli, a_failing_peer_is_skipped_with_its_reason) {
+  if (std::system("command -v python3 >/dev/null 2>&1") != 0) GTEST_SKIP() << "no python3 to run peers with";
+  const auto dir = std::filesystem::temp_directory_path() / ("tandem_peers_fail_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "python_pools.py") << "import sys\nprint('no numpy here')\nsys.exit(3)\n";
+  const auto r = run_cli("bench --quick --backend seq --repeat 1 --warmup 0 --json --peers '" + dir.string() + "'");
+  std::filesystem::remove_all(dir);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("tasks: peer skipped: python_pools.py failed (exit status 3): no numpy here\n"),
+            std::string::npos)
+      << r.err;
+  EXPECT_TRUE(nlohmann::json::parse(r.out).at("peers").empty());
+}
 
 TEST(cli, help_exits_zero) {
   const auto r = run_cli("tasks --help");

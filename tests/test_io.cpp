@@ -419,6 +419,43 @@ TEST(ordered_file_sink, a_read_only_folder_is_a_usage_error) {
   EXPECT_TRUE(fs::is_empty(d.path / "ro"));
 }
 
+// check() answers before any work what the constructor would, and leaves nothing behind.
+TEST(ordered_file_sink, check_finds_unusable_destinations_up_front) {
+  temp_dir d;
+  EXPECT_FALSE(tandem::ordered_file_sink::check(d / "new.json"));  // a temporary file and a rename
+  write_file(d / "old.json", "old");
+  EXPECT_FALSE(tandem::ordered_file_sink::check(d / "old.json"));
+  EXPECT_EQ(read_file(d / "old.json"), "old");
+  EXPECT_TRUE(tandem::ordered_file_sink::check("/dev/null"));  // written directly
+  EXPECT_TRUE(tandem::ordered_file_sink::check("/dev/stderr"));
+  // A FIFO without a reader: answered at once, not opened (which would wait for one).
+  ASSERT_EQ(mkfifo((d / "pipe").c_str(), 0600), 0);
+  EXPECT_TRUE(tandem::ordered_file_sink::check(d / "pipe"));
+  fs::create_symlink("old.json", d.path / "link");
+  EXPECT_FALSE(tandem::ordered_file_sink::check(d / "link"));
+  EXPECT_EQ(d.names(), (std::vector<std::string>{"link", "old.json", "pipe"}));
+
+  EXPECT_EQ(error_of([&] { tandem::ordered_file_sink::check(d.path.string()); }),
+            "cannot write '" + d.path.string() + "': Is a directory");
+  fs::create_directory_symlink(d.path, d.path / "dirlink");
+  EXPECT_EQ(error_of([&] { tandem::ordered_file_sink::check(d / "dirlink"); }),
+            "cannot write '" + d / "dirlink" + "': Is a directory");
+  EXPECT_EQ(error_of([&] { tandem::ordered_file_sink::check(d / "no/such/out.csv"); }),
+            "cannot write '" + d / "no/such/out.csv" + "': No such file or directory");
+  EXPECT_EQ(error_of([&] { tandem::ordered_file_sink::check(d / "old.json/x"); }),
+            "cannot write '" + d / "old.json/x" + "': Not a directory");
+  EXPECT_EQ(error_of([] { tandem::ordered_file_sink::check(""); }), "cannot write '': No such file or directory");
+  EXPECT_THROW(tandem::ordered_file_sink::check(d.path.string()), tandem::usage_error);
+  // A descriptor that is not open for writing.
+  const int ro = ::open((d / "old.json").c_str(), O_RDONLY);
+  ASSERT_GE(ro, 0);
+  const std::string name = "/dev/fd/" + std::to_string(ro);
+  EXPECT_EQ(error_of([&] { tandem::ordered_file_sink::check(name); }),
+            "cannot write '" + name + "': Bad file descriptor");
+  ::close(ro);
+  EXPECT_EQ(d.names(), (std::vector<std::string>{"dirlink", "link", "old.json", "pipe"}));
+}
+
 TEST(ordered_file_sink, disk_full_is_a_runtime_error_naming_the_path) {
   if (access("/dev/full", W_OK) != 0) GTEST_SKIP() << "no /dev/full here";
   tandem::ordered_file_sink sink("/dev/full");

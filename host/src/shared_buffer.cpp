@@ -14,6 +14,8 @@
 #include <system_error>
 #include <utility>
 
+#include "tandem/env.hpp"
+
 namespace tandem {
 
 namespace {
@@ -42,7 +44,8 @@ struct arena_state {
 
   arena_state() {
     std::size_t bytes = std::size_t(sysconf(_SC_PHYS_PAGES)) * std::size_t(sysconf(_SC_PAGESIZE));
-    if (const char* env = std::getenv("TANDEM_SHARED_ARENA_BYTES"); env && *env) bytes = std::stoull(env);
+    if (const auto env = env_bytes("TANDEM_SHARED_ARENA_BYTES", shared_arena::min_bytes, shared_arena::max_bytes))
+      bytes = *env;
     capacity = round_up(bytes);
     // NORESERVE: this is address space, not memory; only touched pages cost anything. Under strict
     // overcommit (vm.overcommit_memory = 2) the kernel still accounts it, so ask for less until it
@@ -116,16 +119,32 @@ arena_state& arena() {
 
 namespace shared_arena {
 void ensure() { (void)arena(); }
+// The queries below are noexcept: an arena that cannot be made (a malformed
+// TANDEM_SHARED_ARENA_BYTES, no address space) holds nothing, and ensure() reports why.
 bool contains(const void* p, std::size_t bytes) noexcept {
-  const arena_state& a = arena();
-  const auto* c = static_cast<const unsigned char*>(p);
-  return c >= a.base && bytes <= a.capacity && std::size_t(c - a.base) <= a.capacity - bytes;
+  try {
+    const arena_state& a = arena();
+    const auto* c = static_cast<const unsigned char*>(p);
+    return c >= a.base && bytes <= a.capacity && std::size_t(c - a.base) <= a.capacity - bytes;
+  } catch (...) {
+    return false;
+  }
 }
-std::size_t capacity() noexcept { return arena().capacity; }
+std::size_t capacity() noexcept {
+  try {
+    return arena().capacity;
+  } catch (...) {
+    return 0;
+  }
+}
 std::size_t in_use() noexcept {
-  arena_state& a = arena();
-  std::lock_guard lock(a.mutex);
-  return a.in_use;
+  try {
+    arena_state& a = arena();
+    std::lock_guard lock(a.mutex);
+    return a.in_use;
+  } catch (...) {
+    return 0;
+  }
 }
 }  // namespace shared_arena
 

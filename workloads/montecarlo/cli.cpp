@@ -1,7 +1,9 @@
 // `tandem montecarlo`: the flags of the Monte Carlo workload.
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <memory>
 
@@ -41,7 +43,7 @@ bench_entry bench(bool quick) {
   return {make_montecarlo_workload(o), [paths = o.paths](const std::string& dir) {
             // "paths=10000 python_loop=2.345s mean=... var5=... | numpy_vectorised=0.0251s mean=... var5=..."
             static const std::regex line(R"(python_loop=([0-9.]+)s.*numpy_vectorised=([0-9.]+)s)");
-            return run_python_peer(dir, "montecarlo", "python_montecarlo.py", std::to_string(paths), line,
+            return run_python_peer(dir, "montecarlo", "python_montecarlo.py", {std::to_string(paths)}, line,
                                    "python (published example)", {"per-path loop", "NumPy vectorised"});
           }};
 }
@@ -56,24 +58,36 @@ workload_factory add_flags(CLI::App& app) {
   auto s = std::make_shared<state>();
   CLI::App* cmd = &app;
   montecarlo_options& o = s->options;
-  cmd->add_option("--paths", o.paths, "Number of paths")->capture_default_str();
-  cmd->add_option("--steps", o.steps, "Time steps per path")->capture_default_str();
-  cmd->add_option("--s0", o.s0, "Initial price")->capture_default_str();
-  cmd->add_option("--mu", o.mu, "Drift per unit time (an option is priced with --rate instead)")->capture_default_str();
-  cmd->add_option("--sigma", o.sigma, "Volatility per sqrt(unit time)")->capture_default_str();
-  cmd->add_option("--dt", o.dt, "Step length in units of time")->capture_default_str();
+  cmd->add_option("--paths", o.paths, "Number of paths (at most 2^40)")
+      ->check(whole_number(1, std::uint64_t{1} << 40))
+      ->capture_default_str();
+  cmd->add_option("--steps", o.steps, "Time steps per path")
+      ->check(whole_number(1, std::numeric_limits<std::uint32_t>::max()))
+      ->capture_default_str();
+  cmd->add_option("--s0", o.s0, "Initial price")->check(finite_number())->capture_default_str();
+  cmd->add_option("--mu", o.mu, "Drift per unit time (an option is priced with --rate instead)")
+      ->check(finite_number())
+      ->capture_default_str();
+  cmd->add_option("--sigma", o.sigma, "Volatility per sqrt(unit time)")->check(finite_number())->capture_default_str();
+  cmd->add_option("--dt", o.dt, "Step length in units of time")->check(finite_number())->capture_default_str();
   cmd->add_option("--model", s->model,
                   "gbm: exact log-normal step S*exp((mu-sigma^2/2)dt + sigma*sqrt(dt)*Z); arithmetic: the published "
                   "example's S*max(0, 1 + mu*dt + sigma*sqrt(dt)*Z)")
       ->check(CLI::IsMember({"gbm", "arithmetic"}))
       ->capture_default_str();
-  cmd->add_option("--var-level", o.var_level, "VaR/CVaR level: VaR is the ceil(level*paths)-th smallest final price")
+  cmd->add_option("--var-level", o.var_level,
+                  "VaR/CVaR level, strictly between 0 and 1: VaR is the k-th smallest final price, k = "
+                  "ceil(level*paths). Exact VaR keeps the k smallest prices: k must be at most 2^26 = 67108864 "
+                  "(1 GiB)")
+      ->check(finite_number())
       ->capture_default_str();
   cmd->add_option("--option", s->option, "Price an option: call, put, asian-call, asian-put")
       ->check(CLI::IsMember({"none", "call", "put", "asian-call", "asian-put"}))
       ->capture_default_str();
-  cmd->add_option("--strike", o.strike, "Option strike")->capture_default_str();
-  cmd->add_option("--rate", o.rate, "Risk-free rate per unit time (the drift when pricing)")->capture_default_str();
+  cmd->add_option("--strike", o.strike, "Option strike")->check(finite_number())->capture_default_str();
+  cmd->add_option("--rate", o.rate, "Risk-free rate per unit time (the drift when pricing)")
+      ->check(finite_number())
+      ->capture_default_str();
   cmd->add_flag("--antithetic", o.antithetic, "Antithetic pairs: each path's increments negated for its partner");
   cmd->add_flag("--control-variate", o.control_variate,
                 "Geometric-Asian control variate (asian-call/asian-put under gbm)");
@@ -81,8 +95,9 @@ workload_factory add_flags(CLI::App& app) {
       ->check(CLI::IsMember({"none", "sobol"}))
       ->capture_default_str();
   cmd->add_option("--qmc-replicates", o.qmc_replicates,
-                  "Sobol: randomly shifted replicates whose spread is the error bar; --paths must be this times a "
-                  "power of two")
+                  "Sobol: randomly shifted replicates whose spread is the error bar (2 to 65536); --paths must be "
+                  "this times a power of two")
+      ->check(whole_number(2, montecarlo_max_qmc_replicates))
       ->capture_default_str();
   return [s](const common_flags& flags) {
     static const std::map<std::string, kernels::mc_option> options = {{"none", kernels::mc_option::none},

@@ -68,8 +68,15 @@ kernels::mc_params montecarlo_job(const montecarlo_options& o) {
   if (o.control_variate && !(kernels::mc_is_asian(o.option) && o.model == mc_model::gbm))
     fail("--control-variate applies to asian-call and asian-put under --model gbm");
   if (o.antithetic && o.paths % 2 != 0) fail("--antithetic needs an even --paths (paths come in pairs)");
+  if (const std::uint64_t k = var_rank(o.var_level, o.paths); k > montecarlo_max_var_rank)
+    fail("exact VaR keeps the k smallest final prices: k = ceil(--var-level x --paths) = " + std::to_string(k) +
+         " must be at most 2^26 = " + std::to_string(montecarlo_max_var_rank) +
+         " (1 GiB); lower --paths or --var-level");
   if (o.sampling == mc_sampling::sobol) {
     if (o.antithetic) fail("--antithetic and --qmc sobol cannot be combined");
+    if (o.qmc_replicates > montecarlo_max_qmc_replicates)
+      fail("--qmc-replicates must be at most " + std::to_string(montecarlo_max_qmc_replicates) + " (got " +
+           std::to_string(o.qmc_replicates) + ")");
     if (o.steps > kernels::mc_qmc_max_steps)
       fail("--qmc sobol supports at most " + std::to_string(kernels::mc_qmc_max_steps) + " steps (one dimension each)");
     if (o.qmc_replicates < 2) fail("--qmc-replicates must be at least 2 (their spread is the error bar)");

@@ -57,12 +57,16 @@ void montecarlo_fold::add_group(std::uint64_t first_sample, const kernels::mc_ch
 }
 
 void montecarlo_fold::add_finals(const double* values, std::size_t count) {
+  // Compacting at the limit, value by value rather than after the batch, keeps the list (and its
+  // capacity, which doubles as it grows) within the limit however many values one call brings:
+  // montecarlo_max_var_rank's 1 GiB holds.
+  const std::size_t limit = std::max<std::size_t>(2 * rank_, 1 << 16);
   for (std::size_t i = 0; i < count; ++i) {
     // A value at or above the rank_-th smallest seen so far cannot change the rank_ smallest values.
     if (have_threshold_ && !(values[i] < threshold_)) continue;
     lowest_.push_back(values[i]);
+    if (lowest_.size() >= limit) compact();
   }
-  if (lowest_.size() >= std::max<std::size_t>(2 * rank_, 1 << 16)) compact();
 }
 
 void montecarlo_fold::compact() {

@@ -445,6 +445,56 @@ TEST(montecarlo_errors, bad_parameters_are_usage_errors) {
   EXPECT_NO_THROW(montecarlo_job(montecarlo_options{}));
 }
 
+// Values that pass every other check but would need absurd memory are refused up front: one set of
+// statistics per Sobol replicate (120 bytes each), and up to 2k VaR candidates of 8 bytes.
+TEST(montecarlo_errors, memory_limits_are_usage_errors) {
+  montecarlo_options sobol;
+  sobol.sampling = mc_sampling::sobol;
+  sobol.qmc_replicates = 4294967295u;  // 2^32 - 1 replicates of one point each: 515 GB of statistics
+  sobol.paths = 4294967295u;
+  EXPECT_THROW(montecarlo_job(sobol), usage_error);
+  sobol.qmc_replicates = montecarlo_max_qmc_replicates + 1;
+  sobol.paths = std::uint64_t{sobol.qmc_replicates} * 4;
+  EXPECT_THROW(montecarlo_job(sobol), usage_error);
+  sobol.qmc_replicates = montecarlo_max_qmc_replicates;
+  sobol.paths = std::uint64_t{sobol.qmc_replicates} * 4;
+  EXPECT_NO_THROW(montecarlo_job(sobol));
+
+  montecarlo_options var;
+  var.paths = 1'000'000'000;
+  var.var_level = 0.99;  // k = 990,000,000: 15.8 GB of candidates
+  try {
+    montecarlo_job(var);
+    ADD_FAILURE() << "k = 990000000 accepted";
+  } catch (const usage_error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "montecarlo: exact VaR keeps the k smallest final prices: k = ceil(--var-level x --paths) = 990000000 "
+              "must be at most 2^26 = 67108864 (1 GiB); lower --paths or --var-level");
+  }
+  var.var_level = static_cast<double>(montecarlo_max_var_rank) / 1e9;  // k exactly at the limit
+  EXPECT_EQ(var_rank(var.var_level, var.paths), montecarlo_max_var_rank);
+  EXPECT_NO_THROW(montecarlo_job(var));
+  var.paths = std::uint64_t{1} << 40;  // the largest --paths, at a level whose k fits
+  var.var_level = 1e-6;
+  EXPECT_NO_THROW(montecarlo_job(var));
+}
+
+// The candidate list is cut back whenever it reaches its limit, so it never holds more than
+// max(2k, 65536) values, however many one call hands over.
+TEST(montecarlo_var, exact_with_one_huge_batch_of_finals) {
+  montecarlo_options o;
+  o.paths = 300'000;
+  const kernels::mc_params p = montecarlo_job(o);
+  montecarlo_fold fold(p, 0.05);
+  std::vector<double> finals(o.paths);
+  for (std::size_t i = 0; i < finals.size(); ++i) finals[i] = static_cast<double>((i * 7919) % finals.size());
+  fold.add_finals(finals.data(), finals.size());
+  const montecarlo_result r = fold.finish();
+  EXPECT_EQ(r.var_rank, 15000u);
+  EXPECT_EQ(r.var, 14999.0);  // the values are a permutation of 0 .. paths - 1
+  EXPECT_EQ(r.cvar, 14999.0 / 2);
+}
+
 TEST(montecarlo_cli, bad_parameters_exit_2_with_one_clear_line) {
   using tandem::testing::run_cli;
   const std::pair<std::string, std::string> cases[] = {{"--sigma -0.1", "--sigma"},
@@ -459,6 +509,22 @@ TEST(montecarlo_cli, bad_parameters_exit_2_with_one_clear_line) {
     EXPECT_NE(r.err.find(mentions), std::string::npos) << args << ": " << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << ": " << r.err;
   }
+}
+
+TEST(montecarlo_cli, memory_limits_are_stated_in_help_and_enforced_at_once) {
+  using tandem::testing::run_cli;
+  const auto help = run_cli("montecarlo --help");
+  EXPECT_NE(help.out.find("k must be at most 2^26 = 67108864"), std::string::npos) << help.out;
+  EXPECT_NE(help.out.find("(2 to 65536)"), std::string::npos) << help.out;
+  const auto var = run_cli("montecarlo --backend seq --paths 1000000000 --var-level 0.99");
+  EXPECT_EQ(var.status, 2) << var.err;
+  EXPECT_EQ(var.err,
+            "tandem: error: montecarlo: exact VaR keeps the k smallest final prices: k = ceil(--var-level x --paths) "
+            "= 990000000 must be at most 2^26 = 67108864 (1 GiB); lower --paths or --var-level\n");
+  const auto qmc = run_cli("montecarlo --backend seq --qmc sobol --qmc-replicates 4294967295 --paths 4294967295");
+  EXPECT_EQ(qmc.status, 2) << qmc.err;
+  EXPECT_EQ(std::count(qmc.err.begin(), qmc.err.end(), '\n'), 1) << qmc.err;
+  EXPECT_NE(qmc.err.find("--qmc-replicates"), std::string::npos) << qmc.err;
 }
 
 TEST(montecarlo_cli, json_result_has_the_documented_keys) {

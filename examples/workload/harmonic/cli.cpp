@@ -1,4 +1,6 @@
 // `tandem harmonic`: its flag and its `tandem bench` entry (no peers).
+#include <cstdint>
+
 #include "cli.hpp"
 #include "tandem/workloads/harmonic.hpp"
 
@@ -7,7 +9,10 @@ namespace tandem::cli {
 namespace {
 workload_factory add_flags(CLI::App& cmd) {
   auto o = std::make_shared<harmonic_options>();
-  cmd.add_option("-n,--n", o->n, "Terms of the series (at most 2^40)")->capture_default_str();
+  // whole_number reads the text strictly: "-1" or "1e9" is refused, not turned into a huge count.
+  cmd.add_option("-n,--n", o->n, "Terms of the series (at most 2^40)")
+      ->check(whole_number(0, std::uint64_t{1} << 40))
+      ->capture_default_str();
   return [o](const common_flags&) { return make_harmonic_workload(*o); };
 }
 

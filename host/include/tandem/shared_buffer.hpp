@@ -48,10 +48,16 @@ class shared_buffer {
 // The arena behind shared_buffer. Creating it is idempotent; the process pool does it before it
 // forks so that buffers allocated later are still visible to its workers.
 namespace shared_arena {
+// What TANDEM_SHARED_ARENA_BYTES may ask for: 1 MiB (a few chunks' partials) to 128 TiB (the
+// x86-64 user address space; a reservation the kernel refuses is halved until it fits).
+inline constexpr std::size_t min_bytes = std::size_t{1} << 20;
+inline constexpr std::size_t max_bytes = std::size_t{1} << 47;
 // Reserves the arena (address space only; pages are taken when touched). Capacity: the machine's
-// physical memory, or TANDEM_SHARED_ARENA_BYTES when set.
+// physical memory, or TANDEM_SHARED_ARENA_BYTES when set (a byte count, K/M/G/T allowed, env.hpp).
+// Throws usage_error for a malformed TANDEM_SHARED_ARENA_BYTES.
 void ensure();
 // Whether [p, p + bytes) lies inside the arena, i.e. is visible to workers forked after ensure().
+// (False, and capacity 0, when the arena cannot be made: ensure() says why.)
 bool contains(const void* p, std::size_t bytes) noexcept;
 std::size_t capacity() noexcept;
 // Bytes handed out and not yet released.

@@ -2,9 +2,9 @@
 // an exception: on a machine without a driver, cudaGetDeviceCount fails and that is normal.
 #include <cuda_runtime.h>
 
-#include <cstdlib>
 #include <string>
 
+#include "tandem/env.hpp"
 #include "tandem/gpu/device.hpp"
 
 namespace tandem::gpu {
@@ -14,8 +14,8 @@ discovery look() {
   discovery d;
   d.built = true;
   cudaRuntimeGetVersion(&d.runtime_version);
-  if (const char* off = std::getenv("TANDEM_DISABLE_GPU"); off && *off && std::string(off) != "0") {
-    d.reason = "no CUDA device: disabled by TANDEM_DISABLE_GPU";
+  if (const std::string off = gpu_disabled_by_environment(); !off.empty()) {
+    d.reason = "no CUDA device: " + off;
     return d;
   }
   if (cudaDriverGetVersion(&d.driver_version) != cudaSuccess) d.driver_version = 0;

@@ -1,9 +1,9 @@
 // Discovery in a TANDEM_GPU_EMULATION test build: one "device", the host, so the gpu backend is
 // available and every backend-parameterised test runs the GPU sources' orchestration on the CPU.
 // The name says plainly that it is not a GPU; TANDEM_DISABLE_GPU=1 hides it like a real one.
-#include <cstdlib>
 #include <string>
 
+#include "tandem/env.hpp"
 #include "tandem/gpu/device.hpp"
 
 namespace tandem::gpu {
@@ -12,8 +12,8 @@ namespace {
 discovery look() {
   discovery d;
   d.built = false;  // no CUDA in this build
-  if (const char* off = std::getenv("TANDEM_DISABLE_GPU"); off && *off && std::string(off) != "0") {
-    d.reason = "no CUDA device: disabled by TANDEM_DISABLE_GPU";
+  if (const std::string off = gpu_disabled_by_environment(); !off.empty()) {
+    d.reason = "no CUDA device: " + off;
     return d;
   }
   device_info host;

@@ -68,7 +68,48 @@ std::string follow_links(const std::string& path) {
 
 std::atomic<unsigned> temp_counter{0};
 
+// A fresh temporary file beside `target` (same folder, so the rename is atomic); its name in `temp`.
+// O_EXCL: never reuse a name.
+int open_temp(const std::string& path, const std::string& target, std::string& temp) {
+  for (;;) {
+    temp = target + ".tmp." + std::to_string(getpid()) + "." + std::to_string(temp_counter.fetch_add(1));
+    const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd >= 0) return fd;
+    if (errno != EEXIST) {
+      const int e = errno;
+      temp.clear();
+      unusable(path, e);
+    }
+  }
+}
+
 }  // namespace
+
+bool ordered_file_sink::check(const std::string& path) {
+  if (path.empty()) unusable(path, ENOENT);
+  if (const int own = own_descriptor(path); own >= 0) {
+    const int flags = fcntl(own, F_GETFL);
+    if (flags < 0) unusable(path, errno);
+    if ((flags & O_ACCMODE) == O_RDONLY) unusable(path, EBADF);
+    return true;
+  }
+  const std::string target = follow_links(path);
+  struct stat st {};
+  const bool exists = stat(target.c_str(), &st) == 0;
+  if (exists && S_ISDIR(st.st_mode)) unusable(path, EISDIR);
+  if (exists && !S_ISREG(st.st_mode)) {
+    // Not opened: opening a FIFO would wait for a reader, and closing it again would end that
+    // reader's input before anything was written.
+    if (access(target.c_str(), W_OK) != 0) unusable(path, errno);
+    return true;
+  }
+  // The real test of a folder (permissions, a read-only mount, quotas, ACLs): make the temporary
+  // file, and remove it at once.
+  std::string temp;
+  ::close(open_temp(path, target, temp));
+  ::unlink(temp.c_str());
+  return false;
+}
 
 ordered_file_sink::ordered_file_sink(std::string path) : path_(std::move(path)) {
   if (path_.empty()) throw usage_error("cannot write '': " + error_text(ENOENT));
@@ -90,17 +131,8 @@ ordered_file_sink::ordered_file_sink(std::string path) : path_(std::move(path)) 
     if (fd_ < 0) unusable(path_, errno);
     return;
   }
-  // A regular file or nothing yet: a fresh temporary file beside it. O_EXCL: never reuse a name.
-  for (;;) {
-    temp_ = target_ + ".tmp." + std::to_string(getpid()) + "." + std::to_string(temp_counter.fetch_add(1));
-    fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd_ >= 0) break;
-    if (errno != EEXIST) {
-      const int e = errno;
-      temp_.clear();
-      unusable(path_, e);
-    }
-  }
+  // A regular file or nothing yet: a fresh temporary file beside it.
+  fd_ = open_temp(path_, target_, temp_);
   // Replacing a file keeps its permissions; a new one gets 0666 less the umask, as open() gave.
   if (exists) (void)fchmod(fd_, st.st_mode & 07777);
 }

@@ -23,6 +23,12 @@ class ordered_file_sink {
   // Prepares PATH for writing. Throws usage_error (one line: the path and the reason) when PATH
   // cannot be written at all: a directory, a folder that does not exist or is not writable.
   explicit ordered_file_sink(std::string path);
+  // Checks, before any work, that a sink on PATH could be made, and says whether it would write
+  // PATH directly (true) or through a temporary file (false). Throws usage_error as the
+  // constructor would. Leaves nothing behind: a regular file's folder is tested by creating the
+  // temporary file and removing it at once; a device or FIFO is checked for write permission, not
+  // opened (opening a FIFO would wait for a reader, and closing it would end the reader's input).
+  static bool check(const std::string& path);
   // Without commit(): removes the temporary file; PATH is untouched.
   ~ordered_file_sink();
   ordered_file_sink(const ordered_file_sink&) = delete;

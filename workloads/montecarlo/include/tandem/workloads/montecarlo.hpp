@@ -19,6 +19,14 @@
 
 namespace tandem {
 
+// Limits that keep memory bounded whatever the flags (montecarlo_job refuses more):
+// - Sobol replicates: the fold keeps statistics per replicate (120 bytes each), and each replicate
+//   is at least one chunk; 65,536 is far more than an error bar needs (16 is the default).
+inline constexpr std::uint32_t montecarlo_max_qmc_replicates = 65536;
+// - the exact VaR keeps the k smallest final prices, k = ceil(level x paths), in a candidate list
+//   of at most max(2k, 65,536) doubles: k <= 2^26 keeps it within 1 GiB.
+inline constexpr std::uint64_t montecarlo_max_var_rank = std::uint64_t{1} << 26;
+
 struct montecarlo_options {
   std::uint64_t paths = 10'000;
   std::uint32_t steps = 252;
