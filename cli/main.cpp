@@ -45,5 +45,10 @@ int main(int argc, char** argv) {
     std::cerr << "tandem: error: " << e.what() << "\n";
     return cli::exit_failure;
   }
+  // A signal recorded but not acted on (docs/reliability.md) still decides the status.
+  if (const int sig = tandem::interrupt_signal()) {
+    std::cerr << "tandem: " << tandem::interrupted(sig).what() << "\n";
+    return tandem::interrupted(sig).exit_status();
+  }
   return cli::exit_ok;
 }
