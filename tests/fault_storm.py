@@ -85,7 +85,7 @@ def reference(tandem, workload):
 
 def one_round(args, rng, refs, stats):
     workload = rng.choice(sorted(WORKLOADS))
-    scenario = rng.choice(["workers", "workers", "parent", "both"])
+    scenario = rng.choice(["workers", "workers", "parent", "parent", "both"])
     outdir = tempfile.mkdtemp(prefix="tandem_storm_")
     out = os.path.join(outdir, "out.json")
     cmd = [args.tandem, *WORKLOADS[workload], "--backend", "procs", "--workers", str(args.workers),

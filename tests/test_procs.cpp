@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -26,6 +27,7 @@
 
 #include "tandem/errors.hpp"
 #include "tandem/executors.hpp"
+#include "tandem/interrupt.hpp"
 #include "tandem/process_pool.hpp"
 #include "tandem/shared_buffer.hpp"
 #include "tandem/workloads/tasks.hpp"
@@ -387,13 +389,16 @@ TEST(procs, worker_killed_while_idle_is_replaced_by_the_next_job) {
   EXPECT_NE(pool.worker_pids().at(0), pid);
 }
 
-// Children of the calling thread, which is the one that forks the workers.
-std::vector<pid_t> children_of_this_thread() {
-  std::ifstream f("/proc/" + std::to_string(getpid()) + "/task/" + std::to_string(gettid()) + "/children");
+// Children of thread `tid` of this process.
+std::vector<pid_t> children_of(pid_t tid) {
+  std::ifstream f("/proc/" + std::to_string(getpid()) + "/task/" + std::to_string(tid) + "/children");
   std::vector<pid_t> pids;
   for (pid_t pid; f >> pid;) pids.push_back(pid);
   return pids;
 }
+
+// Children of the calling thread, which is the one that forks the workers.
+std::vector<pid_t> children_of_this_thread() { return children_of(gettid()); }
 
 TEST(procs, random_kills_during_many_jobs_change_no_result) {
   process_pool pool({3, 1000, 0});
@@ -721,6 +726,41 @@ TEST(procs_faults, chunk_using_no_cpu_is_killed_after_the_stall_timeout_and_retr
     }
     return "";
   });
+}
+
+// SIGTERM just after a worker is forked, before the pool has it in its table. The handler kills
+// and reaps the workers it finds in the tables and exits; signals stay blocked across the fork until
+// the new worker is in its table, so it is found. The worker stops itself as it starts, so that
+// nothing else would end it; orphans of the exited child come to this process (a subreaper).
+TEST(procs_faults, signal_just_after_a_fork_ends_the_new_worker_too) {
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
+  // A worker left behind holds the death test's pipe open and stops: it would hang the test, so
+  // after 5 s it is killed (and still counted below, unreaped).
+  std::atomic<bool> finished{false};
+  const pid_t main_thread = gettid();  // orphans are re-parented to it
+  std::thread watchdog([&] {
+    for (int i = 0; i < 500 && !finished.load(); ++i) usleep(10'000);
+    if (!finished.load())
+      for (pid_t pid : children_of(main_thread)) kill(pid, SIGKILL);
+  });
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        setenv("TANDEM_FAULT", "worker_start@2:SIGSTOP,worker_forked@2:SIGTERM", 1);
+        tandem::install_interrupt_handlers();
+        process_pool pool({2, 3, 0});
+        std::exit(0);
+      },
+      ::testing::ExitedWithCode(128 + SIGTERM), "terminated \\(SIGTERM\\)");
+  finished.store(true);
+  watchdog.join();
+  const std::vector<pid_t> left = children_of_this_thread();
+  for (pid_t pid : left) {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+  }
+  prctl(PR_SET_CHILD_SUBREAPER, 0);
+  EXPECT_TRUE(left.empty()) << left.size() << " worker(s) outlived the process that forked them";
 }
 
 }  // namespace

@@ -212,6 +212,19 @@ TEST(procs_cli_signals_between_jobs, signal_between_backends_runs_no_further_bac
   EXPECT_NE(r.err.find("terminated (SIGTERM)"), std::string::npos) << r.err;
 }
 
+// The signal arrives just after a worker is forked, before the pool has it in its table: the
+// handler must still find it (signals stay blocked until it is there). The worker stops itself
+// first, so that nothing but the handler could end it.
+TEST(procs_cli_signals_between_jobs, signal_as_a_worker_is_forked_leaves_no_worker_behind) {
+  for (const char* fault : {"worker_start@1:SIGSTOP,worker_forked@1:SIGTERM",
+                            "worker_start@2:SIGSTOP,worker_forked@2:SIGINT"}) {
+    const cli_run r = run_with_fault(fault, {"tasks", "--backend", "procs", "--workers", "2", "--repeat", "1"});
+    const int sig = std::string(fault).find("SIGINT") != std::string::npos ? SIGINT : SIGTERM;
+    EXPECT_EQ(r.status, 128 + sig) << fault << ": " << r.err;
+    EXPECT_TRUE(r.group_empty) << fault << ": a worker outlived tandem";
+  }
+}
+
 TEST(procs_cli_resources, thread_the_system_refuses_is_one_line_and_exit_1) {
   const cli_run r = run_with_fault("thread_create@3:fail", {"tasks", "--backend", "threads", "--workers", "8"});
   EXPECT_EQ(r.status, 1) << r.err;

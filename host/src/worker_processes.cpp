@@ -138,8 +138,8 @@ void worker_table::spawn(unsigned slot, function_ref<void()> child_main) {
   sigaddset(&block, SIGINT);
   sigaddset(&block, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &block, &previous);
-  // Output the parent has buffered but not written would otherwise be written again by any worker
-  // that calls exit() (procs_worker.cpp stops that too) and is lost to no one.
+  // Output the parent has buffered but not written would otherwise sit in every worker's copy of
+  // the buffer, to be written again by a worker that calls exit() (procs_worker.cpp stops that too).
   std::fflush(nullptr);
   pid_t pid = -1;
   if (injected.fail) errno = EAGAIN;
@@ -151,28 +151,34 @@ void worker_table::spawn(unsigned slot, function_ref<void()> child_main) {
     _exit(127);
   }
   const int fork_errno = errno;
-  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  if (pid > 0) fault::hit("worker_forked");  // a signal raised here stays pending until the end
   if (pipe_fds[1] >= 0) close(pipe_fds[1]);
+  // Signals stay blocked until the worker is in the table: a handler that ran between the fork
+  // and this point would not know the new worker, and would leave it behind.
+  struct unblock {
+    sigset_t mask;
+    ~unblock() { pthread_sigmask(SIG_SETMASK, &mask, nullptr); }
+  } restore{previous};
   if (pid < 0) {
     if (pipe_fds[0] >= 0) close(pipe_fds[0]);
     throw resource_error("procs: could not start " + which(slot, slots_) + " (fork: " + strerror(fork_errno) +
                          "); use fewer --workers or raise the limit (ulimit -u, ulimit -v)");
   }
-  e.pid.store(pid);
   if (!pidfd_) {
     e.alive.store(pipe_fds[0]);
+    e.pid.store(pid);
     return;
   }
   const int fd = open_pidfd(pid);
   if (fd < 0) {
     if (errno == ESRCH) {  // it has ended already, and someone else reaped it
       e.gone.store(1);
+      e.pid.store(pid);
       return;
     }
     const int err = errno;
     kill(pid, SIGKILL);  // our child, just forked: unwatched, it must not run
     waitpid(pid, nullptr, 0);
-    e.pid.store(0);
     throw resource_error("procs: could not watch " + which(slot, slots_) + " (pidfd_open: " + strerror(err) + ")" +
                          (err == EMFILE || err == ENFILE ? "; raise the limit on open files (ulimit -n)" : ""));
   }
@@ -182,9 +188,11 @@ void worker_table::spawn(unsigned slot, function_ref<void()> child_main) {
   if (waitid(p_pidfd, fd, &si, WEXITED | WNOHANG | WNOWAIT) != 0 && errno == ECHILD) {
     close(fd);
     e.gone.store(1);
+    e.pid.store(pid);
     return;
   }
   e.pidfd.store(fd);
+  e.pid.store(pid);
 }
 
 void worker_table::exited(std::vector<unsigned>& out, int timeout_ms) {
