@@ -102,6 +102,7 @@ process_pool::process_pool(const procs_options& options) : options_(options) {
   ctl_ = new (p) control();
   for (unsigned i = 1; i < options_.workers; ++i) new (&ctl_->slots[i]) worker_slot();
   watch_.assign(options_.workers, {});
+  exited_.reserve(options_.workers);
   try {
     procs_ = std::make_unique<worker_table>(options_.workers);
     start_all();

@@ -99,6 +99,8 @@ std::string which(unsigned slot, unsigned slots) {
 
 worker_table::worker_table(unsigned slots)
     : slots_(slots), entries_(new entry[slots]), pidfd_(kernel_has_pidfds() && !fault::at("pidfd_open").fail) {
+  fds_.reserve(slots);  // exited() allocates nothing: the pool's stop_all calls it and is noexcept
+  fd_slots_.reserve(slots);
   make_room_for_descriptors(slots);
   for (auto& r : registry) {
     worker_table* empty = nullptr;
@@ -177,7 +179,10 @@ void worker_table::spawn(unsigned slot, function_ref<void()> child_main) {
       return;
     }
     const int err = errno;
-    kill(pid, SIGKILL);  // our child, just forked: unwatched, it must not run
+    // Unwatched, it must not run. Still our child (alive, or a zombie: not reaped) while waitid
+    // finds it, so its pid cannot name anyone else yet.
+    siginfo_t si{};
+    if (waitid(P_PID, id_t(pid), &si, WEXITED | WNOHANG | WNOWAIT) == 0) kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);
     throw resource_error("procs: could not watch " + which(slot, slots_) + " (pidfd_open: " + strerror(err) + ")" +
                          (err == EMFILE || err == ENFILE ? "; raise the limit on open files (ulimit -n)" : ""));
