@@ -102,7 +102,8 @@ void run_kernel_chunk(const void* params, const chunk_plan& plan, std::size_t ch
       const partial_type r = run_kernel<Kernel>(p, range);
       std::memcpy(partial, &r, sizeof r);
     } else {
-      const auto r = std::make_unique<partial_type>(run_kernel<Kernel>(p, range));
+      // Not make_unique: its forwarding parameter would materialise the value on the stack first.
+      const std::unique_ptr<partial_type> r(new partial_type(run_kernel<Kernel>(p, range)));
       std::memcpy(partial, r.get(), sizeof(partial_type));
     }
   };
