@@ -60,5 +60,4 @@ void throw_if_interrupted() {
   if (const int sig = interrupt_signal()) throw interrupted(sig);
 }
 
-
 }  // namespace tandem

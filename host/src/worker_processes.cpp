@@ -110,12 +110,13 @@ worker_table::worker_table(unsigned slots)
 }
 
 worker_table::~worker_table() {
-  for (unsigned s = 0; s < slots_; ++s) close_entry(entries_[s]);
+  bool listed = false;
   for (auto& r : registry) {
     worker_table* self = this;
-    if (r.compare_exchange_strong(self, nullptr)) return;
+    if ((listed = r.compare_exchange_strong(self, nullptr))) break;
   }
-  unlisted.fetch_sub(1);
+  if (!listed) unlisted.fetch_sub(1);
+  for (unsigned s = 0; s < slots_; ++s) close_entry(entries_[s]);
 }
 
 void worker_table::close_entry(entry& e) noexcept {
