@@ -32,6 +32,12 @@
 #include "tandem/shared_buffer.hpp"
 #include "tandem/workloads/tasks.hpp"
 
+#if defined(__SANITIZE_THREAD__)
+// Chunks here crash on purpose (SIGSEGV) to test how a worker's death is reported; ThreadSanitizer
+// would catch the signal and exit with 66 instead.
+extern "C" const char* __tsan_default_options() { return "handle_segv=0"; }
+#endif
+
 namespace {
 
 using tandem::chunk_plan;
