@@ -51,6 +51,11 @@ int run(CLI::App& app, int argc, char** argv) {
     std::cerr << "tandem: error: " << e.what() << "\n";
     return cli::exit_failure;
   }
+  // A signal recorded but not acted on (docs/reliability.md) still decides the status.
+  if (const int sig = tandem::interrupt_signal()) {
+    std::cerr << "tandem: " << tandem::interrupted(sig).what() << "\n";
+    return tandem::interrupted(sig).exit_status();
+  }
   return cli::exit_ok;
 }
 

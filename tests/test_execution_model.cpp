@@ -4,6 +4,8 @@
 
 #include <bit>
 #include <cmath>
+#include <cstdlib>
+#include <iterator>
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
@@ -105,6 +107,49 @@ TEST(determinism, grouping_changes_the_float_sum) {
   seq_executor seq;
   EXPECT_NE(fold(run_chunks<float_sum_kernel>(seq, a, p)), fold(run_chunks<float_sum_kernel>(seq, b, p)));
 }
+
+// A 16 MiB partial: twice a thread's default stack. Executors build it where it belongs, never
+// as a local (the kernel's own `return out;` is elided into that place too).
+struct big_partial_kernel {
+  struct params_type {
+    std::uint64_t salt;
+  };
+  struct partial_type {
+    std::uint64_t words[std::size_t{2} << 20];
+  };
+  static partial_type run(const params_type& p, chunk_range r) {
+    partial_type out;
+    for (std::size_t i = 0; i < std::size(out.words); ++i) out.words[i] = (p.salt + r.begin) * (i + 1);
+    return out;
+  }
+};
+
+class large_partials : public ::testing::TestWithParam<backend_case> {};
+
+TEST_P(large_partials, a_16_mib_partial_is_built_off_the_stack) {
+  const auto& [name, workers] = GetParam();
+  if (const auto st = backend_availability(name); !st.available) GTEST_SKIP() << name << " unavailable: " << st.reason;
+  // In a child process: on a stack overflow the child dies by SIGSEGV and this test fails, instead
+  // of the whole test program. A fresh one (threadsafe: exec'd), which owns its own shared arena.
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        auto ex = make_executor(name, workers);
+        const chunk_plan plan(3, 1);
+        const auto got = run_chunks<big_partial_kernel>(*ex, plan, {7});
+        bool same = got.size() == 3;
+        for (std::size_t c = 0; same && c < got.size(); ++c)
+          for (std::size_t i = 0; same && i < std::size(got[c].words); i += 4099)
+            same = got[c].words[i] == (7 + c) * (i + 1);
+        std::exit(same ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
+INSTANTIATE_TEST_SUITE_P(backends, large_partials,
+                         ::testing::Values(backend_case{"seq", 1}, backend_case{"threads", 2},
+                                           backend_case{"procs", 2}),
+                         [](const auto& p) { return p.param.backend + "_" + std::to_string(p.param.workers); });
 
 struct throwing_kernel {
   struct params_type {

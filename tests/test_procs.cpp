@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -13,18 +14,29 @@
 #include <chrono>
 #include <fstream>
 #include <random>
+#include <sstream>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "tandem/errors.hpp"
 #include "tandem/executors.hpp"
+#include "tandem/interrupt.hpp"
 #include "tandem/process_pool.hpp"
 #include "tandem/shared_buffer.hpp"
 #include "tandem/workloads/tasks.hpp"
+
+#if defined(__SANITIZE_THREAD__)
+// Chunks here crash on purpose (SIGSEGV) to test how a worker's death is reported; ThreadSanitizer
+// would catch the signal and exit with 66 instead.
+extern "C" const char* __tsan_default_options() { return "handle_segv=0"; }
+#endif
 
 namespace {
 
@@ -34,7 +46,18 @@ using tandem::process_pool;
 using tandem::procs_options;
 using tandem::shared_buffer;
 
-enum class mode : int { none, wait_to_be_killed, always_segv, always_exit7, hang_once, always_hang, throw_once, env };
+enum class mode : int {
+  none,
+  wait_to_be_killed,
+  always_segv,
+  always_exit7,
+  hang_once,
+  always_hang,
+  throw_once,
+  env,
+  stop_once,
+  always_std_exit
+};
 
 std::uint64_t now_ns() {
   timespec ts;
@@ -107,6 +130,12 @@ struct probe_kernel {
         return;
       case mode::throw_once:
         throw std::runtime_error("chunk " + std::to_string(p.victim) + " refused");
+      case mode::stop_once:
+        if (attempt == 1) raise(SIGSTOP);
+        return;
+      case mode::always_std_exit:
+        std::printf("worker output\n");
+        std::exit(7);
       default:
         return;
     }
@@ -366,13 +395,16 @@ TEST(procs, worker_killed_while_idle_is_replaced_by_the_next_job) {
   EXPECT_NE(pool.worker_pids().at(0), pid);
 }
 
-// Children of the calling thread, which is the one that forks the workers.
-std::vector<pid_t> children_of_this_thread() {
-  std::ifstream f("/proc/" + std::to_string(getpid()) + "/task/" + std::to_string(gettid()) + "/children");
+// Children of thread `tid` of this process.
+std::vector<pid_t> children_of(pid_t tid) {
+  std::ifstream f("/proc/" + std::to_string(getpid()) + "/task/" + std::to_string(tid) + "/children");
   std::vector<pid_t> pids;
   for (pid_t pid; f >> pid;) pids.push_back(pid);
   return pids;
 }
+
+// Children of the calling thread, which is the one that forks the workers.
+std::vector<pid_t> children_of_this_thread() { return children_of(gettid()); }
 
 TEST(procs, random_kills_during_many_jobs_change_no_result) {
   process_pool pool({3, 1000, 0});
@@ -431,6 +463,310 @@ TEST(procs, destroying_the_pool_reaps_every_worker) {
 
 TEST(procs, rejects_zero_workers) {
   EXPECT_THROW(process_pool({0, 3, 0}), std::invalid_argument);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Faults around the workers' lives: deaths before they are ready, fork failures, a program that
+// takes SIGCHLD, exit() in a chunk, stopped and stalled workers. TANDEM_FAULT
+// (host/src/fault_injection.hpp) puts a fault at a chosen point; tests that would hang on a
+// regression run in a fresh process (the test program exec'd again, with its own shared arena
+// and signal dispositions) under an alarm, so they fail instead.
+
+struct fault_env {
+  explicit fault_env(const char* spec) { setenv("TANDEM_FAULT", spec, 1); }
+  ~fault_env() { unsetenv("TANDEM_FAULT"); }
+};
+
+// Fails the test unless body() returns "" in a fresh process within `seconds`.
+#define EXPECT_IN_FRESH_PROCESS(seconds, body)                                 \
+  do {                                                                         \
+    GTEST_FLAG_SET(death_test_style, "threadsafe");                            \
+    EXPECT_EXIT(                                                               \
+        {                                                                      \
+          alarm(seconds);                                                      \
+          const std::string why_ = (body)();                                   \
+          if (!why_.empty()) std::fprintf(stderr, "FAILED: %s\n", why_.c_str()); \
+          std::exit(why_.empty() ? 0 : 1);                                     \
+        },                                                                     \
+        ::testing::ExitedWithCode(0), "");                                     \
+  } while (0)
+
+// Kills the worker that publishes itself as holding the victim chunk (mode::wait_to_be_killed).
+std::thread kill_victim(probe_board& board, int sig = SIGKILL) {
+  return std::thread([&board, sig] {
+    std::atomic_ref<std::int64_t> victim(board.victim_pid);
+    for (int i = 0; i < 20'000 && victim.load() == 0; ++i) usleep(500);
+    if (victim.load() > 0) kill(pid_t(victim.load()), sig);
+  });
+}
+
+std::string mismatch(const char* what) { return std::string(what) + " differs from seq"; }
+
+TEST(procs_faults, worker_killed_before_it_is_ready_is_forked_again) {
+  const fault_env fault("worker_start@1-2:SIGKILL");  // the first two workers die as they start
+  process_pool pool({2, 3, 0});
+  EXPECT_EQ(pool.stats().workers_replaced, 2u);
+  EXPECT_EQ(run_on(pool, chunk_plan(100, 1), {}), reference(chunk_plan(100, 1), {}));
+}
+
+TEST(procs_faults, workers_that_keep_dying_before_they_are_ready_are_an_error) {
+  const fault_env fault("worker_start@1-:SIGKILL");
+  const auto t0 = std::chrono::steady_clock::now();
+  try {
+    process_pool pool({2, 3, 0});
+    FAIL() << "the pool should have given up";
+  } catch (const tandem::resource_error& e) {
+    EXPECT_NE(std::string(e.what()).find("in a row died before they were ready"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("SIGKILL"), std::string::npos) << e.what();
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
+  EXPECT_TRUE(children_of_this_thread().empty());
+}
+
+TEST(procs_faults, replacements_that_die_before_they_are_ready_use_up_no_retries) {
+  process_pool pool({2, 1, 0});
+  board_buffer b;
+  probe_params p;
+  p.board = &b.board();
+  p.victim = 300;
+  p.what = mode::wait_to_be_killed;
+  const fault_env fault("worker_start@1-3:SIGKILL");  // counted from here: the next three forks die
+  std::thread killer = kill_victim(b.board());
+  const std::vector<std::uint64_t> got = run_on(pool, chunk_plan(600, 1), p);
+  killer.join();
+  EXPECT_EQ(got, reference(chunk_plan(600, 1), p));
+  EXPECT_EQ(b.board().runs[p.victim], 2u);
+  EXPECT_EQ(pool.stats().chunks_retried, 1u);
+  EXPECT_EQ(pool.stats().workers_replaced, 4u);
+}
+
+TEST(procs_faults, fork_refused_mid_job_is_an_error_and_the_next_job_starts_afresh) {
+  process_pool pool({2, 3, 0});
+  board_buffer b;
+  probe_params p;
+  p.board = &b.board();
+  p.victim = 300;
+  p.what = mode::wait_to_be_killed;
+  {
+    const fault_env fault("worker_start@1-:fail");
+    std::thread killer = kill_victim(b.board());
+    try {
+      run_on(pool, chunk_plan(600, 1), p);
+      ADD_FAILURE() << "the replacement's fork failed: the job should fail";
+    } catch (const tandem::resource_error& e) {
+      EXPECT_NE(std::string(e.what()).find("could not start worker process"), std::string::npos) << e.what();
+    }
+    killer.join();
+  }
+  EXPECT_TRUE(children_of_this_thread().empty()) << "a failed job stops every worker";
+  EXPECT_EQ(run_on(pool, chunk_plan(600, 1), {}), reference(chunk_plan(600, 1), {}));
+}
+
+// A program that takes SIGCHLD away from the pool: ignored (the kernel reaps the workers), or a
+// handler that reaps every child. With pidfds, and with the pipe used where pidfds are missing.
+enum class sigchld_use { ignored, reaped_by_handler };
+struct sigchld_case {
+  sigchld_use use;
+  bool pipe_fallback;
+};
+void PrintTo(const sigchld_case& c, std::ostream* os) {
+  *os << (c.use == sigchld_use::ignored ? "ignored" : "reaped") << (c.pipe_fallback ? "_pipe" : "_pidfd");
+}
+
+void reap_every_child(int) {
+  const int saved = errno;
+  while (waitpid(-1, nullptr, WNOHANG) > 0) {
+  }
+  errno = saved;
+}
+
+class procs_sigchld : public ::testing::TestWithParam<sigchld_case> {};
+
+TEST_P(procs_sigchld, deaths_timeouts_and_failures_are_seen_whatever_the_program_does_with_sigchld) {
+  const sigchld_case c = GetParam();
+  EXPECT_IN_FRESH_PROCESS(30, [&]() -> std::string {
+    struct sigaction sa {};
+    sa.sa_handler = c.use == sigchld_use::ignored ? SIG_IGN : reap_every_child;
+    sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+    sigaction(SIGCHLD, &sa, nullptr);
+    if (c.pipe_fallback) setenv("TANDEM_FAULT", "pidfd_open@1-:fail", 1);
+    {
+      process_pool pool({2, 1, 0.3});
+      board_buffer b;
+      const chunk_plan plan(2000, 1);
+      probe_params p;
+      p.board = &b.board();
+      p.victim = 1000;
+      p.what = mode::wait_to_be_killed;
+      std::thread killer = kill_victim(b.board());
+      const bool same = run_on(pool, plan, p) == reference(plan, p);
+      killer.join();
+      if (!same) return mismatch("a job with a killed worker");
+      if (b.board().runs[p.victim] != 2) return "the killed chunk ran " + std::to_string(b.board().runs[p.victim]) + " times";
+
+      p.what = mode::always_segv;
+      try {
+        run_on(pool, plan, p);
+        return "a chunk that always crashes should fail the job";
+      } catch (const tandem::chunk_failed& e) {
+        if (e.info().attempts != 2) return "attempts " + std::to_string(e.info().attempts);
+        if (e.info().status_known) return "the status cannot be known here, yet it says " + std::string(e.what());
+        if (std::string(e.what()).find("SIGCHLD") == std::string::npos) return "unclear: " + std::string(e.what());
+      }
+
+      p.victim = 2;
+      p.what = mode::always_hang;
+      try {
+        run_on(pool, chunk_plan(4, 1), p);
+        return "a chunk that always hangs should time out";
+      } catch (const tandem::chunk_failed& e) {
+        if (!e.info().timed_out) return "not reported as timed out: " + std::string(e.what());
+      }
+      if (run_on(pool, plan, {}) != reference(plan, {})) return mismatch("the pool after failures");
+    }
+    if (!children_of_this_thread().empty()) return "workers left after the pool";
+    return "";
+  });
+}
+
+INSTANTIATE_TEST_SUITE_P(uses, procs_sigchld,
+                         ::testing::Values(sigchld_case{sigchld_use::ignored, false},
+                                           sigchld_case{sigchld_use::reaped_by_handler, false},
+                                           sigchld_case{sigchld_use::ignored, true},
+                                           sigchld_case{sigchld_use::reaped_by_handler, true}),
+                         [](const auto& info) {
+                           std::ostringstream os;
+                           PrintTo(info.param, &os);
+                           return os.str();
+                         });
+
+std::atomic<int>* exit_handlers_run_in_workers = nullptr;
+pid_t test_process = 0;
+
+TEST(procs_faults, exit_in_a_chunk_runs_none_of_the_parents_exit_handlers_nor_its_buffers) {
+  EXPECT_IN_FRESH_PROCESS(30, []() -> std::string {
+    shared_buffer counter(sizeof(std::atomic<int>));
+    exit_handlers_run_in_workers = new (counter.data()) std::atomic<int>(0);
+    test_process = getpid();
+    std::atexit([] {
+      if (getpid() != test_process) exit_handlers_run_in_workers->fetch_add(1);
+    });
+    std::FILE* f = std::tmpfile();
+    std::fputs("written once\n", f);  // still in f's buffer: a fully buffered file
+    {
+      process_pool pool({2, 1, 0});
+      board_buffer b;
+      probe_params p;
+      p.board = &b.board();
+      p.victim = 5;
+      p.what = mode::always_std_exit;
+      try {
+        run_on(pool, chunk_plan(20, 1), p);
+        return "the job should fail";
+      } catch (const tandem::chunk_failed& e) {
+        if (e.info().exit_code != 7) return "exit status " + std::to_string(e.info().exit_code);
+        if (e.info().attempts != 2) return "attempts " + std::to_string(e.info().attempts);
+      }
+    }
+    if (const int n = exit_handlers_run_in_workers->load()) return "the parent's atexit handler ran in " + std::to_string(n) + " workers";
+    std::fflush(f);
+    std::rewind(f);
+    char text[256] = {};
+    const std::size_t n = std::fread(text, 1, sizeof text - 1, f);
+    if (std::string(text, n) != "written once\n") return "the file holds: " + std::string(text, n);
+    return "";
+  });
+}
+
+TEST(procs_faults, stopped_worker_is_noticed_without_a_chunk_timeout) {
+  EXPECT_IN_FRESH_PROCESS(20, []() -> std::string {
+    process_pool pool({2, 3, 0});  // the defaults: no chunk timeout
+    board_buffer b;
+    probe_params p;
+    p.board = &b.board();
+    p.victim = 50;
+    p.what = mode::stop_once;  // SIGSTOP, as `kill -STOP` on one worker would
+    const auto t0 = std::chrono::steady_clock::now();
+    if (run_on(pool, chunk_plan(100, 1), p) != reference(chunk_plan(100, 1), p)) return mismatch("the job");
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (b.board().runs[p.victim] != 2) return "the stopped chunk ran " + std::to_string(b.board().runs[p.victim]) + " times";
+    if (seconds < 1.0 || seconds > 5.0) return "took " + std::to_string(seconds) + " s; about 1.5 s expected";
+    return "";
+  });
+}
+
+TEST(procs_faults, stopped_idle_workers_are_replaced) {
+  EXPECT_IN_FRESH_PROCESS(20, []() -> std::string {
+    process_pool pool({2, 3, 0});
+    for (pid_t pid : pool.worker_pids()) kill(pid, SIGSTOP);
+    if (run_on(pool, chunk_plan(20, 1), {}) != reference(chunk_plan(20, 1), {})) return mismatch("the job");
+    if (pool.stats().workers_replaced != 2) return "replaced " + std::to_string(pool.stats().workers_replaced);
+    return "";
+  });
+}
+
+TEST(procs_faults, chunk_using_no_cpu_is_killed_after_the_stall_timeout_and_retried) {
+  EXPECT_IN_FRESH_PROCESS(20, []() -> std::string {
+    {
+      process_pool pool({2, 3, 0, 0.3});
+      board_buffer b;
+      probe_params p;
+      p.board = &b.board();
+      p.victim = 10;
+      p.what = mode::hang_once;  // sleeps 30 s on its first attempt
+      if (run_on(pool, chunk_plan(20, 1), p) != reference(chunk_plan(20, 1), p)) return mismatch("the job");
+      if (b.board().runs[p.victim] != 2) return "the stalled chunk ran " + std::to_string(b.board().runs[p.victim]) + " times";
+    }
+    process_pool pool({1, 0, 0, 0.3});
+    board_buffer b;
+    probe_params p;
+    p.board = &b.board();
+    p.victim = 0;
+    p.what = mode::always_hang;
+    try {
+      run_on(pool, chunk_plan(3, 1), p);
+      return "a chunk that always sleeps should fail";
+    } catch (const tandem::chunk_failed& e) {
+      if (!e.info().stalled || e.info().timed_out) return "not reported as stalled: " + std::string(e.what());
+      if (std::string(e.what()).find("made no progress") == std::string::npos) return e.what();
+    }
+    return "";
+  });
+}
+
+// SIGTERM just after a worker is forked, before the pool has it in its table. The handler kills
+// and reaps the workers it finds in the tables and exits; signals stay blocked across the fork until
+// the new worker is in its table, so it is found. The worker stops itself as it starts, so that
+// nothing else would end it; orphans of the exited child come to this process (a subreaper).
+TEST(procs_faults, signal_just_after_a_fork_ends_the_new_worker_too) {
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
+  // A worker left behind holds the death test's pipe open and stops: it would hang the test, so
+  // after 5 s it is killed (and still counted below, unreaped).
+  std::atomic<bool> finished{false};
+  const pid_t main_thread = gettid();  // orphans are re-parented to it
+  std::thread watchdog([&] {
+    for (int i = 0; i < 500 && !finished.load(); ++i) usleep(10'000);
+    if (!finished.load())
+      for (pid_t pid : children_of(main_thread)) kill(pid, SIGKILL);
+  });
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        setenv("TANDEM_FAULT", "worker_start@2:SIGSTOP,worker_forked@2:SIGTERM", 1);
+        tandem::install_interrupt_handlers();
+        process_pool pool({2, 3, 0});
+        std::exit(0);
+      },
+      ::testing::ExitedWithCode(128 + SIGTERM), "terminated \\(SIGTERM\\)");
+  finished.store(true);
+  watchdog.join();
+  const std::vector<pid_t> left = children_of_this_thread();
+  for (pid_t pid : left) {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+  }
+  prctl(PR_SET_CHILD_SUBREAPER, 0);
+  EXPECT_TRUE(left.empty()) << left.size() << " worker(s) outlived the process that forked them";
 }
 
 }  // namespace

@@ -1,14 +1,23 @@
 // The thread pool's edges: sizes 0 and 1, empty and tiny loops, exceptions, cancellation and
-// nested use.
+// nested use, and threads the system refuses to start.
 #include <gtest/gtest.h>
+
+#include <dirent.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
+#include <fstream>
 #include <numeric>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include "tandem/errors.hpp"
 #include "tandem/thread_pool.hpp"
 
 namespace {
@@ -127,6 +136,70 @@ TEST(thread_pool, destruction_while_idle_joins_promptly) {
     pool.for_each(8, [](std::size_t) {});
   }
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Threads the system refuses: an error after the threads already started are joined, never
+// std::terminate (a std::thread still joinable when the pool's vector is destroyed).
+
+int threads_of_this_process() {
+  int n = 0;
+  if (DIR* d = opendir("/proc/self/task")) {
+    while (const dirent* e = readdir(d)) n += e->d_name[0] != '.';
+    closedir(d);
+  }
+  return n;
+}
+
+TEST(thread_pool, thread_that_cannot_start_is_an_error_and_the_started_ones_are_joined) {
+  const int before = threads_of_this_process();
+  setenv("TANDEM_FAULT", "thread_create@3:fail", 1);
+  try {
+    thread_pool pool(8);
+    unsetenv("TANDEM_FAULT");
+    FAIL() << "the third thread should have failed to start";
+  } catch (const tandem::resource_error& e) {
+    unsetenv("TANDEM_FAULT");
+    EXPECT_NE(std::string(e.what()).find("could not start thread 3 of 8"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(threads_of_this_process(), before) << "the two threads that started must be joined";
+  thread_pool pool(2);  // and the next pool starts normally
+  std::atomic<int> sum{0};
+  pool.for_each(10, [&](std::size_t i) { sum += int(i); });
+  EXPECT_EQ(sum.load(), 45);
+}
+
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define TANDEM_UNDER_SANITIZER 1
+#endif
+
+// The real thing: an address-space limit (ulimit -v) that leaves room for a few thread stacks.
+TEST(thread_pool, address_space_limit_is_an_error_not_an_abort) {
+#ifdef TANDEM_UNDER_SANITIZER
+  GTEST_SKIP() << "sanitizers reserve their own address space and abort when it runs out";
+#else
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    long pages = 0;
+    std::ifstream("/proc/self/statm") >> pages;
+    const rlim_t room = rlim_t(pages) * rlim_t(sysconf(_SC_PAGESIZE)) + (rlim_t{64} << 20);
+    const rlimit limit{room, room};
+    if (setrlimit(RLIMIT_AS, &limit) != 0) _exit(3);
+    try {
+      thread_pool pool(1000);  // 8 MiB of stack each: far beyond 64 MiB
+      _exit(2);
+    } catch (const tandem::resource_error&) {
+      _exit(0);
+    } catch (...) {
+      _exit(1);
+    }
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "1: another exception, 2: no error, 3: setrlimit failed";
+#endif
 }
 
 }  // namespace

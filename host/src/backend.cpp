@@ -78,7 +78,8 @@ std::unique_ptr<executor> make_executor(backend b, unsigned workers, const procs
     case backend::threads: return std::make_unique<thread_executor>(workers);
     case backend::procs:
       if (!(procs.chunk_timeout >= 0)) throw usage_error("--chunk-timeout must be >= 0");
-      return make_process_pool({workers, procs.max_retries, procs.chunk_timeout});
+      if (!(procs.stall_timeout >= 0)) throw usage_error("the stall timeout must be >= 0");
+      return make_process_pool({workers, procs.max_retries, procs.chunk_timeout, procs.stall_timeout});
     case backend::gpu: break;
   }
   throw usage_error("backend '" + std::string(to_string(b)) + "' has no CPU executor");

@@ -5,26 +5,36 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <string>
+
+#include "worker_processes.hpp"
 
 namespace tandem {
 
 namespace {
 std::atomic<int> received{0};
-std::atomic<int> live_pools{0};
 static_assert(std::atomic<int>::is_always_lock_free, "signal handlers need lock-free atomics");
 
 void on_signal(int sig) {
+  const int saved_errno = errno;
   int expected = 0;
   received.compare_exchange_strong(expected, sig);
-  // A second signal, or one while no pool has workers to stop: leave now. _exit is
-  // async-signal-safe; the message is written with write(2) for the same reason.
-  if (expected != 0 || live_pools.load() == 0) {
-    const char* msg = sig == SIGINT ? "tandem: interrupted (SIGINT)\n" : "tandem: terminated (SIGTERM)\n";
-    ssize_t ignored = write(STDERR_FILENO, msg, strlen(msg));
-    (void)ignored;
-    _exit(128 + sig);
+  // A pool waiting on its workers sees the signal at once (its futex wait returns EINTR, or at
+  // its next look), stops them and throws `interrupted`: the clean way out, through the caller's
+  // destructors. At any other time (a fold between two jobs, the time between two backends) no
+  // code may look for a long while, so the handler ends every pool's workers itself, reaps them
+  // and leaves; a second signal always leaves at once. Everything called here is
+  // async-signal-safe: kill, waitid, poll, write, _exit.
+  if (expected == 0 && worker_registry::any_waiting()) {
+    errno = saved_errno;
+    return;
   }
+  worker_registry::kill_all();
+  const char* msg = sig == SIGINT ? "tandem: interrupted (SIGINT)\n" : "tandem: terminated (SIGTERM)\n";
+  ssize_t ignored = write(STDERR_FILENO, msg, strlen(msg));
+  (void)ignored;
+  _exit(128 + sig);
 }
 }  // namespace
 
@@ -42,13 +52,12 @@ void install_interrupt_handlers() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
-int interrupt_signal() noexcept { return received.load(std::memory_order_relaxed); }
+// seq_cst, like the handler's store: a pool that stops waiting and then finds no signal here is
+// one the handler saw not waiting (worker_processes.hpp).
+int interrupt_signal() noexcept { return received.load(); }
 
 void throw_if_interrupted() {
   if (const int sig = interrupt_signal()) throw interrupted(sig);
 }
-
-void note_pool_created() noexcept { live_pools.fetch_add(1); }
-void note_pool_destroyed() noexcept { live_pools.fetch_sub(1); }
 
 }  // namespace tandem

@@ -12,8 +12,10 @@
 #include <system_error>
 
 #include "procs_protocol.hpp"
+#include "tandem/errors.hpp"
 #include "tandem/interrupt.hpp"
 #include "tandem/io/mapped_file.hpp"
+#include "worker_processes.hpp"
 
 namespace tandem {
 
@@ -26,6 +28,25 @@ constexpr long monitor_period_ns = 2'000'000;
 // Stop: idle workers leave on request at once; then SIGTERM, and SIGKILL after this grace.
 constexpr u64 stop_request_ns = 50'000'000;
 constexpr u64 term_grace_ns = 250'000'000;
+// Start-up: two workers are ready 0.4-3 ms after the fork on this machine (docs/procs.md). One not
+// ready after 5 s is stuck (stopped, or starved on an overloaded machine): killed and forked again.
+constexpr u64 start_timeout_ns = 5'000'000'000;
+// When this many workers in a row die before they are ready, with none getting ready in between,
+// the system cannot run them (no memory, something killing every new process): the pool says so
+// instead of forking forever. A storm of kills (tests/fault_storm.py) has workers get ready between
+// its kills and never comes near.
+constexpr unsigned max_start_failures = 8;
+// The stall check reads /proc/<pid>/stat of workers that hold a chunk older than stall_min_age_ns
+// (or of every worker once no chunk has finished for that long), every stall_look_ns: a few
+// microseconds per worker read, nothing for the short chunks of a healthy job.
+constexpr u64 stall_look_ns = 100'000'000;
+constexpr u64 stall_min_age_ns = 500'000'000;
+// A worker seen stopped (SIGSTOP, SIGTSTP sent to it alone) for this long while the parent runs is
+// stuck: nothing in the job will continue it. Ctrl-Z stops the whole process group, parent included.
+constexpr u64 stopped_grace_ns = 1'000'000'000;
+// A gap this long between two looks means the parent itself did not run (stopped, suspended): what
+// it saw before says nothing about the workers, so the watch starts again.
+constexpr u64 parent_away_ns = 1'000'000'000;
 
 std::string signal_name(int sig) {
   const char* abbrev = sigabbrev_np(sig);
@@ -61,6 +82,8 @@ chunk_failed::chunk_failed(const details& d)
                         (d.attempts == 1 ? " attempt" : " attempts") + "; its last worker (pid " +
                         std::to_string(d.pid) + ") ";
         if (d.timed_out) s += "ran past the chunk timeout and was killed";
+        else if (d.stalled) s += "made no progress (stopped, or using no CPU time) and was killed";
+        else if (!d.status_known) s += "ended; how is unknown (this program reaps or ignores SIGCHLD)";
         else if (d.signal) s += "was killed by " + signal_name(d.signal);
         else s += "exited with status " + std::to_string(d.exit_code);
         return s;
@@ -70,6 +93,7 @@ chunk_failed::chunk_failed(const details& d)
 process_pool::process_pool(const procs_options& options) : options_(options) {
   if (options_.workers == 0) throw std::invalid_argument("procs backend needs at least 1 worker");
   if (!(options_.chunk_timeout >= 0)) throw std::invalid_argument("procs: chunk timeout must be >= 0");
+  if (!(options_.stall_timeout >= 0)) throw std::invalid_argument("procs: stall timeout must be >= 0");
   // The arena must exist before the first fork for later shared buffers to be seen by workers.
   shared_arena::ensure();
   ctl_bytes_ = sizeof(control) + sizeof(worker_slot) * (options_.workers - 1);
@@ -77,23 +101,23 @@ process_pool::process_pool(const procs_options& options) : options_(options) {
   if (p == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "procs: mmap");
   ctl_ = new (p) control();
   for (unsigned i = 1; i < options_.workers; ++i) new (&ctl_->slots[i]) worker_slot();
-  pids_.assign(options_.workers, 0);
-  timed_out_.assign(options_.workers, 0);
-  note_pool_created();
+  watch_.assign(options_.workers, {});
+  exited_.reserve(options_.workers);
   try {
+    procs_ = std::make_unique<worker_table>(options_.workers);
     start_all();
   } catch (...) {
     stop_all();
+    procs_.reset();
     munmap(ctl_, ctl_bytes_);
-    note_pool_destroyed();
     throw;
   }
 }
 
 process_pool::~process_pool() {
   stop_all();
+  procs_.reset();
   munmap(ctl_, ctl_bytes_);
-  note_pool_destroyed();
 }
 
 void process_pool::spawn(unsigned slot, u64 assignment) {
@@ -101,44 +125,92 @@ void process_pool::spawn(unsigned slot, u64 assignment) {
   s.holding.store(idle);
   s.assignment.store(assignment);
   s.ready.store(0);
-  timed_out_[slot] = 0;
+  slot_watch& w = watch_[slot];
+  w.killed = kill_reason::none;
+  w.ready_seen = false;
+  w.progress_ns = w.stopped_ns = 0;
+  w.spawned_ns = now_ns();
   const pid_t parent = getpid();
-  const pid_t pid = fork();
-  if (pid < 0) throw std::system_error(errno, std::generic_category(), "procs: fork");
-  if (pid == 0) procs_protocol::worker_main(*ctl_, slot, parent);
-  pids_[slot] = pid;
+  procs_->spawn(slot, [&] { procs_protocol::worker_main(*ctl_, slot, parent); });
 }
 
 void process_pool::start_all() {
   forked_at_ = mapping_registry::now();  // read before forking: every mapping up to here is inherited
   ctl_->stop.store(0);
-  for (unsigned i = 0; i < options_.workers; ++i) spawn(i, idle);
   running_ = true;
-  // Ready means waiting for work; a worker that cannot get there within a second is broken.
-  const u64 deadline = now_ns() + 1'000'000'000;
-  for (unsigned i = 0; i < options_.workers; ++i) {
-    while (!ctl_->slots[i].ready.load()) {
-      if (now_ns() > deadline) throw std::runtime_error("procs: a worker did not start within 1 s");
-      sched_yield();
+  start_failures_ = 0;
+  for (unsigned i = 0; i < options_.workers; ++i) spawn(i, idle);
+  wait_until_ready();
+}
+
+void process_pool::note_ready_workers() {
+  for (unsigned w = 0; w < options_.workers; ++w) {
+    if (watch_[w].ready_seen || !ctl_->slots[w].ready.load()) continue;
+    watch_[w].ready_seen = true;
+    start_failures_ = 0;
+  }
+}
+
+void process_pool::note_start_failure(unsigned slot, const worker_end& end) {
+  ++stats_.workers_replaced;
+  if (++start_failures_ <= max_start_failures) return;
+  const std::string how = watch_[slot].killed == kill_reason::start ? "was not ready after 5 s and was killed"
+                          : !end.known ? "ended (how is unknown: this program reaps or ignores SIGCHLD)"
+                          : end.signal ? "was killed by " + signal_name(end.signal)
+                                       : "exited with status " + std::to_string(end.exit_code);
+  start_failures_ = 0;
+  throw resource_error("procs: " + std::to_string(max_start_failures + 1) +
+                       " worker processes in a row died before they were ready; the last (worker " +
+                       std::to_string(slot + 1) + " of " + std::to_string(options_.workers) + ") " + how);
+}
+
+void process_pool::wait_until_ready() {
+  // Ready means waiting for work. A worker that dies first is forked again; one that is not ready
+  // in time is killed, and then counts as dead.
+  for (;;) {
+    note_ready_workers();
+    exited_.clear();
+    procs_->exited(exited_, 0);
+    for (unsigned w : exited_) {
+      const bool was_ready = ctl_->slots[w].ready.load() != 0;
+      const worker_end end = procs_->reap(w);
+      if (!was_ready) note_start_failure(w, end);
+      else ++stats_.workers_replaced;
+      spawn(w, idle);
     }
+    bool all_ready = true;
+    const u64 t = now_ns();
+    for (unsigned w = 0; w < options_.workers; ++w) {
+      if (ctl_->slots[w].ready.load()) continue;
+      all_ready = false;
+      if (watch_[w].killed == kill_reason::none && t - watch_[w].spawned_ns > start_timeout_ns) {
+        watch_[w].killed = kill_reason::start;
+        procs_->signal(w, SIGKILL);
+      }
+    }
+    if (all_ready) return;
+    if (const int sig = interrupt_signal()) stop_and_throw_interrupted(sig);
+    exited_.clear();
+    procs_->exited(exited_, 1);  // sleeps until a death or for 1 ms
+    if (exited_.empty()) sched_yield();
   }
 }
 
 void process_pool::stop_all() noexcept {
   if (!running_) return;
   running_ = false;
+  // Reaps every worker that has exited; true once none is left. Waits at most wait_ns.
   auto reap_all = [&](u64 wait_ns) {
     const u64 deadline = now_ns() + wait_ns;
     for (;;) {
       bool left = false;
-      for (pid_t& pid : pids_) {
-        if (pid <= 0) continue;
-        const pid_t r = waitpid(pid, nullptr, WNOHANG);
-        if (r == pid || (r < 0 && errno == ECHILD)) pid = 0;
-        else left = true;
-      }
-      if (!left || now_ns() > deadline) return !left;
-      usleep(1000);
+      for (unsigned w = 0; w < options_.workers; ++w) left |= procs_->pid(w) > 0;
+      if (!left) return true;
+      const u64 t = now_ns();
+      if (t > deadline) return false;
+      exited_.clear();
+      procs_->exited(exited_, int(std::min<u64>((deadline - t) / 1'000'000 + 1, 10)));
+      for (unsigned w : exited_) procs_->reap(w);
     }
   };
   // Idle workers leave when asked; busy ones are ended by signals.
@@ -147,17 +219,22 @@ void process_pool::stop_all() noexcept {
   ctl_->job_seq.fetch_add(1);
   futex_wake_all(&ctl_->job_seq);
   if (reap_all(stop_request_ns)) return;
-  for (pid_t pid : pids_)
-    if (pid > 0) kill(pid, SIGTERM);
+  for (unsigned w = 0; w < options_.workers; ++w) procs_->signal(w, SIGTERM);
   if (reap_all(term_grace_ns)) return;
-  for (pid_t pid : pids_)
-    if (pid > 0) kill(pid, SIGKILL);
+  for (unsigned w = 0; w < options_.workers; ++w) procs_->signal(w, SIGKILL);
   reap_all(~u64{0} / 2);
+}
+
+void process_pool::stop_and_throw_interrupted(int sig) {
+  stop_all();
+  throw interrupted(sig);
 }
 
 std::vector<pid_t> process_pool::worker_pids() const {
   std::lock_guard lock(mutex_);
-  return pids_;
+  std::vector<pid_t> pids(options_.workers);
+  for (unsigned w = 0; w < options_.workers; ++w) pids[w] = procs_->pid(w);
+  return pids;
 }
 
 process_pool_stats process_pool::stats() const {
@@ -173,16 +250,25 @@ void process_pool::ensure_job_memory(std::size_t bytes) {
 
 bool process_pool::reap_and_replace(u32 gen, std::size_t chunks) {
   bool ok = true;
-  for (unsigned w = 0; w < options_.workers; ++w) {
-    int status = 0;
-    const pid_t pid = pids_[w];
-    if (pid <= 0 || waitpid(pid, &status, WNOHANG) != pid) continue;
+  note_ready_workers();
+  exited_.clear();
+  procs_->exited(exited_, 0);
+  for (unsigned w : exited_) {
     worker_slot& slot = ctl_->slots[w];
+    const bool was_ready = slot.ready.load() != 0;
     // A replacement that died before taking up its assigned chunk still owed it.
     const u64 assigned = slot.assignment.load();
     const u64 held = assigned != idle ? assigned : slot.holding.load();
+    const pid_t pid = procs_->pid(w);
+    const kill_reason killed = watch_[w].killed;
+    const worker_end end = procs_->reap(w);
     u64 retry = idle;
-    if (held != idle && gen_of(held) == gen && chunk_of(held) < chunks) {
+    if (!was_ready) {
+      // It never started its chunk: the chunk goes to the next replacement as it is (while the job
+      // runs), and a start failure is counted (which ends the job when they keep coming).
+      note_start_failure(w, end);
+      if (chunks != 0) retry = assigned;
+    } else if (held != idle && gen_of(held) == gen && chunk_of(held) < chunks) {
       const std::size_t c = chunk_of(held);
       const auto* state = reinterpret_cast<const std::atomic<u64>*>(ctl_->state.load());
       const u64 s = state[c].load();
@@ -193,9 +279,11 @@ bool process_pool::reap_and_replace(u32 gen, std::size_t chunks) {
           d.chunk = c;
           d.attempts = failures_[c];
           d.pid = pid;
-          d.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-          d.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-          d.timed_out = timed_out_[w] != 0;
+          d.signal = end.signal;
+          d.exit_code = end.exit_code;
+          d.status_known = end.known;
+          d.timed_out = killed == kill_reason::timeout;
+          d.stalled = killed == kill_reason::stalled;
           failure_ = std::make_unique<chunk_failed::details>(d);
           ok = false;
         } else {
@@ -204,26 +292,88 @@ bool process_pool::reap_and_replace(u32 gen, std::size_t chunks) {
         }
       }
     }
-    pids_[w] = 0;
-    ++stats_.workers_replaced;
+    if (was_ready) ++stats_.workers_replaced;
     spawn(w, retry);
   }
   return ok;
 }
 
 void process_pool::kill_stuck(u32 gen) {
-  if (options_.chunk_timeout <= 0) return;
-  const u64 limit = u64(options_.chunk_timeout * 1e9);
   const u64 now = now_ns();
   for (unsigned w = 0; w < options_.workers; ++w) {
+    slot_watch& watch = watch_[w];
+    if (procs_->pid(w) <= 0 || watch.killed != kill_reason::none) continue;
     const worker_slot& slot = ctl_->slots[w];
+    // A replacement that cannot get ready (stopped as it started) holds up the chunk it owes.
+    if (!slot.ready.load() && now - watch.spawned_ns > start_timeout_ns) {
+      watch.killed = kill_reason::start;
+      procs_->signal(w, SIGKILL);
+      continue;
+    }
+    if (options_.chunk_timeout <= 0) continue;
     const u64 held = slot.holding.load();
-    if (held == idle || gen_of(held) != gen || timed_out_[w] || pids_[w] <= 0) continue;
+    if (held == idle || gen_of(held) != gen) continue;
     // Workers stamp started_ns before they publish `holding`, so it is this chunk's start.
     const u64 started = slot.started_ns.load();
-    if (now > started && now - started > limit) {
-      timed_out_[w] = 1;
-      kill(pids_[w], SIGKILL);
+    if (now > started && now - started > u64(options_.chunk_timeout * 1e9)) {
+      watch.killed = kill_reason::timeout;
+      procs_->signal(w, SIGKILL);
+    }
+  }
+  check_stalls(gen);
+}
+
+void process_pool::check_stalls(u32 gen) {
+  if (options_.stall_timeout <= 0) return;
+  const u64 t = now_ns();
+  if (last_look_ns_ != 0 && t - last_look_ns_ < stall_look_ns) return;
+  const bool parent_was_away = last_look_ns_ != 0 && t - last_look_ns_ > parent_away_ns;
+  last_look_ns_ = t;
+  const u64 done = ctl_->done.load();
+  if (done != done_seen_ || done_moved_ns_ == 0 || parent_was_away) {
+    done_seen_ = done;
+    done_moved_ns_ = t;
+  }
+  // No chunk finished for a while: look at every worker, for one stopped while idle may be what
+  // holds the job up (the others may all be stopped too).
+  const bool job_still = t - done_moved_ns_ >= stall_min_age_ns;
+  const u64 limit = u64(options_.stall_timeout * 1e9);
+  for (unsigned w = 0; w < options_.workers; ++w) {
+    slot_watch& watch = watch_[w];
+    const pid_t pid = procs_->pid(w);
+    if (parent_was_away || pid <= 0 || watch.killed != kill_reason::none) {
+      watch.progress_ns = 0;
+      continue;
+    }
+    const worker_slot& slot = ctl_->slots[w];
+    const u64 held = slot.holding.load();
+    const bool holds = held != idle && gen_of(held) == gen;
+    const bool old_chunk = holds && t - slot.started_ns.load() >= stall_min_age_ns;
+    if (!old_chunk && !job_still) {
+      watch.progress_ns = 0;
+      continue;
+    }
+    const process_sample p = sample_process(pid);
+    if (!p.ok) continue;
+    const u64 key = holds ? held : idle;
+    if (watch.progress_ns == 0 || watch.held != key) {
+      watch.held = key;
+      watch.cpu_ticks = p.cpu_ticks;
+      watch.progress_ns = t;
+      watch.stopped_ns = 0;
+    } else if (p.cpu_ticks != watch.cpu_ticks || p.state == 'R') {
+      // Runnable counts as progress: a worker starved by an overloaded machine is not stuck.
+      watch.cpu_ticks = p.cpu_ticks;
+      watch.progress_ns = t;
+    }
+    // 'T' only: 't' is a debugger's stop, and a process being debugged is left alone.
+    if (p.state != 'T') watch.stopped_ns = 0;
+    else if (watch.stopped_ns == 0) watch.stopped_ns = t;
+    const bool stopped_too_long = watch.stopped_ns != 0 && t - watch.stopped_ns >= std::min(stopped_grace_ns, limit);
+    const bool no_progress = holds && t - watch.progress_ns >= limit;
+    if (stopped_too_long || no_progress) {
+      watch.killed = kill_reason::stalled;
+      procs_->signal(w, SIGKILL);
     }
   }
 }
@@ -257,15 +407,12 @@ void process_pool::wait_until_idle(u32 gen) {
       const u64 assigned = ctl_->slots[w].assignment.load();
       const u64 held = ctl_->slots[w].holding.load();
       const bool mine = (assigned != idle && gen_of(assigned) == gen) || (held != idle && gen_of(held) == gen);
-      if (mine && pids_[w] > 0) busy = true;
+      if (mine && procs_->pid(w) > 0) busy = true;
     }
     if (!busy) return;
     reap_and_replace(gen, 0);  // chunks = 0: a death now re-queues nothing
     kill_stuck(gen);
-    if (const int sig = interrupt_signal()) {
-      stop_all();
-      throw interrupted(sig);
-    }
+    if (const int sig = interrupt_signal()) stop_and_throw_interrupted(sig);
     usleep(50);
   }
 }
@@ -278,14 +425,29 @@ void process_pool::run(const chunk_job& job, chunk_span span, void* partials) {
                             ") are not a range of a job of " + std::to_string(job.plan.chunks()) + " chunks");
   if (span.size() == 0) return;
   if (inputs_need_refork(job, forked_at_)) stop_all();  // run_job starts a fresh set
-  try {
-    run_job(job, span, partials);
-  } catch (const std::system_error&) {
-    // A fork or mmap failed mid-job: workers may still hold chunks of it. Stop them all, so that
-    // nothing of this job can land in the next one; the next run starts a fresh set.
-    stop_all();
-    throw;
+  // While we wait on the workers, a SIGINT/SIGTERM handler leaves them to us (we stop them and
+  // throw `interrupted`); at any other time it ends them itself (interrupt.cpp).
+  struct waiting {
+    worker_table& t;
+    explicit waiting(worker_table& t_) : t(t_) { t.set_waiting(true); }
+    ~waiting() { t.set_waiting(false); }
+  };
+  {
+    const waiting guard(*procs_);
+    try {
+      run_job(job, span, partials);
+    } catch (const std::system_error&) {
+      // A fork or mmap failed mid-job: workers may still hold chunks of it. Stop them all, so that
+      // nothing of this job can land in the next one; the next run starts a fresh set.
+      stop_all();
+      throw;
+    } catch (const resource_error&) {
+      stop_all();
+      throw;
+    }
   }
+  // A signal that came as the job ended, seen by the handler while we were still waiting.
+  if (const int sig = interrupt_signal()) stop_and_throw_interrupted(sig);
 }
 
 void process_pool::run_job(const chunk_job& job, chunk_span span, void* partials) {
@@ -337,10 +499,7 @@ void process_pool::run_job(const chunk_job& job, chunk_span span, void* partials
     const u32 seen = ctl_->completion.load();
     if (!finished()) futex_wait(&ctl_->completion, seen, monitor_period_ns);
     ctl_->parent_sleeping.store(0);
-    if (const int sig = interrupt_signal()) {
-      stop_all();
-      throw interrupted(sig);
-    }
+    if (const int sig = interrupt_signal()) stop_and_throw_interrupted(sig);
     const u64 t = now_ns();
     if (t - last_monitor >= u64(monitor_period_ns) / 2) {
       last_monitor = t;

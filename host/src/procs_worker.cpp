@@ -138,6 +138,16 @@ extern "C" void __gcov_dump(void);
   _exit(status);
 }
 
+// exit() called by a chunk: registered last, this runs before every handler the worker inherited
+// (the parent's atexit functions and static destructors, which must not run twice) and before the
+// inherited stdio buffers would be written out again (the parent flushes them before each fork,
+// so what stdout holds now is the worker's own). Without taking its lock: a thread of the parent
+// may have held it at the fork, and that thread does not exist here to let it go.
+void exit_called_in_chunk(int status, void*) {
+  fflush_unlocked(stdout);
+  leave(status);
+}
+
 }  // namespace
 
 [[noreturn]] void procs_protocol::worker_main(control& c, unsigned index, pid_t parent) {
@@ -152,6 +162,7 @@ extern "C" void __gcov_dump(void);
   // Die with the parent, however it ends (even SIGKILL): no orphans.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != parent) leave(0);
+  on_exit(exit_called_in_chunk, nullptr);
   limit_library_threads();
 
   worker_slot& slot = c.slots[index];

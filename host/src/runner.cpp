@@ -7,10 +7,12 @@
 #include <optional>
 #include <ostream>
 
+#include "fault_injection.hpp"
 #include "tandem/backend.hpp"
 #include "tandem/errors.hpp"
 #include "tandem/gpu/context.hpp"
 #include "tandem/gpu/device.hpp"
+#include "tandem/interrupt.hpp"
 
 namespace tandem {
 
@@ -41,6 +43,13 @@ backend_status can_run(const workload& w, backend b) {
   backend_status st = backend_availability(b);
   if (!st.available) return st;
   return w.supports(b);
+}
+
+// Between two runs and two backends: a signal recorded while a pool was busy is acted on here at
+// the latest (the CLI's handler usually ends the process before; docs/reliability.md).
+void checkpoint(const char* fault_point) {
+  fault::hit(fault_point);
+  throw_if_interrupted();
 }
 
 // Calls release() however the runs end.
@@ -107,7 +116,10 @@ run_report run_workload(workload& w, const run_options& options, std::ostream& n
     if (chosen != backend::gpu) ex = make_executor(chosen, rec.workers, options.procs);
     ctx.cpu = ex.get();
 
-    for (unsigned i = 0; i < options.warmup; ++i) (void)w.run(ctx);
+    for (unsigned i = 0; i < options.warmup; ++i) {
+      (void)w.run(ctx);
+      checkpoint("run_done");
+    }
     std::vector<double> runs;
     runs.reserve(options.repeat);
     std::unique_ptr<result> first, last;
@@ -118,6 +130,7 @@ run_report run_workload(workload& w, const run_options& options, std::ostream& n
       runs.push_back(std::chrono::duration<double>(t1 - t0).count());
       if (!first) first = std::move(r);
       else last = std::move(r);
+      checkpoint("run_done");
     }
     // After timing: the answer as JSON, and repeated runs must agree with each other bitwise.
     rec.result = first->to_json();
@@ -142,6 +155,7 @@ run_report run_workload(workload& w, const run_options& options, std::ostream& n
                              compare_results(ref.result, rec.result, tol).where + "); ";
     }
     report.records.push_back(std::move(rec));
+    checkpoint("backend_done");  // the executor (a procs pool) still exists here
   }
   return report;
 }

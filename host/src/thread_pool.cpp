@@ -1,11 +1,18 @@
 #include "tandem/thread_pool.hpp"
 
+#include <signal.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <exception>
+#include <string>
+#include <system_error>
 #include <utility>
 
 #include "cpu_relax.hpp"
+#include "fault_injection.hpp"
+#include "tandem/errors.hpp"
 
 namespace tandem {
 
@@ -32,10 +39,35 @@ struct thread_pool::loop {
 
 thread_pool::thread_pool(unsigned threads) {
   threads_.reserve(threads);
-  for (unsigned i = 0; i < threads; ++i) threads_.emplace_back([this] { worker_main(); });
+  // The pool's threads never run the program's SIGINT/SIGTERM handlers: they inherit this mask.
+  // The handlers then run on a thread of the program, which the process pool's handling relies on
+  // (interrupt.cpp), and a Ctrl-C never lands in the middle of a chunk on a pool thread.
+  sigset_t block, previous;
+  sigemptyset(&block);
+  sigaddset(&block, SIGINT);
+  sigaddset(&block, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &block, &previous);
+  try {
+    for (unsigned i = 0; i < threads; ++i) {
+      if (fault::hit("thread_create")) throw std::system_error(EAGAIN, std::generic_category());
+      threads_.emplace_back([this] { worker_main(); });
+    }
+  } catch (const std::system_error& e) {
+    // A std::thread still joinable when the vector goes would call std::terminate: end and join
+    // the threads already running, then say which one could not start and why.
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    const std::size_t started = threads_.size();
+    stop_and_join();
+    throw resource_error("threads: could not start thread " + std::to_string(started + 1) + " of " +
+                         std::to_string(threads) + " (" + e.code().message() +
+                         "); use fewer --workers or raise the limit (ulimit -u, ulimit -v)");
+  }
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
 }
 
-thread_pool::~thread_pool() {
+thread_pool::~thread_pool() { stop_and_join(); }
+
+void thread_pool::stop_and_join() noexcept {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
@@ -43,6 +75,7 @@ thread_pool::~thread_pool() {
   generation_.fetch_add(1, std::memory_order_release);
   wake_.notify_all();
   for (auto& t : threads_) t.join();
+  threads_.clear();
 }
 
 bool thread_pool::on_worker_thread() const noexcept { return current_pool == this; }

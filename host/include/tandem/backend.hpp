@@ -52,8 +52,9 @@ unsigned default_workers(backend b);
 
 // What the procs backend does when a worker dies or a chunk hangs (the other backends ignore it).
 struct procs_settings {
-  unsigned max_retries = 3;  // extra attempts per chunk; 0: none
-  double chunk_timeout = 0;  // seconds; 0: no limit
+  unsigned max_retries = 3;   // extra attempts per chunk; 0: none
+  double chunk_timeout = 0;   // seconds; 0: no limit
+  double stall_timeout = 60;  // seconds without CPU progress (1 s stopped); 0: never (procs_options)
 };
 
 // An executor for a CPU backend (seq, threads, procs), created once and reused across runs.

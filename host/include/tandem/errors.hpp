@@ -19,4 +19,12 @@ class unavailable_error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The system refused something a run needs: a thread, a worker process, a file descriptor, e.g.
+// "threads: could not start thread 38 of 999: Resource temporarily unavailable". What was
+// already made is cleaned up before it is thrown (CLI exit status 1, as for any failed run).
+class resource_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 }  // namespace tandem

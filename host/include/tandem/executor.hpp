@@ -10,7 +10,10 @@
 
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
+#include <memory>
+#include <new>
 #include <span>
 #include <string_view>
 #include <type_traits>
@@ -75,17 +78,56 @@ typename Kernel::partial_type run_kernel(const typename Kernel::params_type& p, 
     return Kernel::run(p, r);
 }
 
+namespace detail {
+// Values up to this size may be locals of the thread running a chunk; larger ones never are: a
+// pool thread has an 8 MiB stack (RLIMIT_STACK), and a partial may be megabytes.
+inline constexpr std::size_t max_stack_bytes = 64 * 1024;
+inline bool is_aligned(const void* p, std::size_t alignment) noexcept {
+  return reinterpret_cast<std::uintptr_t>(p) % alignment == 0;
+}
+}  // namespace detail
+
 template <chunk_kernel Kernel>
 void run_kernel_chunk(const void* params, const chunk_plan& plan, std::size_t chunk, void* partial) {
-  typename Kernel::params_type p;
-  std::memcpy(&p, params, sizeof p);  // params may sit unaligned in a shared-memory message
-  const typename Kernel::partial_type r = run_kernel<Kernel>(p, plan.range(chunk));
-  std::memcpy(partial, &r, sizeof r);
+  using params_type = typename Kernel::params_type;
+  using partial_type = typename Kernel::partial_type;
+  const chunk_range range = plan.range(chunk);
+  auto compute = [&](const params_type& p) {
+    if (detail::is_aligned(partial, alignof(partial_type))) {
+      // Built where it belongs: the kernel's return value is this object (guaranteed copy
+      // elision), so a large partial is never on the stack (given the kernel's own return
+      // statement is elided too: `partial_type out; ...; return out;`).
+      ::new (partial) partial_type(run_kernel<Kernel>(p, range));
+    } else if constexpr (sizeof(partial_type) <= detail::max_stack_bytes) {
+      const partial_type r = run_kernel<Kernel>(p, range);
+      std::memcpy(partial, &r, sizeof r);
+    } else {
+      // Not make_unique: its forwarding parameter would materialise the value on the stack first.
+      const std::unique_ptr<partial_type> r(new partial_type(run_kernel<Kernel>(p, range)));
+      std::memcpy(partial, r.get(), sizeof(partial_type));
+    }
+  };
+  // Params may sit unaligned in a shared-memory message. Small ones are copied into a local (which
+  // the compiler knows nothing else writes); large ones are read in place, or copied to the heap.
+  if constexpr (sizeof(params_type) <= detail::max_stack_bytes) {
+    params_type p;
+    std::memcpy(&p, params, sizeof p);
+    compute(p);
+  } else if (detail::is_aligned(params, alignof(params_type))) {
+    compute(*static_cast<const params_type*>(params));
+  } else {
+    const auto p = std::make_unique_for_overwrite<params_type>();
+    std::memcpy(p.get(), params, sizeof(params_type));
+    compute(*p);
+  }
 }
 
 template <chunk_kernel Kernel>
 chunk_job make_chunk_job(const chunk_plan& plan, const typename Kernel::params_type& params,
                          std::span<const memory_region> regions = {}) {
+  // The process pool lays params and partials out in 64-byte aligned shared memory.
+  static_assert(alignof(typename Kernel::params_type) <= 64 && alignof(typename Kernel::partial_type) <= 64,
+                "a chunk kernel's params_type and partial_type may be aligned to at most 64 bytes");
   return chunk_job{plan, &params, sizeof params, sizeof(typename Kernel::partial_type), &run_kernel_chunk<Kernel>,
                    regions};
 }

@@ -1,9 +1,10 @@
 // Ctrl-C and SIGTERM: the CLI asks for a clean stop instead of dying where it stands.
 //
-// The handlers only record the signal. Code that waits for a long time (the process pool's wait
-// for its workers) polls interrupt_signal() and throws `interrupted`; unwinding then stops and
-// reaps the workers, and the CLI exits with 128 + the signal (130 for SIGINT, 143 for SIGTERM).
-// While no process pool exists there is nothing to clean up, and the handler exits at once.
+// The handlers record the signal. A process pool waiting on its workers sees it at once, stops
+// and reaps them and throws `interrupted`; the CLI exits with 128 + the signal (130 for SIGINT,
+// 143 for SIGTERM). At any other moment (no pool, or pools whose owner is doing something else:
+// a fold, the time between two backends) the handler ends every pool's workers itself, reaps
+// them and exits with that status at once. A second signal always exits at once.
 #pragma once
 
 #include <stdexcept>
@@ -21,16 +22,13 @@ class interrupted : public std::runtime_error {
   int signal_;
 };
 
-// Installs SIGINT and SIGTERM handlers (idempotent).
+// Installs SIGINT and SIGTERM handlers (idempotent). A program that installs them accepts that
+// a signal ends the process (after the workers are reaped), except while a pool waits on its
+// workers, where it becomes an `interrupted` exception.
 void install_interrupt_handlers();
 // The first SIGINT/SIGTERM received since start, or 0.
 int interrupt_signal() noexcept;
 // Throws `interrupted` when a signal was received.
 void throw_if_interrupted();
-
-// Process pools count themselves here; with none alive, a signal ends the process in its handler,
-// with the status above (there is no child and no shared-memory name to clean up).
-void note_pool_created() noexcept;
-void note_pool_destroyed() noexcept;
 
 }  // namespace tandem

@@ -17,6 +17,7 @@
 #include "tandem/errors.hpp"
 #include "tandem/executor.hpp"
 #include "tandem/gpu/context.hpp"
+#include "tandem/interrupt.hpp"
 #include "tandem/workload.hpp"
 
 namespace tandem {
@@ -85,6 +86,7 @@ void run_groups(run_context& ctx, const job<Kernel>& j, std::size_t window_group
       const chunk_span s = j.group(g);
       on_group(g, std::span<const partial_type>(partials + (s.first - window.first), s.size()));
     }
+    throw_if_interrupted();  // a signal recorded during the fold (docs/reliability.md)
   }
 }
 

@@ -25,7 +25,8 @@ namespace tandem {
 
 class thread_pool {
  public:
-  // `threads` background workers; the caller of for_each is one more.
+  // `threads` background workers; the caller of for_each is one more. Throws resource_error when
+  // the system refuses a thread, after joining the ones already started.
   explicit thread_pool(unsigned threads);
   ~thread_pool();
   thread_pool(const thread_pool&) = delete;
@@ -43,6 +44,7 @@ class thread_pool {
   void worker_main();
   void work_on(loop& l);
   void prune_loops();  // drops loops with no index left to claim; mutex_ held
+  void stop_and_join() noexcept;
 
   std::mutex mutex_;
   std::condition_variable wake_;
