@@ -634,9 +634,9 @@ INSTANTIATE_TEST_SUITE_P(uses, procs_sigchld,
                                            sigchld_case{sigchld_use::reaped_by_handler, false},
                                            sigchld_case{sigchld_use::ignored, true},
                                            sigchld_case{sigchld_use::reaped_by_handler, true}),
-                         [](const auto& info) {
+                         [](const auto& p) {
                            std::ostringstream os;
-                           PrintTo(info.param, &os);
+                           PrintTo(p.param, &os);
                            return os.str();
                          });
 
