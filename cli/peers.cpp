@@ -1,7 +1,7 @@
 // Peers: the programs users would otherwise run, measured in the same run as Tandem.
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,8 +13,6 @@
 #include <regex>
 
 #include "cli.hpp"
-
-extern char** environ;
 
 namespace tandem::cli {
 
@@ -40,33 +38,36 @@ captured run_capture(const std::vector<std::string>& argv) {
     c.failed = std::string("cannot make a pipe: ") + std::strerror(errno);
     return c;
   }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  // The child starts with default SIGINT/SIGTERM handling and nothing blocked.
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none, defaults;
-  sigemptyset(&none);
-  sigemptyset(&defaults);
-  sigaddset(&defaults, SIGINT);
-  sigaddset(&defaults, SIGTERM);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
-  pid_t pid = 0;
-  const int spawned = posix_spawnp(&pid, args[0], &actions, &attr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
+  // fork and exec rather than posix_spawn, for one thing posix_spawn cannot set: the peer dies
+  // with tandem (PR_SET_PDEATHSIG), so a SIGTERM sent to tandem alone leaves no peer running on.
+  // Between fork and exec the child makes only async-signal-safe calls.
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);  // tandem ended before the line above
+    ::signal(SIGINT, SIG_DFL);
+    ::signal(SIGTERM, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    const int in = ::open("/dev/null", O_RDONLY);
+    if (in < 0 || ::dup2(in, STDIN_FILENO) < 0 || ::dup2(fds[1], STDOUT_FILENO) < 0 ||
+        ::dup2(fds[1], STDERR_FILENO) < 0)
+      ::_exit(127);
+    ::execvp(args[0], args.data());
+    const char msg[] = "cannot exec the peer's program\n";
+    [[maybe_unused]] const ssize_t w = ::write(STDERR_FILENO, msg, sizeof msg - 1);
+    ::_exit(127);
+  }
+  const int spawn_errno = errno;
   ::close(fds[1]);
-  if (spawned != 0) {
+  if (pid < 0) {
     ::close(fds[0]);
-    c.failed = "cannot run " + argv[0] + ": " + std::strerror(spawned);
+    c.failed = "cannot run " + argv[0] + ": " + std::strerror(spawn_errno);
     return c;
   }
   char buf[4096];
@@ -80,6 +81,8 @@ captured run_capture(const std::vector<std::string>& argv) {
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   if (WIFSIGNALED(status)) c.failed = std::string("killed by signal ") + std::to_string(WTERMSIG(status));
+  else if (WEXITSTATUS(status) == 127 && c.out.find("cannot exec the peer's program") != std::string::npos)
+    c.failed = "cannot run " + argv[0];
   else if (WEXITSTATUS(status) != 0) c.failed = "exit status " + std::to_string(WEXITSTATUS(status));
   return c;
 }

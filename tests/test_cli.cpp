@@ -1,13 +1,20 @@
 // The CLI as a user meets it: exit statuses, one-line errors, the JSON document, atomic output.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <string>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -305,6 +312,50 @@ TEST(cli, a_failing_peer_is_skipped_with_its_reason) {
             std::string::npos)
       << r.err;
   EXPECT_TRUE(nlohmann::json::parse(r.out).at("peers").empty());
+}
+
+// A SIGTERM sent to tandem alone (not its process group, as Ctrl-C would) while a peer runs must
+// not leave the peer running on: peers die with tandem.
+TEST(cli, a_peer_does_not_outlive_tandem) {
+  if (std::system("command -v python3 >/dev/null 2>&1") != 0) GTEST_SKIP() << "no python3 to run peers with";
+  const auto dir = std::filesystem::temp_directory_path() / ("tandem_peers_orphan_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto pid_file = dir / "peer.pid";
+  const std::string script = "import os, time\nwith open('" + pid_file.string() +
+                             "', 'w') as f:\n    f.write(str(os.getpid()))\ntime.sleep(60)\n";
+  std::ofstream(dir / "python_pools.py") << script;
+  std::ofstream(dir / "python_montecarlo.py") << script;
+  const pid_t t = ::fork();
+  ASSERT_GE(t, 0);
+  if (t == 0) {
+    const int null = ::open("/dev/null", O_RDWR);
+    ::dup2(null, STDOUT_FILENO);
+    ::dup2(null, STDERR_FILENO);
+    ::execl(TANDEM_CLI_PATH, "tandem", "bench", "--quick", "--backend", "seq", "--repeat", "1", "--warmup", "0",
+            "--peers", dir.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  pid_t peer = 0;
+  for (int i = 0; i < 600 && peer == 0; ++i) {
+    std::ifstream in(pid_file);
+    if (!(in >> peer)) peer = 0;
+    if (peer == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ::kill(t, SIGTERM);
+  int status = 0;
+  ::waitpid(t, &status, 0);
+  ASSERT_NE(peer, 0) << "the peer never started";
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 143) << "status " << status;
+  auto alive = [&] {
+    std::ifstream stat("/proc/" + std::to_string(peer) + "/stat");
+    std::string pid, comm, state;
+    return (stat >> pid >> comm >> state) && state != "Z";
+  };
+  for (int i = 0; i < 100 && alive(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const bool survived = alive();
+  if (survived) ::kill(peer, SIGKILL);
+  std::filesystem::remove_all(dir);
+  EXPECT_FALSE(survived) << "peer " << peer << " outlived tandem";
 }
 
 TEST(cli, help_exits_zero) {
