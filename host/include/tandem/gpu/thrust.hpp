@@ -21,6 +21,8 @@
 #else
 #include <cuda_runtime.h>
 #include <thrust/system/cuda/execution_policy.h>
+
+#include "tandem/gpu/runtime.hpp"
 #endif
 
 namespace tandem::gpu {
@@ -37,7 +39,10 @@ struct pool_allocator {
 #if defined(TANDEM_GPU_EMULATED)
 inline auto policy(context& c, stream_t s) { return thrust::cpp::par(pool_allocator{&c, s}); }
 #else
+// Thrust launches on the calling thread's current device: make it the context's, so a program that
+// uses other devices between runs still launches on the device its streams and memory belong to.
 inline auto policy(context& c, stream_t s) {
+  TANDEM_CUDA_CHECK(cudaSetDevice(c.device()));
   return thrust::cuda::par_nosync(pool_allocator{&c, s}).on(static_cast<cudaStream_t>(s));
 }
 #endif
