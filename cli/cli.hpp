@@ -37,6 +37,7 @@ struct common_flags {
   std::uint64_t seed = 42;
   unsigned max_retries = 3;    // procs: extra attempts for a chunk whose worker died
   double chunk_timeout = 0;    // procs: seconds before a chunk's worker is killed; 0: none
+  double stall_timeout = 60;   // procs: seconds a worker may hold a chunk without CPU time; 0: never
   bool json = false;
   std::string out;  // write the JSON document here too (atomically); empty: not asked for
 };

@@ -25,11 +25,16 @@ void add_common_flags(CLI::App& cmd, common_flags& f, const std::string& default
       ->check(whole_number(0, 1000000))
       ->capture_default_str();
   cmd.add_option("--max-retries", f.max_retries,
-                 "procs: extra attempts for a chunk whose worker crashed or timed out (0: none)")
+                 "procs: extra attempts for a chunk whose worker crashed, timed out or stalled (0: none)")
       ->check(whole_number(0, 1000))
       ->capture_default_str();
   cmd.add_option("--chunk-timeout", f.chunk_timeout,
                  "procs: seconds a chunk may run before its worker is killed and the chunk retried (0: no limit)")
+      ->check(finite_number(0.0, 1e9))
+      ->capture_default_str();
+  cmd.add_option("--stall-timeout", f.stall_timeout,
+                 "procs: seconds a worker may hold a chunk without using CPU time (a deadlock, a wait that never "
+                 "ends) before it is killed and the chunk retried; a stopped worker, after min(1, this) (0: never)")
       ->check(finite_number(0.0, 1e9))
       ->capture_default_str();
   cmd.add_option("--seed", f.seed, "Random seed for workloads that draw random numbers")
@@ -48,7 +53,7 @@ run_options to_run_options(const common_flags& f) {
   if (f.workers != 0) o.workers = f.workers;
   o.repeat = f.repeat;
   o.warmup = f.warmup;
-  o.procs = {f.max_retries, f.chunk_timeout};
+  o.procs = {f.max_retries, f.chunk_timeout, f.stall_timeout};
   return o;
 }
 

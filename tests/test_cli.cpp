@@ -189,6 +189,8 @@ TEST(cli, numbers_are_read_strictly) {
       {"tasks --chunk-timeout inf", "--chunk-timeout"},
       {"tasks --chunk-timeout -1", "--chunk-timeout"},
       {"tasks --chunk-timeout ''", "--chunk-timeout"},
+      {"tasks --stall-timeout nan", "--stall-timeout"},
+      {"tasks --stall-timeout -1", "--stall-timeout"},
       {"tasks --workers -1", "--workers"},
       {"tasks --workers 0x10", "--workers"},
       {"tasks --workers 2.0", "--workers"},
@@ -235,6 +237,11 @@ TEST(cli, numbers_at_the_edges_of_their_ranges_are_accepted) {
   EXPECT_EQ(p.at("mu").get<double>(), -0.5);
   EXPECT_EQ(p.at("dt").get<double>(), 1e-3);
   EXPECT_EQ(run_cli("tasks --backend seq --repeat 1 --warmup 0 --count 1048576 --n 0 --seed 0").status, 0);
+  for (const char* stall : {"0", "0.25", "1e9"})
+    EXPECT_EQ(run_cli(std::string("tasks --backend procs --workers 2 --repeat 1 --warmup 0 --stall-timeout ") + stall)
+                  .status,
+              0)
+        << stall;
 }
 
 TEST(cli, a_bad_environment_variable_is_one_line_naming_it) {
