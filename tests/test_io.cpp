@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,6 +26,7 @@
 #include "tandem/backend.hpp"
 #include "tandem/errors.hpp"
 #include "tandem/executors.hpp"
+#include "tandem/interrupt.hpp"
 #include "tandem/io/mapped_file.hpp"
 #include "tandem/io/ordered_file_sink.hpp"
 #include "tandem/io/records.hpp"
@@ -312,6 +315,34 @@ TEST(ordered_file_sink, without_commit_nothing_is_left) {
   }
   EXPECT_EQ(d.names(), std::vector<std::string>{"kept"});
   EXPECT_EQ(read_file(d / "kept"), "keep me");
+}
+
+// A signal that ends the process inside its handler (no pool waiting: the handler exits at once,
+// without unwinding) must not leave the temporary file: the handler removes registered paths.
+TEST(ordered_file_sink, a_signal_that_ends_the_process_leaves_no_temporary_file) {
+  for (const int sig : {SIGINT, SIGTERM}) {
+    temp_dir d;
+    write_file(d / "kept", "keep me");
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      const int null = ::open("/dev/null", O_WRONLY);
+      ::dup2(null, STDERR_FILENO);  // the handler's one line
+      tandem::install_interrupt_handlers();
+      tandem::ordered_file_sink fresh(d / "new.bin");
+      fresh.write(std::string(2u << 20, 'x'));
+      tandem::ordered_file_sink replacing(d / "kept");
+      replacing.write("half");
+      ::raise(sig);
+      ::_exit(99);  // not reached: the handler exits with 128 + sig
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 128 + sig);
+    EXPECT_EQ(d.names(), std::vector<std::string>{"kept"}) << "signal " << sig;
+    EXPECT_EQ(read_file(d / "kept"), "keep me");
+  }
 }
 
 TEST(ordered_file_sink, devices_are_written_directly) {

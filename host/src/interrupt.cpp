@@ -16,6 +16,23 @@ namespace {
 std::atomic<int> received{0};
 static_assert(std::atomic<int>::is_always_lock_free, "signal handlers need lock-free atomics");
 
+// The registered temporary files: a slot is free (0), being filled (1) or holds a path (the pid
+// that registered it, so a forked child that somehow ran the handler would not remove its
+// parent's files).
+struct temporary_file {
+  std::atomic<long> state{0};
+  char path[4096];
+};
+constexpr int temporary_slots = 16;
+temporary_file temporaries[temporary_slots];
+static_assert(std::atomic<long>::is_always_lock_free, "signal handlers need lock-free atomics");
+
+void unlink_temporaries() noexcept {
+  const long self = static_cast<long>(getpid());
+  for (temporary_file& t : temporaries)
+    if (t.state.load() == self) unlink(t.path);
+}
+
 void on_signal(int sig) {
   const int saved_errno = errno;
   int expected = 0;
@@ -31,6 +48,7 @@ void on_signal(int sig) {
     return;
   }
   worker_registry::kill_all();
+  unlink_temporaries();
   const char* msg = sig == SIGINT ? "tandem: interrupted (SIGINT)\n" : "tandem: terminated (SIGTERM)\n";
   ssize_t ignored = write(STDERR_FILENO, msg, strlen(msg));
   (void)ignored;
@@ -58,6 +76,23 @@ int interrupt_signal() noexcept { return received.load(); }
 
 void throw_if_interrupted() {
   if (const int sig = interrupt_signal()) throw interrupted(sig);
+}
+
+int register_temporary_file(const char* path) noexcept {
+  const std::size_t n = strlen(path);
+  if (n >= sizeof temporaries[0].path) return -1;
+  for (int i = 0; i < temporary_slots; ++i) {
+    long expected = 0;
+    if (!temporaries[i].state.compare_exchange_strong(expected, 1)) continue;
+    memcpy(temporaries[i].path, path, n + 1);
+    temporaries[i].state.store(static_cast<long>(getpid()));
+    return i;
+  }
+  return -1;
+}
+
+void unregister_temporary_file(int slot) noexcept {
+  if (slot >= 0 && slot < temporary_slots) temporaries[slot].state.store(0);
 }
 
 }  // namespace tandem

@@ -31,4 +31,12 @@ int interrupt_signal() noexcept;
 // Throws `interrupted` when a signal was received.
 void throw_if_interrupted();
 
+// Temporary files the process must not leave behind when a signal ends it inside the handler
+// (ordered_file_sink registers its temporary file while it exists): the handler unlinks every
+// registered path before it exits. A fixed table, so the handler needs no lock and no allocation:
+// at most 16 paths at once, each shorter than 4096 bytes; beyond that, register returns -1 and the
+// path is not covered. Unregister after the file is renamed or removed.
+int register_temporary_file(const char* path) noexcept;
+void unregister_temporary_file(int slot) noexcept;
+
 }  // namespace tandem

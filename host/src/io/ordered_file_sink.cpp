@@ -10,8 +10,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
+#include <utility>
 
 #include "tandem/errors.hpp"
+#include "tandem/interrupt.hpp"
 
 namespace tandem {
 
@@ -106,8 +108,11 @@ bool ordered_file_sink::check(const std::string& path) {
   // The real test of a folder (permissions, a read-only mount, quotas, ACLs): make the temporary
   // file, and remove it at once.
   std::string temp;
-  ::close(open_temp(path, target, temp));
+  const int fd = open_temp(path, target, temp);
+  const int slot = register_temporary_file(temp.c_str());
+  ::close(fd);
   ::unlink(temp.c_str());
+  unregister_temporary_file(slot);
   return false;
 }
 
@@ -133,6 +138,8 @@ ordered_file_sink::ordered_file_sink(std::string path) : path_(std::move(path)) 
   }
   // A regular file or nothing yet: a fresh temporary file beside it.
   fd_ = open_temp(path_, target_, temp_);
+  // A signal that ends the process inside its handler (a CLI with no pool waiting) removes it.
+  temp_slot_ = register_temporary_file(temp_.c_str());
   // Replacing a file keeps its permissions; a new one gets 0666 less the umask, as open() gave.
   if (exists) (void)fchmod(fd_, st.st_mode & 07777);
 }
@@ -145,6 +152,7 @@ void ordered_file_sink::discard() noexcept {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
   if (!temp_.empty()) ::unlink(temp_.c_str());
+  unregister_temporary_file(std::exchange(temp_slot_, -1));
   buffer_.clear();
 }
 
@@ -195,6 +203,7 @@ void ordered_file_sink::commit() {
   if (::close(fd) != 0) fail_write("cannot write", errno);  // NFS and quotas report here
   if (!direct()) {
     if (::rename(temp_.c_str(), target_.c_str()) != 0) fail_write("cannot replace", errno);
+    unregister_temporary_file(std::exchange(temp_slot_, -1));
     temp_.clear();
     // Make the rename itself durable (best effort: not every file system allows it).
     const int dir = ::open(folder_of(target_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -63,6 +63,7 @@ class ordered_file_sink {
   std::string path_;    // as given, for messages
   std::string target_;  // PATH with symlinks followed: what commit() replaces
   std::string temp_;    // empty when writing directly
+  int temp_slot_ = -1;  // the temporary file's entry in the signal handler's table (interrupt.hpp)
   int fd_ = -1;
   std::vector<char> buffer_;
   std::size_t written_ = 0;
