@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_runner.hpp"
+#include "temp_dir.hpp"
 
 namespace {
 
@@ -29,32 +30,11 @@ using tandem::testing::slurp;
 
 int lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
 
-// A fresh folder per test, removed afterwards.
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    std::string tmpl = (fs::temp_directory_path() / "tandem_out_XXXXXX").string();
-    if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-    path = tmpl;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::permissions(path, fs::perms::owner_all, fs::perm_options::add, ec);
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-  std::vector<std::string> names() const {
-    std::vector<std::string> out;
-    for (const auto& e : fs::directory_iterator(path)) out.push_back(e.path().filename().string());
-    std::sort(out.begin(), out.end());
-    return out;
-  }
+// Every test's folder is named after this file's tests.
+struct temp_dir : tandem::testing::temp_dir {
+  temp_dir() : tandem::testing::temp_dir("tandem_out_") {}
 };
-
-void write_file(const std::string& path, const std::string& bytes) {
-  std::ofstream f(path, std::ios::binary);
-  f << bytes;
-}
+using tandem::testing::write_file;
 
 const std::string small_run = "tasks --backend seq --count 1 --n 1000 --repeat 1 --warmup 0";
 

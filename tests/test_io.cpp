@@ -33,6 +33,7 @@
 #include "tandem/job.hpp"
 #include "tandem/process_pool.hpp"
 #include "tandem/shared_buffer.hpp"
+#include "temp_dir.hpp"
 
 namespace {
 
@@ -40,32 +41,11 @@ namespace fs = std::filesystem;
 using tandem::chunk_plan;
 using tandem::chunk_range;
 
-// A fresh folder per test, removed afterwards.
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    std::string tmpl = (fs::temp_directory_path() / "tandem_io_XXXXXX").string();
-    if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-    path = tmpl;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::permissions(path, fs::perms::owner_all, fs::perm_options::add, ec);
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-  std::vector<std::string> names() const {
-    std::vector<std::string> out;
-    for (const auto& e : fs::directory_iterator(path)) out.push_back(e.path().filename().string());
-    std::sort(out.begin(), out.end());
-    return out;
-  }
+// Every test's folder is named after this file's tests.
+struct temp_dir : tandem::testing::temp_dir {
+  temp_dir() : tandem::testing::temp_dir("tandem_io_") {}
 };
-
-void write_file(const std::string& path, const std::string& bytes) {
-  std::ofstream f(path, std::ios::binary);
-  f << bytes;
-}
+using tandem::testing::write_file;
 
 std::string read_file(const std::string& path) {
   std::ifstream f(path, std::ios::binary);

@@ -12,9 +12,7 @@
 #include "tandem/workloads/montecarlo_fold.hpp"
 #include "tandem/workloads/sobol.hpp"
 #include "montecarlo_lanes.hpp"
-#if TANDEM_WITH_GPU_CODE
 #include "tandem/workloads/montecarlo_gpu.hpp"
-#endif
 
 namespace tandem {
 
@@ -206,8 +204,9 @@ montecarlo_result run_montecarlo(executor& ex, const montecarlo_options& o) {
   return run_montecarlo(ctx, o);
 }
 
+// In a build without GPU code no engine can be made (montecarlo_gpu_none.cpp), so these need no
+// guard of their own.
 montecarlo_result run_montecarlo(montecarlo_gpu& engine, const montecarlo_options& o) {
-#if TANDEM_WITH_GPU_CODE
   static_assert(sizeof(kernels::mc_params) == 4 * 8 + 6 * 4 + 9 * 8, "mc_params has no padding: memcmp compares values");
   const kernels::mc_params p = montecarlo_job(o);
   if (std::memcmp(&p, &engine.params(), sizeof p) != 0)
@@ -217,11 +216,6 @@ montecarlo_result run_montecarlo(montecarlo_gpu& engine, const montecarlo_option
   montecarlo_result r = fold.finish();
   add_closed_forms(o, r);
   return r;
-#else
-  (void)engine;
-  (void)o;
-  throw unavailable_error("backend gpu unavailable: this build of Tandem has no GPU code");
-#endif
 }
 
 double black_scholes_price(bool put, double s0, double strike, double rate, double sigma, double t) {
@@ -306,13 +300,9 @@ nlohmann::json result_json(const montecarlo_result& r) { return to_json(r); }
 
 montecarlo_result run_montecarlo(run_context& ctx, const montecarlo_options& o) {
   if (ctx.which == backend::gpu) {
-#if TANDEM_WITH_GPU_CODE
     if (!ctx.gpu) throw std::logic_error("run_montecarlo: the gpu backend needs a device context");
     montecarlo_gpu engine(*ctx.gpu, montecarlo_job(o));
     return run_montecarlo(engine, o);
-#else
-    throw unavailable_error("backend gpu unavailable: this build of Tandem has no GPU code");
-#endif
   }
   const job<montecarlo_kernel> j = montecarlo_job_of(o);
   montecarlo_fold fold(j.params.p, o.var_level);
@@ -347,29 +337,17 @@ class montecarlo_workload final : public workload_of<montecarlo_result> {
   }
   // The GPU engine holds the device tables and one window's buffers, so timed runs allocate nothing.
   void prepare(run_context& ctx) override {
-#if TANDEM_WITH_GPU_CODE
     if (ctx.which == backend::gpu && ctx.gpu) gpu_ = std::make_unique<montecarlo_gpu>(*ctx.gpu, montecarlo_job(options_));
-#else
-    (void)ctx;
-#endif
   }
-  void release(run_context&) override {
-#if TANDEM_WITH_GPU_CODE
-    gpu_.reset();
-#endif
-  }
+  void release(run_context&) override { gpu_.reset(); }
   montecarlo_result compute(run_context& ctx) override {
-#if TANDEM_WITH_GPU_CODE
     if (ctx.which == backend::gpu && gpu_) return run_montecarlo(*gpu_, options_);
-#endif
     return run_montecarlo(ctx, options_);
   }
 
  private:
   montecarlo_options options_;
-#if TANDEM_WITH_GPU_CODE
   std::unique_ptr<montecarlo_gpu> gpu_;
-#endif
 };
 }  // namespace
 
