@@ -8,7 +8,8 @@ Each round starts tandem in a new process group on tasks or montecarlo and does 
 Then it checks the guarantees of docs/reliability.md:
   - exit 0: the JSON `result` equals seq's, and --out holds the same document;
   - exit 1: a clean failure (a chunk failed more than --max-retries times), one line on stderr;
-  - exit 130 / 143: the parent signal, and --out not written;
+  - exit 130 / 143: the parent signal, and --out not written, unless the signal came after the
+    document was committed: then --out is the whole document and equals seq's;
   - never hung (each run has a deadline), and nothing left behind: no process of the group
     alive or unreaped, no new /dev/shm entry, no file in the --out folder but the output.
 It prints the figures and exits 1 when a guarantee was broken.
@@ -169,7 +170,16 @@ def one_round(args, rng, refs, stats):
         if not same:
             stats["problems"].append(f"{what}: result differs from seq")
     else:
-        if wrote_out:
+        if wrote_out and parent_signal is not None and status == 128 + parent_signal:
+            # The signal came after the document was committed (while stdout was written, or at
+            # exit): the file must then be the whole, correct document, never part of one.
+            try:
+                with open(out) as f:
+                    if result_of(f.read()) != refs[workload]:
+                        stats["problems"].append(f"{what}: --out left after the signal differs from seq")
+            except (ValueError, KeyError, OSError) as e:
+                stats["problems"].append(f"{what}: --out left after the signal is not a whole document: {e}")
+        elif wrote_out:
             leftovers.append("--out written by a run that failed")
         if status == 1 and stderr.count("\n") != 1:
             stats["problems"].append(f"{what}: exit 1 without one clear line: {stderr.strip()[-300:]}")
