@@ -1,0 +1,279 @@
+// compile_forest: checks a loaded model and lays it out flat for the per-row walk.
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <new>
+#include <string>
+#include <type_traits>
+
+#include "tandem/errors.hpp"
+#include "tandem/workloads/forest_model.hpp"
+
+namespace tandem::forest {
+
+namespace {
+
+constexpr std::size_t image_align = 64;
+
+std::size_t align_up(std::size_t n) { return (n + image_align - 1) / image_align * image_align; }
+
+[[noreturn]] void bad_model(const forest_model& m, const std::string& what) {
+  throw usage_error("model '" + m.path + "': " + what);
+}
+
+std::string where(std::size_t tree, std::int64_t node) {
+  return "tree " + std::to_string(tree) + ", node " + std::to_string(node) + ": ";
+}
+
+// The threshold t' in precision T with "x <= t'" equal to the library's comparison of x with t for
+// every value x of type T (NaN is handled before the comparison). For float inputs and a double
+// threshold that is the largest float below t (less) or at most t (less_equal). A `less` split at
+// -inf sends nothing left: NaN as t' does that (no x is <= NaN).
+template <class T>
+T exact_threshold(double t, comparison c) {
+  if (c == comparison::less && t == -std::numeric_limits<double>::infinity())
+    return std::numeric_limits<T>::quiet_NaN();
+  T r = static_cast<T>(t);  // round to nearest (float; overflow gives inf), exact (double)
+  const bool too_high = c == comparison::less_equal ? double(r) > t : double(r) >= t;
+  if (too_high) r = std::nextafter(r, -std::numeric_limits<T>::infinity());
+  return r;
+}
+
+// One node of the compiled order: which tree and which of its nodes, and its depth.
+struct placed {
+  std::uint32_t tree;
+  std::uint32_t node;
+};
+
+// Breadth-first order of every tree (a split's children take the next two slots, so they are
+// adjacent), checking that each tree is a proper tree.
+std::vector<placed> place_nodes(const forest_model& m, std::vector<std::uint32_t>& roots, std::uint32_t& depth) {
+  std::uint64_t total = 0;
+  for (const tree_spec& t : m.trees) total += t.nodes.size();
+  if (total > max_nodes)
+    bad_model(m, std::to_string(total) + " nodes, more than the " + std::to_string(max_nodes) + " supported");
+  std::vector<placed> order;
+  order.reserve(total);
+  std::vector<std::uint8_t> seen;
+  std::vector<std::uint32_t> level;  // depth of each placed node of the current tree
+  depth = 0;
+  for (std::size_t t = 0; t < m.trees.size(); ++t) {
+    const tree_spec& tree = m.trees[t];
+    const std::size_t n = tree.nodes.size();
+    if (n == 0) bad_model(m, "tree " + std::to_string(t) + " has no nodes");
+    if (std::uint64_t(tree.output) + m.leaf_width > m.outputs)
+      bad_model(m, "tree " + std::to_string(t) + ": output " + std::to_string(tree.output) + " is out of range (" +
+                       std::to_string(m.outputs) + " outputs)");
+    seen.assign(n, 0);
+    level.clear();
+    const std::size_t first = order.size();
+    roots.push_back(std::uint32_t(first));
+    order.push_back({std::uint32_t(t), 0});
+    level.push_back(0);
+    seen[0] = 1;
+    for (std::size_t q = first; q < order.size(); ++q) {
+      const std::int64_t id = order[q].node;
+      const node_spec& s = tree.nodes[std::size_t(id)];
+      depth = std::max(depth, level[q - first]);
+      if (s.leaf) {
+        if (s.value > tree.values.size() || tree.values.size() - s.value < m.leaf_width)
+          bad_model(m, where(t, id) + "leaf value index " + std::to_string(s.value) + " is out of range (" +
+                           std::to_string(tree.values.size()) + " values, " + std::to_string(m.leaf_width) +
+                           " per leaf)");
+        continue;
+      }
+      for (const std::int64_t c : {s.left, s.right}) {
+        if (c < 0 || std::uint64_t(c) >= n)
+          bad_model(m, where(t, id) + "child " + std::to_string(c) + " is out of range (" + std::to_string(n) +
+                           " nodes)");
+        if (seen[std::size_t(c)])
+          bad_model(m, where(t, id) + "child " + std::to_string(c) + " is reached twice (a cycle or a shared subtree)");
+        seen[std::size_t(c)] = 1;
+        order.push_back({std::uint32_t(t), std::uint32_t(c)});
+        level.push_back(level[q - first] + 1);
+      }
+      if (s.feature >= m.features)
+        bad_model(m, where(t, id) + "feature " + std::to_string(s.feature) + " is out of range (" +
+                         std::to_string(m.features) + " features)");
+      if (s.category_set >= 0) {
+        if (std::uint64_t(s.category_set) >= m.category_sets.size())
+          bad_model(m, where(t, id) + "category set " + std::to_string(s.category_set) + " is out of range (" +
+                           std::to_string(m.category_sets.size()) + " sets)");
+      } else if (std::isnan(s.threshold)) {
+        bad_model(m, where(t, id) + "threshold is NaN");
+      }
+    }
+  }
+  return order;
+}
+
+template <class T, class S>
+void write_image(const forest_model& m, const std::vector<placed>& order, const std::vector<std::uint32_t>& roots,
+                 std::byte* image, const compiled_forest::layout& L) {
+  auto* nodes = reinterpret_cast<kernels::forest_node<T>*>(image + L.nodes);
+  auto* trees = reinterpret_cast<kernels::forest_tree*>(image + L.trees);
+  auto* values = reinterpret_cast<S*>(image + L.values);
+  auto* base = reinterpret_cast<S*>(image + L.base);
+  auto* cats = reinterpret_cast<kernels::category_split*>(image + L.categories);
+  auto* words = reinterpret_cast<std::uint32_t*>(image + L.category_words);
+  for (std::size_t t = 0; t < m.trees.size(); ++t) trees[t] = {roots[t], m.trees[t].output};
+  for (std::uint32_t o = 0; o < m.outputs; ++o) base[o] = static_cast<S>(m.base[o]);
+  std::uint64_t next_child = 0, next_value = 0;
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    const tree_spec& tree = m.trees[order[i].tree];
+    if (i == roots[order[i].tree]) next_child = i + 1;
+    const node_spec& s = tree.nodes[order[i].node];
+    kernels::forest_node<T>& out = nodes[i];
+    if (s.leaf) {
+      out.threshold = T(0);
+      out.feature_flags = kernels::forest_leaf;
+      out.next = std::uint32_t(next_value);
+      for (std::uint32_t j = 0; j < m.leaf_width; ++j) values[next_value + j] = static_cast<S>(tree.values[s.value + j]);
+      next_value += m.leaf_width;
+      continue;
+    }
+    std::uint32_t flags = s.feature;
+    if (s.default_left) flags |= kernels::forest_default_left;
+    if (s.category_set >= 0) {
+      flags |= kernels::forest_categorical;
+      out.threshold = T(s.category_set);
+    } else {
+      if (s.zero_missing) flags |= kernels::forest_zero_missing;
+      out.threshold = exact_threshold<T>(s.threshold, m.compare);
+    }
+    out.feature_flags = flags;
+    // Breadth first within the tree: children are placed in the order their parents were.
+    out.next = std::uint32_t(next_child);
+    next_child += 2;
+  }
+  std::uint32_t w = 0;
+  for (std::size_t c = 0; c < m.category_sets.size(); ++c) {
+    const category_set_spec& set = m.category_sets[c];
+    std::uint32_t n_words = 0;
+    for (const std::uint32_t v : set.categories) n_words = std::max(n_words, v / 32 + 1);
+    cats[c] = {w, n_words, std::uint8_t(set.in_set_left), std::uint8_t(set.nan_is_zero), {0, 0}};
+    for (const std::uint32_t v : set.categories) words[w + v / 32] |= 1u << (v % 32);
+    w += n_words;
+  }
+}
+
+}  // namespace
+
+void compiled_forest::free_image::operator()(std::byte* p) const noexcept {
+  ::operator delete(p, std::align_val_t{image_align});
+}
+
+compiled_forest compile_forest(const forest_model& m) {
+  if (m.features == 0) bad_model(m, "no features");
+  if (m.features > max_features) bad_model(m, std::to_string(m.features) + " features, more than the supported " + std::to_string(max_features));
+  if (m.outputs == 0 || m.outputs > max_outputs) bad_model(m, std::to_string(m.outputs) + " outputs (1 to " + std::to_string(max_outputs) + " supported)");
+  if (m.leaf_width == 0 || m.leaf_width > m.outputs) bad_model(m, "leaf width " + std::to_string(m.leaf_width) + " does not fit " + std::to_string(m.outputs) + " outputs");
+  if (m.base.size() != m.outputs) bad_model(m, std::to_string(m.base.size()) + " base margins for " + std::to_string(m.outputs) + " outputs");
+  for (const double b : m.base)
+    if (!std::isfinite(b)) bad_model(m, "a base margin is not finite");
+  if (!(m.divisor > 0) || !std::isfinite(m.divisor)) bad_model(m, "the divisor is not a positive number");
+  if (m.trees.empty()) bad_model(m, "no trees");
+  if (m.trees.size() > std::numeric_limits<std::uint32_t>::max()) bad_model(m, "too many trees");
+  if (m.input == precision::f64 && m.sum == precision::f32)
+    bad_model(m, "double comparisons with float sums are not supported");
+  if (m.proba_columns == 0 || m.proba_columns > max_outputs) bad_model(m, "bad number of probability columns");
+
+  std::uint64_t n_words = 0;
+  for (std::size_t c = 0; c < m.category_sets.size(); ++c) {
+    std::uint32_t top = 0;
+    for (const std::uint32_t v : m.category_sets[c].categories) {
+      if (v > std::uint32_t(std::numeric_limits<std::int32_t>::max()))
+        bad_model(m, "category set " + std::to_string(c) + ": category " + std::to_string(v) + " is out of range");
+      top = std::max(top, v / 32 + 1);
+    }
+    n_words += top;
+  }
+  if (n_words > (std::uint64_t{1} << 28)) bad_model(m, "categorical splits need more than 1 GiB of bitsets");
+
+  compiled_forest c;
+  std::vector<std::uint32_t> roots;
+  const std::vector<placed> order = place_nodes(m, roots, c.depth_);
+  std::uint64_t n_values = 0;
+  for (const placed& p : order)
+    if (m.trees[p.tree].nodes[p.node].leaf) n_values += m.leaf_width;
+  if (n_values > std::numeric_limits<std::uint32_t>::max()) bad_model(m, "more than 2^32 leaf values");
+
+  c.input_ = m.input;
+  c.sum_ = m.sum;
+  c.features_ = m.features;
+  c.outputs_ = m.outputs;
+  c.trees_ = std::uint32_t(m.trees.size());
+  c.leaf_width_ = m.leaf_width;
+  c.nodes_ = order.size();
+  c.divisor_ = m.divisor;
+  const std::size_t s_size = m.sum == precision::f32 ? sizeof(float) : sizeof(double);
+  const std::size_t node_size = m.input == precision::f32 ? sizeof(kernels::forest_node<float>)
+                                                          : sizeof(kernels::forest_node<double>);
+  compiled_forest::layout& L = c.layout_;
+  L.nodes = 0;
+  L.trees = align_up(L.nodes + order.size() * node_size);
+  L.values = align_up(L.trees + m.trees.size() * sizeof(kernels::forest_tree));
+  L.base = align_up(L.values + n_values * s_size);
+  L.categories = align_up(L.base + m.outputs * s_size);
+  L.category_words = align_up(L.categories + m.category_sets.size() * sizeof(kernels::category_split));
+  L.end = align_up(L.category_words + n_words * sizeof(std::uint32_t));
+  L.n_categories = std::uint32_t(m.category_sets.size());
+  L.n_category_words = std::uint32_t(n_words);
+  L.n_values = n_values;
+  c.image_bytes_ = L.end;
+  c.image_.reset(static_cast<std::byte*>(::operator new(L.end, std::align_val_t{image_align})));
+  std::memset(c.image_.get(), 0, L.end);
+  if (m.input == precision::f32 && m.sum == precision::f32) write_image<float, float>(m, order, roots, c.image_.get(), L);
+  else if (m.input == precision::f32) write_image<float, double>(m, order, roots, c.image_.get(), L);
+  else write_image<double, double>(m, order, roots, c.image_.get(), L);
+  return c;
+}
+
+template <class T, class S>
+kernels::forest_view<T, S> compiled_forest::view(const std::byte* base) const {
+  kernels::forest_view<T, S> v;
+  v.nodes = reinterpret_cast<const kernels::forest_node<T>*>(base + layout_.nodes);
+  v.trees = reinterpret_cast<const kernels::forest_tree*>(base + layout_.trees);
+  v.values = reinterpret_cast<const S*>(base + layout_.values);
+  v.base = reinterpret_cast<const S*>(base + layout_.base);
+  v.categories = reinterpret_cast<const kernels::category_split*>(base + layout_.categories);
+  v.category_words = reinterpret_cast<const std::uint32_t*>(base + layout_.category_words);
+  v.n_trees = trees_;
+  v.n_features = features_;
+  v.n_outputs = outputs_;
+  v.leaf_width = leaf_width_;
+  v.divisor = static_cast<S>(divisor_);
+  return v;
+}
+
+template kernels::forest_view<float, float> compiled_forest::view(const std::byte*) const;
+template kernels::forest_view<float, double> compiled_forest::view(const std::byte*) const;
+template kernels::forest_view<double, double> compiled_forest::view(const std::byte*) const;
+
+namespace {
+template <class T, class S>
+void reference_rows(const compiled_forest& c, const double* rows, std::size_t n_rows, double* out) {
+  const auto v = c.view<T, S>();
+  std::vector<T> x(c.features());
+  std::vector<S> margins(c.outputs());
+  for (std::size_t r = 0; r < n_rows; ++r) {
+    for (std::uint32_t f = 0; f < c.features(); ++f) x[f] = static_cast<T>(rows[r * c.features() + f]);
+    kernels::forest_margins(v, x.data(), margins.data());
+    for (std::uint32_t o = 0; o < c.outputs(); ++o) out[r * c.outputs() + o] = double(margins[o]);
+  }
+}
+}  // namespace
+
+std::vector<double> reference_margins(const forest_model& m, const compiled_forest& c, const double* rows,
+                                      std::size_t n_rows) {
+  (void)m;
+  std::vector<double> out(n_rows * c.outputs());
+  if (c.input() == precision::f32 && c.sum() == precision::f32) reference_rows<float, float>(c, rows, n_rows, out.data());
+  else if (c.input() == precision::f32) reference_rows<float, double>(c, rows, n_rows, out.data());
+  else reference_rows<double, double>(c, rows, n_rows, out.data());
+  return out;
+}
+
+}  // namespace tandem::forest

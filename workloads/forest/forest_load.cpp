@@ -1,0 +1,80 @@
+// load_model: reads a model file and hands it to the loader its content names; the links.
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <sys/stat.h>
+
+#include "forest_loaders.hpp"
+#include "tandem/errors.hpp"
+
+namespace tandem::forest {
+
+void malformed(const std::string& path, const std::string& what) {
+  throw usage_error("model '" + path + "': " + what);
+}
+
+namespace {
+// Larger model files are refused before reading: 16 GiB of text is ~100 M nodes.
+constexpr std::uint64_t max_model_bytes = std::uint64_t{16} << 30;
+
+std::string read_file(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    throw usage_error("cannot open model '" + path + "': " + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) throw usage_error("cannot open model '" + path + "': not a regular file");
+  if (std::uint64_t(st.st_size) > max_model_bytes) malformed(path, "larger than 16 GiB");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw usage_error("cannot open model '" + path + "': " + std::strerror(errno));
+  std::string text;
+  text.resize(std::size_t(st.st_size));
+  in.read(text.data(), std::streamsize(text.size()));
+  if (!in || in.gcount() != std::streamsize(text.size()))
+    throw usage_error("cannot read model '" + path + "': " + std::strerror(errno));
+  return text;
+}
+}  // namespace
+
+forest_model load_model(const std::string& path) {
+  const std::string text = read_file(path);
+  const std::size_t first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos) malformed(path, "the file is empty");
+  if (text[first] == '{') {
+    // Both JSON formats: Tandem's names itself in "format"; XGBoost's has "learner".
+    const std::size_t probe = std::min<std::size_t>(text.size(), 4096);
+    if (text.find("\"tandem-forest\"", 0) < probe) return load_tandem_json(text, path);
+    return load_xgboost_json(text, path);
+  }
+  if (text.compare(first, 5, "tree\n") == 0 || text.compare(first, 6, "tree\r\n") == 0)
+    return load_lightgbm_text(text, path);
+  malformed(path, "not a model this version reads (XGBoost JSON, LightGBM text, or Tandem forest JSON from "
+                  "tools/export_sklearn.py); XGBoost's binary and UBJSON formats: save the model as .json");
+}
+
+void margins_to_proba(const forest_model& m, const double* margins, double* proba) {
+  switch (m.post) {
+    case link::identity:
+      for (std::uint32_t i = 0; i < m.proba_columns; ++i) proba[i] = margins[i];
+      return;
+    case link::exp:
+      for (std::uint32_t i = 0; i < m.proba_columns; ++i) proba[i] = std::exp(margins[i]);
+      return;
+    case link::xgboost_sigmoid:
+    case link::xgboost_softmax: xgboost_proba(m, margins, proba); return;
+    case link::lightgbm_sigmoid:
+    case link::lightgbm_softmax: lightgbm_proba(m, margins, proba); return;
+    case link::sklearn_expit:
+    case link::sklearn_softmax: sklearn_proba(m, margins, proba); return;
+  }
+}
+
+std::size_t predicted_class(const forest_model& m, const double* proba) {
+  if (m.proba_columns == 1) return proba[0] > 0.5 ? 1 : 0;  // binary, one column: P(class 1)
+  std::size_t best = 0;
+  for (std::uint32_t i = 1; i < m.proba_columns; ++i)
+    if (proba[i] > proba[best]) best = i;  // the first largest, as numpy's argmax
+  return best;
+}
+
+}  // namespace tandem::forest
