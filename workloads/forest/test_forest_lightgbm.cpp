@@ -1,0 +1,2 @@
+// Exactness of the lightgbm loader against the library's own predictions (fixtures in testdata/lightgbm/).
+#include <gtest/gtest.h>
