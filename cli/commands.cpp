@@ -75,6 +75,12 @@ void add_info_command(CLI::App& app) {
 
 void add_workload_command(CLI::App& app, const workload_command& w) {
   auto* cmd = app.add_subcommand(std::string(w.name), std::string(w.summary));
+  if (!w.verb.empty()) {
+    CLI::App* top = cmd;
+    cmd = top->add_subcommand(std::string(w.verb), std::string(w.verb_summary));
+    if (w.add_commands) w.add_commands(*top);
+    top->require_subcommand(1);
+  }
   auto flags = std::make_shared<common_flags>();
   add_common_flags(*cmd, *flags, "auto");
   workload_factory make = w.add_flags(*cmd);

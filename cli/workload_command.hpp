@@ -39,6 +39,11 @@ struct workload_command {
   bench_entry (*bench)(bool quick);
   // Optional: the answer in words, printed under the table (not with --json).
   void (*print_answer)(const run_report& r) = nullptr;
+  // Optional: the run is `tandem <name> <verb>` (forest predict), and add_commands adds the other
+  // subcommands of `tandem <name>` (forest info).
+  std::string_view verb = {};
+  std::string_view verb_summary = {};
+  void (*add_commands)(CLI::App& cmd) = nullptr;
 };
 
 // The workload list, in the order of workloads/CMakeLists.txt (generated).

@@ -144,22 +144,22 @@ TEST(cli, bench_runs_every_workload_on_every_backend) {
 
 // Every workload of the list, through the generic command: its help, a bad flag, and a small
 // problem on every backend with one JSON document whose backends agree.
-class cli_workload : public ::testing::TestWithParam<std::pair<std::string_view, std::string_view>> {};
+class cli_workload : public ::testing::TestWithParam<tandem::testing::workload_smoke> {};
 
 TEST_P(cli_workload, help_bad_flags_and_every_backend) {
-  const std::string name(GetParam().first), smoke(GetParam().second);
-  const auto help = run_cli(name + " --help");
+  const std::string name(GetParam().name), command(GetParam().command), smoke(GetParam().args);
+  const auto help = run_cli(command + " --help");
   EXPECT_EQ(help.status, 0) << help.err;
   for (const char* flag : {"--backend", "--workers", "--repeat", "--json", "--out"})
     EXPECT_NE(help.out.find(flag), std::string::npos) << name << " --help lacks " << flag;
   const auto top = run_cli("--help");
   EXPECT_NE(top.out.find(name), std::string::npos) << "tandem --help does not list " << name;
   for (const std::string bad : {" --frobnicate", " --backend warp", " --workers 0", " --repeat 0"}) {
-    const auto r = run_cli(name + bad);
-    EXPECT_EQ(r.status, 2) << name << bad << "\n" << r.err;
-    EXPECT_EQ(lines(r.err), 1) << name << bad << ":\n" << r.err;
+    const auto r = run_cli(command + bad);
+    EXPECT_EQ(r.status, 2) << command << bad << "\n" << r.err;
+    EXPECT_EQ(lines(r.err), 1) << command << bad << ":\n" << r.err;
   }
-  const auto r = run_cli(name + " " + smoke + " --backend seq,threads,procs,gpu --workers 2 --repeat 2 --warmup 0 --json");
+  const auto r = run_cli(command + " " + smoke + " --backend seq,threads,procs,gpu --workers 2 --repeat 2 --warmup 0 --json");
   ASSERT_EQ(r.status, 0) << name << ": " << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_TRUE(j.at("agree").get<bool>()) << r.out;
@@ -173,7 +173,7 @@ TEST_P(cli_workload, help_bad_flags_and_every_backend) {
 }
 
 INSTANTIATE_TEST_SUITE_P(list, cli_workload, ::testing::ValuesIn(tandem::testing::workload_smoke_args),
-                         [](const auto& p) { return std::string(p.param.first); });
+                         [](const auto& p) { return std::string(p.param.name); });
 
 // Every numeric flag, common and the workloads': a value is a plain decimal number in range or it is
 // refused with one line naming the flag. CLI11 alone turned "-1" and "1e23" into 2^64 - 1, "" into

@@ -1,0 +1,375 @@
+// The forest workload: every backend gives the calling thread's bits (which the core tests hold to
+// the libraries' rules), for every output kind and around chunk edges; the inputs (CSV, .npy,
+// generated) and the outputs (CSV, .npy) read and write exactly; bad inputs are one line.
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <charconv>
+#include <functional>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <random>
+#include <sstream>
+
+#include "backend_context.hpp"
+#include "forest_gpu.hpp"
+#include "forest_io.hpp"
+#include "temp_dir.hpp"
+#include "tandem/errors.hpp"
+#include "tandem/io/mapped_file.hpp"
+#include "tandem/io/npy.hpp"
+#include "tandem/shared_buffer.hpp"
+#include "tandem/workloads/forest.hpp"
+
+namespace tf = tandem::forest;
+using tandem::forest_output;
+using tandem::forest_predictor;
+
+namespace {
+
+constexpr double nan_v = std::numeric_limits<double>::quiet_NaN();
+
+// A scikit-learn-like forest: float inputs, double sums, three classes per leaf, averaged.
+tf::forest_model three_class_forest(std::uint64_t seed, std::uint32_t features = 5) {
+  std::mt19937_64 g(seed);
+  std::uniform_real_distribution<double> u(-1, 1);
+  tf::forest_model m;
+  m.path = "three_class";
+  m.input = tf::precision::f32;
+  m.sum = tf::precision::f64;
+  m.compare = tf::comparison::less_equal;
+  m.features = features;
+  m.outputs = 3;
+  m.leaf_width = 3;
+  m.base = {0, 0, 0};
+  m.divisor = 7;
+  m.classes = {2, 5, 9};
+  m.proba_columns = 3;
+  for (int t = 0; t < 7; ++t) {
+    tf::tree_spec tree;
+    // A full tree of depth 4, children listed in reverse so ids are not breadth first.
+    std::function<std::int64_t(int)> build = [&](int d) -> std::int64_t {
+      const std::int64_t id = std::int64_t(tree.nodes.size());
+      tree.nodes.emplace_back();
+      if (d == 0) {
+        tf::node_spec s;
+        s.leaf = true;
+        s.value = tree.values.size();
+        double a = std::abs(u(g)), b = std::abs(u(g)), c = std::abs(u(g));
+        const double sum = a + b + c;
+        for (double v : {a / sum, b / sum, c / sum}) tree.values.push_back(v);
+        tree.nodes[std::size_t(id)] = s;
+        return id;
+      }
+      tf::node_spec s;
+      s.feature = std::uint32_t(g() % features);
+      s.threshold = u(g);
+      s.default_left = g() & 1;
+      s.right = build(d - 1);
+      s.left = build(d - 1);
+      tree.nodes[std::size_t(id)] = s;
+      return id;
+    };
+    build(4);
+    m.trees.push_back(std::move(tree));
+  }
+  return m;
+}
+
+// LightGBM-like: double inputs and sums, one output, zero-as-missing splits.
+tf::forest_model double_forest() {
+  tf::forest_model m = three_class_forest(11, 4);
+  m.path = "double";
+  m.input = tf::precision::f64;
+  m.outputs = 1;
+  m.leaf_width = 1;
+  m.base = {0.25};
+  m.divisor = 1;
+  m.classes.clear();
+  m.proba_columns = 1;
+  for (auto& t : m.trees) {
+    std::vector<double> v;
+    for (auto& n : t.nodes)
+      if (n.leaf) {
+        const double x = t.values[n.value];
+        n.value = v.size();
+        v.push_back(x - 0.3);
+      } else {
+        n.zero_missing = n.feature == 0;
+      }
+    t.values = v;
+  }
+  return m;
+}
+
+template <class T>
+std::vector<T> random_rows(std::size_t n, std::uint32_t features, std::uint64_t seed) {
+  std::mt19937_64 g(seed);
+  std::uniform_real_distribution<double> u(-1.2, 1.2);
+  std::vector<T> rows(n * features);
+  for (auto& x : rows) {
+    const auto k = g() % 50;
+    x = k == 0 ? T(nan_v) : k == 1 ? T(0.0) : k == 2 ? T(-0.0) : T(u(g));
+  }
+  return rows;
+}
+
+std::vector<double> margins_of(const tf::forest_model& m, const forest_predictor& p, const std::vector<double>& rows) {
+  return tf::reference_margins(m, p.compiled(), rows.data(), rows.size() / m.features);
+}
+
+bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
+}
+
+std::vector<tf::forest_model> every_kind_of_model() {
+  return {tandem::synthetic_forest({25, 5, 6}, 3), three_class_forest(5), double_forest()};
+}
+
+class forest_backends : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(forest_backends, every_output_kind_equals_the_calling_thread_around_chunk_edges) {
+  const tandem::backend b = *tandem::parse_backend(GetParam());
+  TANDEM_SKIP_UNLESS_AVAILABLE(b);
+  tandem::testing::backend_context ctx(b, 3);
+  for (const tf::forest_model& m : every_kind_of_model()) {
+    const forest_predictor p(m);
+    for (const std::size_t n : {std::size_t(0), std::size_t(1), tandem::forest_chunk_rows - 1, tandem::forest_chunk_rows,
+                                tandem::forest_chunk_rows + 1, std::size_t(3 * tandem::forest_chunk_rows + 7)}) {
+      const std::vector<double> rows = random_rows<double>(n, m.features, n + 1);
+      // Inputs and outputs in shared memory, so procs can read and write them.
+      tandem::shared_buffer in(std::max<std::size_t>(rows.size(), 1) * sizeof(double));
+      std::memcpy(in.data(), rows.data(), rows.size() * sizeof(double));
+      for (const forest_output kind : {forest_output::margin, forest_output::proba, forest_output::label}) {
+        if (kind == forest_output::label && m.classes.empty()) continue;
+        const std::size_t cols = p.columns(kind);
+        std::vector<double> here(n * cols);
+        p.predict(rows.data(), n, kind, here.data());
+        tandem::shared_buffer out(std::max<std::size_t>(n * cols, 1) * sizeof(double));
+        p.predict(*ctx, static_cast<const double*>(in.data()), n, kind, static_cast<double*>(out.data()));
+        std::vector<double> there(static_cast<double*>(out.data()), static_cast<double*>(out.data()) + n * cols);
+        for (std::size_t i = 0; i < here.size(); ++i)
+          ASSERT_EQ(std::bit_cast<std::uint64_t>(here[i]), std::bit_cast<std::uint64_t>(there[i]))
+              << m.path << " n=" << n << " kind=" << tandem::to_string(kind) << " value " << i << ": " << here[i]
+              << " vs " << there[i];
+        if (kind == forest_output::margin) ASSERT_TRUE(same_bits(here, margins_of(m, p, rows))) << m.path << " n=" << n;
+      }
+    }
+  }
+}
+
+TEST_P(forest_backends, the_workload_gives_one_answer_from_csv_npy_and_generated_rows) {
+  const tandem::backend b = *tandem::parse_backend(GetParam());
+  TANDEM_SKIP_UNLESS_AVAILABLE(b);
+  tandem::testing::temp_dir dir;
+  const tf::forest_model m = tandem::synthetic_forest({30, 6, 4}, 9);
+  const std::size_t n = 2 * tandem::forest_chunk_rows + 3;
+  const std::vector<float> rows = random_rows<float>(n, 4, 1);
+  {  // the same rows as CSV (shortest round-trip text) and .npy
+    std::ofstream csv(dir / "x.csv");
+    csv << "a,b,c,d\n";
+    for (std::size_t r = 0; r < n; ++r) {
+      for (int f = 0; f < 4; ++f) {
+        const float x = rows[r * 4 + f];
+        if (f) csv << ',';
+        if (!std::isnan(x)) {
+          char buf[32];
+          csv << std::string_view(buf, std::to_chars(buf, buf + 32, x).ptr);
+        }
+      }
+      csv << (r % 2 ? "\r\n" : "\n");
+    }
+    const std::uint64_t shape[] = {n, 4};
+    std::ofstream npy(dir / "x.npy", std::ios::binary);
+    npy << tandem::npy_header(tandem::npy_dtype::f32, shape);
+    npy.write(reinterpret_cast<const char*>(rows.data()), std::streamsize(rows.size() * sizeof(float)));
+  }
+  const forest_predictor p(m);
+  std::vector<double> want(n);
+  p.predict(rows.data(), n, forest_output::proba, want.data());
+  tandem::testing::backend_context ctx(b, 2);
+  nlohmann::json answers = nlohmann::json::array();
+  for (const std::string input : {"x.csv", "x.npy"}) {
+    tandem::forest_options o;
+    o.synthetic = {30, 6, 4};
+    o.seed = 9;
+    o.input = dir / input;
+    o.output = dir / (input + ".out.npy");
+    auto w = tandem::make_forest_workload(o);
+    w->prepare(*ctx);
+    const nlohmann::json got = w->run(*ctx)->to_json();
+    w->release(*ctx);
+    answers.push_back(got);
+    EXPECT_EQ(got.at("rows"), n);
+    // The written predictions are the calling thread's, bit for bit.
+    const tandem::mapped_file f(o.output);
+    const tandem::npy_array a = tandem::parse_npy_header(f.bytes(), o.output);
+    ASSERT_EQ(a.shape, (std::vector<std::uint64_t>{n, 1}));
+    ASSERT_EQ(a.dtype, tandem::npy_dtype::f64);
+    EXPECT_EQ(std::memcmp(f.data() + a.data_offset, want.data(), n * sizeof(double)), 0) << input;
+  }
+  EXPECT_EQ(answers[0], answers[1]);
+  // And the CSV output reads back to the same values.
+  tandem::forest_options o;
+  o.synthetic = {30, 6, 4};
+  o.seed = 9;
+  o.input = dir / "x.npy";
+  o.output = dir / "p.csv";
+  auto w = tandem::make_forest_workload(o);
+  w->prepare(*ctx);
+  EXPECT_EQ(w->run(*ctx)->to_json(), answers[0]);
+  w->release(*ctx);
+  std::ifstream in(dir / "p.csv");
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, "proba");
+  for (std::size_t r = 0; r < n; ++r) {
+    ASSERT_TRUE(std::getline(in, line));
+    EXPECT_EQ(std::strtof(line.c_str(), nullptr), float(want[r])) << "row " << r << ": " << line;
+  }
+  EXPECT_FALSE(std::getline(in, line));
+}
+
+INSTANTIATE_TEST_SUITE_P(every, forest_backends, ::testing::ValuesIn(tandem::testing::every_backend),
+                         [](const auto& p) { return std::string(p.param); });
+
+std::string usage_error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const tandem::usage_error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(forest_input, csv_fields_missing_values_and_errors) {
+  tandem::testing::temp_dir dir;
+  auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir / name, std::ios::binary) << text;
+    return dir / name;
+  };
+  {
+    tandem::forest_io::csv_input in(write("ok.csv", "a, b ,c\n1,,NaN\n\n\"2.5\",+3,-inf\r\n0.1,1e-320,NA"), 3, {});
+    ASSERT_EQ(in.rows(), 3u);
+    std::vector<double> v(9);
+    in.read(3, v.data());
+    EXPECT_EQ(v[0], 1);
+    EXPECT_TRUE(std::isnan(v[1]) && std::isnan(v[2]));
+    EXPECT_EQ(v[3], 2.5);
+    EXPECT_EQ(v[4], 3);
+    EXPECT_EQ(v[5], -std::numeric_limits<double>::infinity());
+    EXPECT_EQ(v[6], 0.1);
+    EXPECT_EQ(v[7], 1e-320);  // subnormal, exactly
+    EXPECT_TRUE(std::isnan(v[8]));
+    in.rewind();
+    std::vector<float> f(9);
+    in.read(3, f.data());
+    EXPECT_EQ(f[6], 0.1f);
+  }
+  EXPECT_NE(usage_error_of([&] { tandem::forest_io::csv_input(write("cols.csv", "a,b\n1,2\n"), 3, {}); })
+                .find("has 2 columns; the model takes 3 features"),
+            std::string::npos);
+  EXPECT_NE(usage_error_of([&] { tandem::forest_io::csv_input(write("empty.csv", ""), 3, {}); }).find("is empty"),
+            std::string::npos);
+  EXPECT_NE(usage_error_of([&] { tandem::forest_io::csv_input(dir / "missing.csv", 3, {}); }).find("No such file"),
+            std::string::npos);
+  EXPECT_NE(usage_error_of([&] { tandem::forest_io::csv_input(write("names.csv", "a,x\n1,2\n"), 2, {"a", "b"}); })
+                .find("column 2 is 'x', the model's feature 2 is 'b'"),
+            std::string::npos);
+  auto read_all = [&](const std::string& path) {
+    tandem::forest_io::csv_input in(path, 2, {});
+    std::vector<double> v(in.rows() * 2);
+    in.read(in.rows(), v.data());
+  };
+  EXPECT_NE(usage_error_of([&] { read_all(write("word.csv", "a,b\n1,2\n3,abc\n")); }).find("line 3, column 2: 'abc' is not a number"),
+            std::string::npos);
+  EXPECT_NE(usage_error_of([&] { read_all(write("short.csv", "a,b\n1,2\n3\n")); }).find("line 3 has 1 fields"),
+            std::string::npos);
+  EXPECT_NE(usage_error_of([&] { read_all(write("long.csv", "a,b\n1,2,3\n")); }).find("line 2 has more fields"),
+            std::string::npos);
+  EXPECT_NE(usage_error_of([&] { read_all(write("half.csv", "a,b\n1,2.5e\n")); }).find("'2.5e' is not a number"),
+            std::string::npos);
+  // A header alone is zero rows.
+  tandem::forest_io::csv_input none(write("header.csv", "a,b\n"), 2, {});
+  EXPECT_EQ(none.rows(), 0u);
+}
+
+TEST(forest_input, npy_headers_are_checked) {
+  tandem::testing::temp_dir dir;
+  const std::uint64_t shape[] = {3, 2};
+  const std::string h = tandem::npy_header(tandem::npy_dtype::f64, shape);
+  EXPECT_EQ(h.size() % 64, 0u);
+  std::string file = h + std::string(6 * 8, '\0');
+  const auto a = tandem::parse_npy_header(std::as_bytes(std::span(file.data(), file.size())), "x.npy");
+  EXPECT_EQ(a.shape, (std::vector<std::uint64_t>{3, 2}));
+  EXPECT_EQ(a.data_offset, h.size());
+  const std::string truncated = file.substr(0, file.size() - 1);
+  EXPECT_NE(usage_error_of([&] { tandem::parse_npy_header(std::as_bytes(std::span(truncated.data(), truncated.size())), "x.npy"); })
+                .find("shorter than the shape"),
+            std::string::npos);
+  std::string fortran = file;
+  fortran.replace(fortran.find("False"), 5, "True ");
+  EXPECT_NE(usage_error_of([&] { tandem::parse_npy_header(std::as_bytes(std::span(fortran.data(), fortran.size())), "x.npy"); })
+                .find("Fortran"),
+            std::string::npos);
+  const std::string text = "a,b\n1,2\n";
+  EXPECT_NE(usage_error_of([&] { tandem::parse_npy_header(std::as_bytes(std::span(text.data(), text.size())), "x.npy"); })
+                .find("not a .npy file"),
+            std::string::npos);
+}
+
+TEST(forest_workload, a_bad_row_leaves_no_output_behind) {
+  tandem::testing::temp_dir dir;
+  {
+    std::ofstream csv(dir / "x.csv");
+    csv << "a,b,c,d\n";
+    for (int r = 0; r < 20000; ++r) csv << (r == 15000 ? "1,2,x,4\n" : "1,2,3,4\n");
+  }
+  tandem::forest_options o;
+  o.synthetic = {5, 3, 4};
+  o.input = dir / "x.csv";
+  o.output = dir / "p.csv";
+  auto w = tandem::make_forest_workload(o);
+  tandem::testing::backend_context ctx(tandem::backend::seq, 1);
+  w->prepare(*ctx);
+  EXPECT_NE(usage_error_of([&] { w->run(*ctx); }).find("line 15002, column 3: 'x' is not a number"), std::string::npos);
+  w->release(*ctx);
+  EXPECT_EQ(dir.names(), std::vector<std::string>{"x.csv"});
+}
+
+TEST(forest_workload, refuses_label_output_for_a_regressor_and_wrong_npy_shapes) {
+  tandem::testing::temp_dir dir;
+  const std::uint64_t shape[] = {3, 5};
+  std::ofstream(dir / "x.npy", std::ios::binary) << tandem::npy_header(tandem::npy_dtype::f32, shape)
+                                                 << std::string(60, '\0');
+  tandem::forest_options o;
+  o.synthetic = {5, 3, 4};
+  o.input = dir / "x.npy";
+  EXPECT_NE(usage_error_of([&] { tandem::make_forest_workload(o); }).find("is not rows x 4"), std::string::npos);
+  const forest_predictor p(double_forest());
+  EXPECT_NE(usage_error_of([&] { p.columns(forest_output::label); }).find("is a regressor"), std::string::npos);
+  o.input.clear();
+  o.rows = tandem::forest_max_generated_values;
+  EXPECT_NE(usage_error_of([&] { tandem::make_forest_workload(o); }).find("--rows"), std::string::npos);
+  o.rows = 10;
+  o.output = dir / "no/such/folder/p.csv";
+  EXPECT_NE(usage_error_of([&] { tandem::make_forest_workload(o); }).find("p.csv"), std::string::npos);
+}
+
+TEST(forest_synthetic, is_deterministic_and_checked) {
+  const auto a = tandem::synthetic_forest({3, 4, 5}, 1), b = tandem::synthetic_forest({3, 4, 5}, 1),
+             c = tandem::synthetic_forest({3, 4, 5}, 2);
+  const auto ca = tf::compile_forest(a), cb = tf::compile_forest(b), cc = tf::compile_forest(c);
+  ASSERT_EQ(ca.image().size(), cb.image().size());
+  EXPECT_EQ(std::memcmp(ca.image().data(), cb.image().data(), ca.image().size()), 0);
+  EXPECT_NE(std::memcmp(ca.image().data(), cc.image().data(), ca.image().size()), 0);
+  EXPECT_EQ(ca.nodes(), 3u * 31);
+  EXPECT_EQ(ca.max_depth(), 4u);
+  EXPECT_THROW(tandem::check_synthetic({0, 4, 5}), tandem::usage_error);
+  EXPECT_THROW(tandem::check_synthetic({1, 21, 5}), tandem::usage_error);
+  EXPECT_THROW(tandem::check_synthetic({100000, 20, 5}), tandem::usage_error);
+}
+
+}  // namespace
