@@ -49,7 +49,8 @@ struct placed {
 
 // Breadth-first order of every tree (a split's children take the next two slots, so they are
 // adjacent), checking that each tree is a proper tree.
-std::vector<placed> place_nodes(const forest_model& m, std::vector<std::uint32_t>& roots, std::uint32_t& depth) {
+std::vector<placed> place_nodes(const forest_model& m, std::vector<std::uint32_t>& roots,
+                                std::vector<std::uint32_t>& depths, std::uint32_t& depth) {
   std::uint64_t total = 0;
   for (const tree_spec& t : m.trees) total += t.nodes.size();
   if (total > max_nodes)
@@ -73,10 +74,11 @@ std::vector<placed> place_nodes(const forest_model& m, std::vector<std::uint32_t
     order.push_back({std::uint32_t(t), 0});
     level.push_back(0);
     seen[0] = 1;
+    std::uint32_t tree_depth = 0;
     for (std::size_t q = first; q < order.size(); ++q) {
       const std::int64_t id = order[q].node;
       const node_spec& s = tree.nodes[std::size_t(id)];
-      depth = std::max(depth, level[q - first]);
+      tree_depth = std::max(tree_depth, level[q - first]);
       if (s.leaf) {
         if (s.value > tree.values.size() || tree.values.size() - s.value < m.leaf_width)
           bad_model(m, where(t, id) + "leaf value index " + std::to_string(s.value) + " is out of range (" +
@@ -105,20 +107,22 @@ std::vector<placed> place_nodes(const forest_model& m, std::vector<std::uint32_t
         bad_model(m, where(t, id) + "threshold is NaN");
       }
     }
+    depths.push_back(tree_depth);
+    depth = std::max(depth, tree_depth);
   }
   return order;
 }
 
 template <class T, class S>
 void write_image(const forest_model& m, const std::vector<placed>& order, const std::vector<std::uint32_t>& roots,
-                 std::byte* image, const compiled_forest::layout& L) {
+                 const std::vector<std::uint32_t>& depths, std::byte* image, const compiled_forest::layout& L) {
   auto* nodes = reinterpret_cast<kernels::forest_node<T>*>(image + L.nodes);
   auto* trees = reinterpret_cast<kernels::forest_tree*>(image + L.trees);
   auto* values = reinterpret_cast<S*>(image + L.values);
   auto* base = reinterpret_cast<S*>(image + L.base);
   auto* cats = reinterpret_cast<kernels::category_split*>(image + L.categories);
   auto* words = reinterpret_cast<std::uint32_t*>(image + L.category_words);
-  for (std::size_t t = 0; t < m.trees.size(); ++t) trees[t] = {roots[t], m.trees[t].output};
+  for (std::size_t t = 0; t < m.trees.size(); ++t) trees[t] = {roots[t], m.trees[t].output, depths[t], 0};
   for (std::uint32_t o = 0; o < m.outputs; ++o) base[o] = static_cast<S>(m.base[o]);
   std::uint64_t next_child = 0, next_value = 0;
   for (std::size_t i = 0; i < order.size(); ++i) {
@@ -136,6 +140,7 @@ void write_image(const forest_model& m, const std::vector<placed>& order, const 
     }
     std::uint32_t flags = s.feature;
     if (s.default_left) flags |= kernels::forest_default_left;
+    if (s.category_set >= 0 || s.zero_missing) trees[order[i].tree].special = 1;
     if (s.category_set >= 0) {
       flags |= kernels::forest_categorical;
       out.threshold = T(s.category_set);
@@ -193,8 +198,8 @@ compiled_forest compile_forest(const forest_model& m) {
   if (n_words > (std::uint64_t{1} << 28)) bad_model(m, "categorical splits need more than 1 GiB of bitsets");
 
   compiled_forest c;
-  std::vector<std::uint32_t> roots;
-  const std::vector<placed> order = place_nodes(m, roots, c.depth_);
+  std::vector<std::uint32_t> roots, depths;
+  const std::vector<placed> order = place_nodes(m, roots, depths, c.depth_);
   std::uint64_t n_values = 0;
   for (const placed& p : order)
     if (m.trees[p.tree].nodes[p.node].leaf) n_values += m.leaf_width;
@@ -225,9 +230,9 @@ compiled_forest compile_forest(const forest_model& m) {
   c.image_bytes_ = L.end;
   c.image_.reset(static_cast<std::byte*>(::operator new(L.end, std::align_val_t{image_align})));
   std::memset(c.image_.get(), 0, L.end);
-  if (m.input == precision::f32 && m.sum == precision::f32) write_image<float, float>(m, order, roots, c.image_.get(), L);
-  else if (m.input == precision::f32) write_image<float, double>(m, order, roots, c.image_.get(), L);
-  else write_image<double, double>(m, order, roots, c.image_.get(), L);
+  if (m.input == precision::f32 && m.sum == precision::f32) write_image<float, float>(m, order, roots, depths, c.image_.get(), L);
+  else if (m.input == precision::f32) write_image<float, double>(m, order, roots, depths, c.image_.get(), L);
+  else write_image<double, double>(m, order, roots, depths, c.image_.get(), L);
   return c;
 }
 

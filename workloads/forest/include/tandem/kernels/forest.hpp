@@ -36,6 +36,8 @@ struct forest_node {
 struct forest_tree {
   std::uint32_t root;    // index of the root node
   std::uint32_t output;  // the first margin this tree adds to (its class, for one-tree-per-class models)
+  std::uint32_t depth;   // the longest root-to-leaf path, in splits
+  std::uint32_t special; // 1: some split is categorical or zero-is-missing (the blocked walk takes the general path)
 };
 
 // A categorical split: the categories in the set are bits of words[first_word, first_word + words).

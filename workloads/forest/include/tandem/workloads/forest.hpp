@@ -67,6 +67,7 @@ struct forest_params {
   kernels::forest_view<double, double> dd;  // LightGBM: double inputs and sums
   std::uint8_t which = 0;                   // 0: ff, 1: fd, 2: dd
   std::uint8_t input_f64 = 0;               // the input array holds double (else float)
+  std::uint8_t simd = 0;                    // the model is small enough for the vector walk
   forest_output kind = forest_output::proba;
   forest::link post = forest::link::identity;
   double link_scale = 1;
