@@ -70,17 +70,16 @@ class text_reader {
   std::size_t pos_ = 0;
 };
 
-template <class I>
-bool parse_int(sv s, I& out) {
+// A whole token as a number (from_chars: integers exactly, doubles correctly rounded, as LightGBM
+// reads thresholds and leaf values with fast_double_parser, falling back to strtod for "inf").
+template <class T>
+bool parse_number(sv s, T& out) {
   const auto r = std::from_chars(s.data(), s.data() + s.size(), out);
   return r.ec == std::errc() && r.ptr == s.data() + s.size();
 }
-
-// Correctly rounded, as LightGBM reads thresholds and leaf values (fast_double_parser, falling back
-// to strtod for "inf" and "nan").
-bool parse_double(sv s, double& out) {
-  const auto r = std::from_chars(s.data(), s.data() + s.size(), out);
-  return r.ec == std::errc() && r.ptr == s.data() + s.size();
+template <class I>
+bool parse_int(sv s, I& out) {
+  return parse_number(s, out);
 }
 
 // LightGBM's legacy Common::Atof, which its objective constructors use for parameters such as
@@ -125,27 +124,29 @@ bool parse_legacy_double(sv s, double& out) {
   return true;
 }
 
-// The space-separated values of one array line; at most `limit` (more is an error the caller
-// reports from the count), so a hostile line cannot make us allocate beyond its own length.
-template <class T, class Parse>
-bool parse_array(sv s, std::vector<T>& out, Parse parse, std::size_t limit, sv& bad) {
+// The space-separated numbers of one array line; at most `limit` + 1 (more is an error the caller
+// reports from the count), so a hostile line cannot make us allocate beyond its own length. Each
+// number is parsed in place and must end at a space or the end of the line.
+template <class T>
+bool parse_array(sv s, std::vector<T>& out, std::size_t limit, sv& bad) {
   out.clear();
-  std::size_t i = 0;
-  while (i < s.size()) {
-    if (s[i] == ' ') {
-      ++i;
+  const char* p = s.data();
+  const char* const end = p + s.size();
+  while (p < end) {
+    if (*p == ' ') {
+      ++p;
       continue;
     }
-    std::size_t j = s.find(' ', i);
-    if (j == sv::npos) j = s.size();
     T v{};
-    if (!parse(s.substr(i, j - i), v)) {
-      bad = s.substr(i, j - i);
+    const auto r = std::from_chars(p, end, v);
+    if (r.ec != std::errc() || (r.ptr < end && *r.ptr != ' ')) {
+      const char* stop = std::find(p, end, ' ');
+      bad = sv(p, std::size_t(stop - p));
       return false;
     }
     if (out.size() > limit) return true;
     out.push_back(v);
-    i = j;
+    p = r.ptr;
   }
   return true;
 }
@@ -193,7 +194,7 @@ class tree_builder {
     tree_spec tree;
     tree.output = std::uint32_t(index % m_.outputs);
     sv bad;
-    if (!parse_array(r.leaf_value, tree.values, parse_double, leaves, bad))
+    if (!parse_array(r.leaf_value, tree.values, leaves, bad))
       fail("leaf_value " + quote(bad) + " is not a number");
     count("leaf_value", tree.values.size(), leaves, "num_leaves");
     for (const double v : tree.values)
@@ -219,7 +220,7 @@ class tree_builder {
     } else {
       s_.decision.assign(splits, 0);  // LightGBM's default when the line is absent
     }
-    if (!parse_array(r.threshold, s_.threshold, parse_double, splits, bad))
+    if (!parse_array(r.threshold, s_.threshold, splits, bad))
       fail("threshold " + quote(bad) + " is not a number");
     count("threshold", s_.threshold.size(), splits, "num_leaves - 1");
     read_categories(r);
@@ -273,7 +274,7 @@ class tree_builder {
   }
   void ints(const char* name, sv line, std::vector<std::int64_t>& out, std::size_t want) {
     sv bad;
-    if (!parse_array(line, out, parse_int<std::int64_t>, want, bad))
+    if (!parse_array(line, out, want, bad))
       fail(std::string(name) + " " + quote(bad) + " is not an integer");
     count(name, out.size(), want, "num_leaves - 1");
   }
@@ -306,10 +307,10 @@ class tree_builder {
     if (!r.has_cat_boundaries || !r.has_cat_threshold)
       fail("num_cat=" + std::to_string(r.num_cat) + " without cat_boundaries and cat_threshold");
     sv bad;
-    if (!parse_array(r.cat_boundaries, s_.boundaries, parse_int<std::int64_t>, std::size_t(r.num_cat) + 1, bad))
+    if (!parse_array(r.cat_boundaries, s_.boundaries, std::size_t(r.num_cat) + 1, bad))
       fail("cat_boundaries " + quote(bad) + " is not an integer");
     count("cat_boundaries", s_.boundaries.size(), std::size_t(r.num_cat) + 1, "num_cat + 1");
-    if (!parse_array(r.cat_threshold, s_.words, parse_int<std::uint32_t>, r.cat_threshold.size(), bad))
+    if (!parse_array(r.cat_threshold, s_.words, r.cat_threshold.size(), bad))
       fail("cat_threshold " + quote(bad) + " is not a 32-bit word");
     for (std::size_t i = 0; i + 1 < s_.boundaries.size(); ++i)
       if (s_.boundaries[i] < 0 || s_.boundaries[i] > s_.boundaries[i + 1])

@@ -10,6 +10,14 @@ predict(raw_score=True) (R values) and predict() (P values), every float as Pyth
 round-trip digits; nan, inf, -inf). Predictions are made by a Booster loaded back from the saved
 file, so they are what the file means (the objective's sigmoid is written with 6 digits).
 
+Models: binary_nan (NaN in training: missing type NaN; sigmoid 0.123456789, written "0.123457"),
+binary_zero (zero_as_missing: missing type Zero), regression (missing type None), multiclass (3
+classes), multiclassova (sigmoid 2.5), categorical (130 categories: bitsets of 5 words; and a
+3-category feature: one-hot splits), rf_binary (boosting=rf: average_output), constant (one tree
+with one leaf), and two written by hand and loaded by LightGBM (model_text): edges (thresholds
+at and inside +-kZeroThreshold with each missing type, +-inf thresholds, a one-leaf tree) and
+sigmoid ("sigmoid:1.00544", which LightGBM reads as 1.0054400000000001).
+
 Inputs: training rows, then each split threshold of the model exactly and its two neighbours in
 double (written into a training row), then per feature the values around zero that LightGBM
 treats specially (+-0.0, +-1e-35, +-kZeroThreshold = +-double(1e-35f) and their neighbours),
