@@ -37,7 +37,7 @@ bool goes_left(const tf::forest_model& m, const tf::node_spec& s, double raw) {
     return in == c.in_set_left;
   }
   if (std::isnan(x)) return s.default_left;
-  if (s.zero_missing && std::fabs(x) <= 1e-35) return s.default_left;
+  if (s.zero_missing && std::fabs(x) <= double(1e-35f)) return s.default_left;  // LightGBM's kZeroThreshold
   return m.compare == tf::comparison::less ? x < s.threshold : x <= s.threshold;
 }
 

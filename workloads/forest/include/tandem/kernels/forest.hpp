@@ -20,11 +20,13 @@ namespace tandem::kernels {
 inline constexpr std::uint32_t forest_leaf = 1u << 31;          // a leaf: `next` is its first leaf value
 inline constexpr std::uint32_t forest_default_left = 1u << 30;  // a missing value (NaN) goes left
 inline constexpr std::uint32_t forest_categorical = 1u << 29;   // `threshold` is a category_split index
-inline constexpr std::uint32_t forest_zero_missing = 1u << 28;  // |x| <= 1e-35 is missing too (LightGBM)
+inline constexpr std::uint32_t forest_zero_missing = 1u << 28;  // |x| <= 1e-35f is missing too (LightGBM)
 inline constexpr std::uint32_t forest_feature_mask = (1u << 28) - 1;
 inline constexpr std::uint32_t forest_special = forest_categorical | forest_zero_missing;
-// LightGBM's kZeroThreshold: values this close to zero are "zero" for missing_type=Zero.
-inline constexpr double forest_zero_threshold = 1e-35;
+// LightGBM's kZeroThreshold: values this close to zero are "zero" for missing_type=Zero. LightGBM
+// declares it `const double kZeroThreshold = 1e-35f;`, so it is the float 1e-35f as a double
+// (1.0000000180025095e-35), not the double 1e-35; values between the two are zero to LightGBM.
+inline constexpr double forest_zero_threshold = static_cast<double>(1e-35f);
 
 template <class T>
 struct forest_node {

@@ -48,7 +48,7 @@ struct node_spec {
   std::uint32_t feature = 0;
   double threshold = 0;                 // compared with `comparison` (ignored for a categorical split)
   bool default_left = false;            // where a missing value (NaN) goes
-  bool zero_missing = false;            // LightGBM missing_type=Zero: |x| <= 1e-35 is missing too
+  bool zero_missing = false;            // LightGBM missing_type=Zero: |x| <= 1e-35f is missing too
   std::int64_t category_set = -1;       // >= 0: a categorical split on this set of forest_model::category_sets
   // A leaf: its first value in tree_spec::values (leaf_width values).
   std::size_t value = 0;
