@@ -312,7 +312,11 @@ TEST_F(malformed_models, bad_categories) {
 
 // The load-speed measurement (not a test: it needs a big file). Set TANDEM_XGBOOST_BIG to an XGBoost
 // JSON model, e.g. one of ~3M nodes from 380 trees of depth 12, and run with
-// --gtest_also_run_disabled_tests --gtest_filter='*big*'.
+// --gtest_also_run_disabled_tests --gtest_filter='*big*'. Measured (Release, 2 shared cores, load
+// average ~2.8): XGBoost 2.1.4's 380 trees of depth 12 on random data, 1.60 M nodes in 92 MB, load
+// 0.30-0.44 s + compile 0.04-0.06 s; those trees twice (3.19 M nodes, 175 MB), load 0.68-0.78 s +
+// compile 0.10 s. The time is simdjson's on-demand walk, float parsing (from_chars, correctly
+// rounded as XGBoost's reader) and page faults of the model's own memory.
 TEST(forest_xgboost, DISABLED_big_model_load_time) {
   const char* path = std::getenv("TANDEM_XGBOOST_BIG");
   if (!path) GTEST_SKIP() << "TANDEM_XGBOOST_BIG is not set";
