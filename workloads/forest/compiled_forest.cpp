@@ -158,7 +158,8 @@ void write_image(const forest_model& m, const std::vector<placed>& order, const 
     const category_set_spec& set = m.category_sets[c];
     std::uint32_t n_words = 0;
     for (const std::uint32_t v : set.categories) n_words = std::max(n_words, v / 32 + 1);
-    cats[c] = {w, n_words, std::uint8_t(set.in_set_left), std::uint8_t(set.nan_is_zero), {0, 0}};
+    cats[c] = {w, n_words, std::uint8_t(set.in_set_left), std::uint8_t(set.nan_is_zero),
+               std::uint8_t(set.negative_invalid), 0};
     for (const std::uint32_t v : set.categories) words[w + v / 32] |= 1u << (v % 32);
     w += n_words;
   }

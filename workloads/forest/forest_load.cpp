@@ -58,7 +58,9 @@ void margins_to_proba(const forest_model& m, const double* margins, double* prob
       for (std::uint32_t i = 0; i < m.proba_columns; ++i) proba[i] = margins[i];
       return;
     case link::exp:
-      for (std::uint32_t i = 0; i < m.proba_columns; ++i) proba[i] = std::exp(margins[i]);
+      // In the sum precision: XGBoost (float sums) transforms with expf, LightGBM with double exp.
+      for (std::uint32_t i = 0; i < m.proba_columns; ++i)
+        proba[i] = m.sum == precision::f32 ? double(std::exp(float(margins[i]))) : std::exp(margins[i]);
       return;
     case link::xgboost_sigmoid:
     case link::xgboost_softmax: xgboost_proba(m, margins, proba); return;

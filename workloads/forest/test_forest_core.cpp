@@ -30,7 +30,7 @@ bool goes_left(const tf::forest_model& m, const tf::node_spec& s, double raw) {
       v = 0;
     }
     bool in = false;
-    if (v > -1 && v < 2147483648.0) {
+    if ((c.negative_invalid ? v >= 0 : v > -1) && v < 2147483648.0) {
       const auto cat = std::uint32_t(std::trunc(v));
       for (auto k : c.categories) in = in || k == cat;
     }
@@ -134,9 +134,10 @@ TEST_P(forest_core, compiled_walk_equals_the_library_rule_on_thresholds_nan_zero
   m.outputs = 3;
   m.leaf_width = 1;
   m.base = {0.5, -0.25, 0.125};
-  m.category_sets = {{{1, 3, 40}, true, false}, {{0, 2}, false, false}, {{5}, true, true}};
+  // The last set is XGBoost's: -0.5 is no category (the others truncate it to category 0).
+  m.category_sets = {{{1, 3, 40}, true, false}, {{0, 2}, false, false}, {{5}, true, true}, {{0, 2, 7}, false, false, true}};
   for (int t = 0; t < 30; ++t) {
-    m.trees.push_back(random_tree(g, 1 + t % 6, m.features, 1, thresholds, 3));
+    m.trees.push_back(random_tree(g, 1 + t % 6, m.features, 1, thresholds, 4));
     m.trees.back().output = std::uint32_t(t % 3);
   }
   const tf::compiled_forest c = tf::compile_forest(m);

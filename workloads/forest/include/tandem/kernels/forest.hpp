@@ -44,14 +44,17 @@ struct forest_tree {
 
 // A categorical split: the categories in the set are bits of words[first_word, first_word + words).
 // A value is truncated to an integer category (as XGBoost and LightGBM both do); a negative one, one
-// past the bitset or one too large for an int is "not in the set".
+// past the bitset or one too large for an int is "not in the set". Where "negative" starts differs:
+// LightGBM truncates first (-0.5 is category 0), XGBoost tests x < 0 first (-0.5 is no category).
 struct category_split {
   std::uint32_t first_word;
   std::uint32_t words;
   std::uint8_t in_set_left;     // 1: a category in the set goes left (LightGBM); 0: right (XGBoost)
   std::uint8_t nan_is_zero;     // 1: NaN is category 0 (LightGBM without NaN missing type); 0: NaN goes
                                 //    where the node's default_left says
-  std::uint8_t pad[2];
+  std::uint8_t negative_invalid;  // 1: every x < 0 is no category, -0.5 included (XGBoost's InvalidCat);
+                                  // 0: x is truncated first, so (-1, 0) is category 0 (LightGBM)
+  std::uint8_t pad;
 };
 
 template <class T, class S>
@@ -81,7 +84,8 @@ TANDEM_HD_INLINE bool forest_category_left(const category_split& c, const std::u
   }
   bool in_set = false;
   // Truncation toward zero, as static_cast<int>; values outside int's range are no category.
-  if (x > T(-1) && x < T(2147483648.0)) {
+  const bool valid = c.negative_invalid ? x >= T(0) : x > T(-1);
+  if (valid && x < T(2147483648.0)) {
     const std::uint32_t cat = static_cast<std::uint32_t>(x);
     const std::uint32_t w = cat >> 5;
     in_set = w < c.words && ((words[c.first_word + w] >> (cat & 31)) & 1u) != 0;

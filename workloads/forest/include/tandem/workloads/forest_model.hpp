@@ -64,6 +64,7 @@ struct category_set_spec {
   std::vector<std::uint32_t> categories;  // the categories in the set
   bool in_set_left = false;               // LightGBM: true; XGBoost: false
   bool nan_is_zero = false;
+  bool negative_invalid = false;          // XGBoost: true (x in (-1, 0) is no category); LightGBM: false
 };
 
 struct forest_model {
