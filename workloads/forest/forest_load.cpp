@@ -65,7 +65,8 @@ void margins_to_proba(const forest_model& m, const double* margins, double* prob
     case link::lightgbm_sigmoid:
     case link::lightgbm_softmax: lightgbm_proba(m, margins, proba); return;
     case link::sklearn_expit:
-    case link::sklearn_softmax: sklearn_proba(m, margins, proba); return;
+    case link::sklearn_softmax:
+    case link::sklearn_logsumexp: sklearn_proba(m, margins, proba); return;
   }
 }
 
