@@ -25,12 +25,18 @@ namespace {
 
 namespace od = simdjson::ondemand;
 
-// One tree's arrays as read, before the header they are checked against is known (the format
-// does not fix the order of the fields).
+// One tree's arrays as read: reused from tree to tree, so a large model is not a fresh allocation
+// (and its page faults) per array.
 struct tree_arrays {
   std::int64_t output = -1;
   std::vector<std::int64_t> left, right, feature, missing;
   std::vector<double> threshold, values;
+  void clear() {
+    output = -1;
+    for (auto* v : {&left, &right, &feature, &missing}) v->clear();
+    threshold.clear();
+    values.clear();
+  }
 };
 
 class reader {
@@ -88,10 +94,10 @@ class reader {
   const std::string& path_;
 };
 
-tree_arrays read_tree(const reader& r, od::value v, std::size_t t) {
+void read_tree(const reader& r, od::value v, std::size_t t, tree_arrays& a) {
   const std::string at = "tree " + std::to_string(t) + ": ";
   od::object o = r.get<od::object>(v.get_object(), at);
-  tree_arrays a;
+  a.clear();
   unsigned seen = 0;
   for (auto field : o) {
     const std::string_view key = r.get<std::string_view>(field.unescaped_key(), at);
@@ -129,11 +135,11 @@ tree_arrays read_tree(const reader& r, od::value v, std::size_t t) {
   static const char* names[] = {"output", "left", "right", "feature", "threshold", "missing_left", "values"};
   for (unsigned b = 0; b < 7; ++b)
     if (!(seen & (1u << b))) r.fail(at + "field \"" + names[b] + "\" is missing");
-  return a;
 }
 
 // The arrays of tree t as a tree_spec, every index checked against the header.
-tree_spec build_tree(const reader& r, const forest_model& m, tree_arrays& a, std::size_t t, std::uint64_t& total) {
+tree_spec build_tree(const reader& r, const forest_model& m, const tree_arrays& a, std::size_t t,
+                     std::uint64_t& total) {
   const std::string at = "tree " + std::to_string(t) + ": ";
   const std::size_t n = a.left.size();
   if (n == 0) r.fail(at + "no nodes");
@@ -180,8 +186,7 @@ tree_spec build_tree(const reader& r, const forest_model& m, tree_arrays& a, std
            std::to_string(m.leaf_width) + " (" + std::to_string(leaves * std::uint64_t(m.leaf_width)) + " expected)");
   for (const double v : a.values)
     if (!std::isfinite(v)) r.fail(at + "a leaf value is not finite");
-  s.values = std::move(a.values);
-  a = tree_arrays{};  // the raw arrays are no longer needed
+  s.values = a.values;
   return s;
 }
 
@@ -231,6 +236,28 @@ void check_link(const reader& r, const forest_model& m) {
   if (m.classes.empty() && m.post != link::identity) r.fail("a classifier's link without classes");
 }
 
+// The header's checks, made when "trees" begins (the trees come last, so the header is complete).
+void check_header(const reader& r, forest_model& m, std::uint32_t seen, std::int64_t features, std::int64_t outputs,
+                  std::int64_t width, std::int64_t columns) {
+  static const char* names[] = {"format", "format_version", "n_features", "n_outputs", "leaf_width", "base",
+                                "divisor", "link", "classes", "proba_columns", "trees", "input", "sum", "comparison"};
+  for (std::uint32_t bit = 1; bit <= f_compare; bit <<= 1)
+    if ((required & bit) && bit != f_trees && !(seen & bit))
+      r.fail(std::string("field \"") + names[std::countr_zero(bit)] + "\" is missing before \"trees\"");
+  m.features = bounded(r, features, 1, max_features, "n_features");
+  m.outputs = bounded(r, outputs, 1, max_outputs, "n_outputs");
+  m.leaf_width = bounded(r, width, 1, m.outputs, "leaf_width");
+  m.proba_columns = bounded(r, columns, 1, max_outputs, "proba_columns");
+  if (m.base.size() != m.outputs)
+    r.fail(std::to_string(m.base.size()) + " base values for " + std::to_string(m.outputs) + " outputs");
+  if (!(m.divisor > 0) || !std::isfinite(m.divisor)) r.fail("the divisor is not a positive number");
+  if (!m.feature_names.empty() && m.feature_names.size() != m.features)
+    r.fail(std::to_string(m.feature_names.size()) + " feature names for " + std::to_string(m.features) + " features");
+  if (m.input == precision::f64 && m.sum == precision::f32)
+    r.fail("\"input\": \"f64\" with \"sum\": \"f32\" is not supported");
+  check_link(r, m);
+}
+
 // numpy's sum of a contiguous float64 row (np.add.reduce along the last axis): pairwise, in
 // blocks of at most 128 with eight accumulators, as numpy's pairwise_sum, so the bits match.
 double numpy_sum(const double* a, std::size_t n) {
@@ -258,7 +285,14 @@ double numpy_sum(const double* a, std::size_t n) {
 
 forest_model load_tandem_json(const std::string& text, const std::string& path) {
   const reader r(path);
-  simdjson::padded_string json(text);
+  // Parse in place when the text has simdjson's padding as spare capacity (load_model's text
+  // does); otherwise a padded copy.
+  simdjson::padded_string copy;
+  simdjson::padded_string_view json(text.data(), text.size(), text.capacity());
+  if (text.capacity() < text.size() + simdjson::SIMDJSON_PADDING) {
+    copy = simdjson::padded_string(text);
+    json = copy;
+  }
   od::parser parser;
   od::document doc = r.get<od::document>(parser.iterate(json), "");
   od::object top = r.get<od::object>(doc.get_object(), "");
@@ -266,11 +300,11 @@ forest_model load_tandem_json(const std::string& text, const std::string& path) 
   forest_model m;
   m.path = path;
   std::string producer_text;
-  std::vector<tree_arrays> raw;
   std::uint32_t seen = 0;
   std::int64_t features = 0, outputs = 0, width = 0, columns = 0;
   for (auto field : top) {
     const std::string_view key = r.get<std::string_view>(field.unescaped_key(), "");
+    if (seen & f_trees) r.fail("field \"" + std::string(key) + "\" after \"trees\" (the trees come last)");
     od::value v = r.get<od::value>(field.value(), reader::where(key));
     const auto once = [&](std::uint32_t bit) {
       if (seen & bit) r.fail(reader::where(key) + "appears twice");
@@ -350,40 +384,26 @@ forest_model load_tandem_json(const std::string& text, const std::string& path) 
       once(f_columns);
       columns = r.integer(v, key);
     } else if (key == "trees") {
+      // The header is complete: each tree is checked and built as soon as it is read.
       once(f_trees);
+      check_header(r, m, seen, features, outputs, width, columns);
       od::array a = r.get<od::array>(v.get_array(), reader::where(key));
-      for (auto t : a) raw.push_back(read_tree(r, r.get<od::value>(std::move(t), "tree " + std::to_string(raw.size()) + ": "), raw.size()));
+      tree_arrays scratch;
+      std::uint64_t total = 0;
+      for (auto t : a) {
+        const std::size_t i = m.trees.size();
+        read_tree(r, r.get<od::value>(std::move(t), "tree " + std::to_string(i) + ": "), i, scratch);
+        m.trees.push_back(build_tree(r, m, scratch, i, total));
+      }
+      if (m.trees.empty()) r.fail("no trees");
     } else {
       r.fail("unknown field \"" + std::string(key) + "\"");
     }
   }
   // current_location() is an error (OUT_OF_BOUNDS) only once the whole text is consumed.
   if (!doc.current_location().error()) r.fail("text after the JSON document");
-  for (std::uint32_t bit = 1; bit <= f_objective; bit <<= 1)
-    if ((required & bit) && !(seen & bit)) {
-      static const char* names[] = {"format", "format_version", "n_features", "n_outputs", "leaf_width", "base",
-                                    "divisor", "link", "classes", "proba_columns", "trees", "input", "sum",
-                                    "comparison"};
-      r.fail(std::string("field \"") + names[std::countr_zero(bit)] + "\" is missing");
-    }
-
+  if (!(seen & f_trees)) r.fail("field \"trees\" is missing");
   m.format = "Tandem forest JSON 1" + (producer_text.empty() ? std::string() : " (" + producer_text + ")");
-  m.features = bounded(r, features, 1, max_features, "n_features");
-  m.outputs = bounded(r, outputs, 1, max_outputs, "n_outputs");
-  m.leaf_width = bounded(r, width, 1, m.outputs, "leaf_width");
-  m.proba_columns = bounded(r, columns, 1, max_outputs, "proba_columns");
-  if (m.base.size() != m.outputs)
-    r.fail(std::to_string(m.base.size()) + " base values for " + std::to_string(m.outputs) + " outputs");
-  if (!(m.divisor > 0) || !std::isfinite(m.divisor)) r.fail("the divisor is not a positive number");
-  if (!m.feature_names.empty() && m.feature_names.size() != m.features)
-    r.fail(std::to_string(m.feature_names.size()) + " feature names for " + std::to_string(m.features) + " features");
-  if (m.input == precision::f64 && m.sum == precision::f32) r.fail("\"input\": \"f64\" with \"sum\": \"f32\" is not supported");
-  check_link(r, m);
-  if (raw.empty()) r.fail("no trees");
-
-  m.trees.reserve(raw.size());
-  std::uint64_t total = 0;
-  for (std::size_t t = 0; t < raw.size(); ++t) m.trees.push_back(build_tree(r, m, raw[t], t, total));
   return m;
 }
 

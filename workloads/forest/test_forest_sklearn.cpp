@@ -331,8 +331,10 @@ TEST(sklearn_load, refuses_malformed_files_with_one_line_naming_the_place) {
   expect_malformed(dir, replaced(s, "{\"output\": 0, \"left\": [1, -1", "{\"output\": 0, \"leaves\": 2, \"left\": [1, -1"),
                    "tree 0: unknown field \"leaves\"");
   expect_malformed(dir, replaced(s, "\"input\": \"f32\"", "\"input\": \"f16\""), "\"f16\" is not \"f32\" or \"f64\"");
-  expect_malformed(dir, replaced(s, "\"trees\": [", "\"trees\": [] , \"x\": ["), "unknown field \"x\"");
-  expect_malformed(dir, replaced(s, "]}\n", "]}]}\n"), "text after the JSON document");
+  expect_malformed(dir, replaced(s, "\"trees\": [", "\"x\": 1, \"trees\": ["), "unknown field \"x\"");
+  expect_malformed(dir, replaced(s, "\n]}\n", "\n], \"divisor\": 3}\n"), "field \"divisor\" after \"trees\"");
+  expect_malformed(dir, s.substr(0, s.find("\"trees\": [")) + "\"trees\": []}", "no trees");
+  expect_malformed(dir, replaced(s, "\n]}\n", "\n]}]}\n"), "text after the JSON document");
   expect_malformed(dir, replaced(s, "\"trees\": [\n{\"output\": 0", "\"trees\": [\n{\"output\": 0.5"),
                    "tree 0: \"output\": not valid");
 }
