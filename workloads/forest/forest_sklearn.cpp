@@ -42,6 +42,8 @@ struct tree_arrays {
 class reader {
  public:
   explicit reader(const std::string& path) : path_(path) {}
+  std::uint32_t leaf_width = 1;  // known once the header is checked
+  std::size_t text_bytes = 0;
 
   [[noreturn]] void fail(const std::string& what) const { malformed(path_, what); }
   [[noreturn]] void fail(simdjson::error_code e, const std::string& where) const {
@@ -127,6 +129,13 @@ void read_tree(const reader& r, od::value v, std::size_t t, tree_arrays& a) {
       r.numbers(value, a.missing, here);
     } else if (key == "values") {
       once(64);
+      // The values move into the model; when "left" came first (the exporter's order) they are
+      // allocated once, at their final size.
+      a.values = {};
+      // Never more than the text can hold (two characters a number), whatever the file claims.
+      if (seen & 2)
+        a.values.reserve(std::min(std::size_t(std::count(a.left.begin(), a.left.end(), -1)) * r.leaf_width,
+                                  r.text_bytes / 2));
       r.numbers(value, a.values, here);
     } else {
       r.fail(at + "unknown field \"" + std::string(key) + "\"");
@@ -138,7 +147,7 @@ void read_tree(const reader& r, od::value v, std::size_t t, tree_arrays& a) {
 }
 
 // The arrays of tree t as a tree_spec, every index checked against the header.
-tree_spec build_tree(const reader& r, const forest_model& m, const tree_arrays& a, std::size_t t,
+tree_spec build_tree(const reader& r, const forest_model& m, tree_arrays& a, std::size_t t,
                      std::uint64_t& total) {
   const std::string at = "tree " + std::to_string(t) + ": ";
   const std::size_t n = a.left.size();
@@ -186,7 +195,7 @@ tree_spec build_tree(const reader& r, const forest_model& m, const tree_arrays& 
            std::to_string(m.leaf_width) + " (" + std::to_string(leaves * std::uint64_t(m.leaf_width)) + " expected)");
   for (const double v : a.values)
     if (!std::isfinite(v)) r.fail(at + "a leaf value is not finite");
-  s.values = a.values;
+  s.values = std::move(a.values);
   return s;
 }
 
@@ -284,7 +293,8 @@ double numpy_sum(const double* a, std::size_t n) {
 }  // namespace
 
 forest_model load_tandem_json(const std::string& text, const std::string& path) {
-  const reader r(path);
+  reader r(path);
+  r.text_bytes = text.size();
   // Parse in place when the text has simdjson's padding as spare capacity (load_model's text
   // does); otherwise a padded copy.
   simdjson::padded_string copy;
@@ -387,6 +397,7 @@ forest_model load_tandem_json(const std::string& text, const std::string& path) 
       // The header is complete: each tree is checked and built as soon as it is read.
       once(f_trees);
       check_header(r, m, seen, features, outputs, width, columns);
+      r.leaf_width = m.leaf_width;
       od::array a = r.get<od::array>(v.get_array(), reader::where(key));
       tree_arrays scratch;
       std::uint64_t total = 0;

@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include <sys/wait.h>
+
 #include "tandem/errors.hpp"
 #include "tandem/workloads/forest_model.hpp"
 
@@ -370,6 +372,50 @@ TEST(sklearn_titanic, exported_forest_reproduces_predict_proba_on_the_test_set) 
     for (std::size_t k = 0; k < 2; ++k)
       ASSERT_EQ(bits(got[r * 2 + k]), bits(p.rows[r][k])) << "row " << r << " class " << k << ": " << got[r * 2 + k]
                                                            << " vs scikit-learn " << p.rows[r][k];
+}
+
+// tools/export_sklearn.py refuses what it cannot export exactly: exit status 2 and one line on
+// stderr that names the file and says what to do; run with Debian's scikit-learn when present.
+TEST(sklearn_exporter, refuses_unsupported_models_with_one_line_and_status_2) {
+  if (std::system("/usr/bin/python3 -c 'import sklearn, joblib' >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "/usr/bin/python3 with scikit-learn and joblib is not available";
+  temp_dir dir;
+  const std::string d = dir.path();
+  const std::string make = "/usr/bin/python3 -c \"import joblib, numpy as np\n"
+                           "from sklearn import ensemble, pipeline, preprocessing\n"
+                           "X = np.random.default_rng(0).normal(size=(60, 3)); y = (X[:, 0] > 0).astype(int)\n"
+                           "joblib.dump(ensemble.HistGradientBoostingClassifier(max_iter=2).fit(X, y), '" + d + "/hgb.joblib')\n"
+                           "joblib.dump(pipeline.make_pipeline(preprocessing.StandardScaler(), ensemble.RandomForestClassifier(n_estimators=2)).fit(X, y), '" + d + "/pipe.joblib')\n"
+                           "joblib.dump(ensemble.RandomForestRegressor(n_estimators=2).fit(X, X[:, :2]), '" + d + "/multi.joblib')\n"
+                           "joblib.dump(ensemble.RandomForestClassifier(n_estimators=2).fit(X, np.where(y, 'a', 'b')), '" + d + "/str.joblib')\n"
+                           "joblib.dump(ensemble.ExtraTreesClassifier(n_estimators=2).fit(X, y), '" + d + "/ok.joblib')\"";
+  ASSERT_EQ(std::system(make.c_str()), 0) << make;
+  const std::string tool = std::string(TANDEM_SOURCE_DIR) + "/tools/export_sklearn.py";
+  const auto run = [&](const std::string& name, std::string& err) {
+    const std::string cmd = "/usr/bin/python3 '" + tool + "' '" + d + "/" + name + ".joblib' '" + d + "/" + name +
+                            ".json' 2> '" + d + "/err.txt' > /dev/null";
+    const int status = std::system(cmd.c_str());
+    err = read_text(d + "/err.txt");
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  };
+  const std::vector<std::pair<std::string, std::string>> refused = {
+      {"hgb", "HistGradientBoostingClassifier is not supported"},
+      {"pipe", "export its final estimator (pipe[-1])"},
+      {"multi", "has 2 outputs"},
+      {"str", "LabelEncoder"}};
+  for (const auto& [name, words] : refused) {
+    std::string err;
+    EXPECT_EQ(run(name, err), 2) << name << ": " << err;
+    EXPECT_NE(err.find(d + "/" + name + ".joblib"), std::string::npos) << err;
+    EXPECT_NE(err.find(words), std::string::npos) << err;
+    EXPECT_EQ(err.find('\n'), err.size() - 1) << "one line: " << err;
+    EXPECT_FALSE(fs::exists(d + "/" + name + ".json"));
+  }
+  std::string err;
+  ASSERT_EQ(run("ok", err), 0) << err;
+  const tf::forest_model m = tf::load_model(d + "/ok.json");
+  EXPECT_EQ(m.trees.size(), 2u);
+  EXPECT_EQ(m.objective, "ExtraTreesClassifier");
 }
 
 // Load speed, run by hand: TANDEM_FOREST_BIG_MODEL=big.json test_forest
