@@ -28,6 +28,9 @@ std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw usage_error("cannot open model '" + path + "': " + std::strerror(errno));
   std::string text;
+  // Spare capacity past the end lets the JSON loaders parse the text in place: simdjson reads up
+  // to 64 bytes (SIMDJSON_PADDING) beyond it, and would otherwise copy the whole file.
+  text.reserve(std::size_t(st.st_size) + 64);
   text.resize(std::size_t(st.st_size));
   in.read(text.data(), std::streamsize(text.size()));
   if (!in || in.gcount() != std::streamsize(text.size()))
@@ -67,7 +70,8 @@ void margins_to_proba(const forest_model& m, const double* margins, double* prob
     case link::lightgbm_sigmoid:
     case link::lightgbm_softmax: lightgbm_proba(m, margins, proba); return;
     case link::sklearn_expit:
-    case link::sklearn_softmax: sklearn_proba(m, margins, proba); return;
+    case link::sklearn_softmax:
+    case link::sklearn_logsumexp: sklearn_proba(m, margins, proba); return;
   }
 }
 

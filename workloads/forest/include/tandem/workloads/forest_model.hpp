@@ -35,7 +35,8 @@ enum class link : std::uint8_t {
   xgboost_sigmoid,   // binary:logistic, reg:logistic (float)
   xgboost_softmax,   // multi:softprob, multi:softmax (float)
   sklearn_expit,     // GradientBoostingClassifier, two classes: [1 - expit(m), expit(m)]
-  sklearn_softmax,   // GradientBoostingClassifier, more classes
+  sklearn_softmax,   // GradientBoostingClassifier, more classes (scikit-learn >= 1.4: exp(m - max) / sum)
+  sklearn_logsumexp, // the same before 1.4, another formula: exp(m - logsumexp(m))
   lightgbm_sigmoid,  // binary: 1 / (1 + exp(-sigmoid * m))
   lightgbm_softmax,  // multiclass
   exp,               // count:poisson and similar log links: exp(m)
