@@ -16,6 +16,7 @@
 #include "backend_context.hpp"
 #include "forest_gpu.hpp"
 #include "forest_io.hpp"
+#include "forest_simd.hpp"
 #include "temp_dir.hpp"
 #include "tandem/errors.hpp"
 #include "tandem/io/mapped_file.hpp"
@@ -356,6 +357,60 @@ TEST(forest_workload, refuses_label_output_for_a_regressor_and_wrong_npy_shapes)
   o.rows = 10;
   o.output = dir / "no/such/folder/p.csv";
   EXPECT_NE(usage_error_of([&] { tandem::make_forest_workload(o); }).find("p.csv"), std::string::npos);
+}
+
+// Every vector level this CPU has gives the scalar walk's bits, for block sizes 1 to 64 and beyond
+// (lanes past the rows, several vectors in flight), with NaN and thresholds hit exactly.
+TEST(forest_simd, every_level_gives_the_scalar_bits) {
+  const tandem::forest_simd::level best = tandem::forest_simd::force(tandem::forest_simd::level::avx512);
+  std::vector<tandem::forest_simd::level> levels = {tandem::forest_simd::level::scalar};
+  if (best >= tandem::forest_simd::level::avx2) levels.push_back(tandem::forest_simd::level::avx2);
+  if (best >= tandem::forest_simd::level::avx512) levels.push_back(tandem::forest_simd::level::avx512);
+  for (const tf::forest_model& m : {tandem::synthetic_forest({40, 7, 9}, 5), three_class_forest(8)}) {
+    const forest_predictor p(m);
+    for (const std::size_t n : {1, 7, 15, 16, 17, 33, 63, 64, 65, 200, 4097}) {
+      std::vector<float> rows = random_rows<float>(n, m.features, n);
+      // Some values exactly at thresholds.
+      for (std::size_t i = 0; i < rows.size(); i += 7) rows[i] = float(m.trees[i % m.trees.size()].nodes[0].threshold);
+      std::vector<double> want(n * 3), got(n * 3);
+      tandem::forest_simd::force(tandem::forest_simd::level::scalar);
+      p.predict(rows.data(), n, forest_output::margin, want.data());
+      for (const auto l : levels) {
+        tandem::forest_simd::force(l);
+        p.predict(rows.data(), n, forest_output::margin, got.data());
+        ASSERT_EQ(std::memcmp(want.data(), got.data(), n * p.columns(forest_output::margin) * sizeof(double)), 0)
+            << m.path << " n=" << n << " level " << tandem::forest_simd::to_string(l);
+      }
+    }
+  }
+  tandem::forest_simd::force(best);
+  if (best != tandem::forest_simd::level::avx512) GTEST_SKIP() << "this CPU has no AVX-512: only " << to_string(best) << " and scalar were compared";
+}
+
+// The GPU engine's batches and lanes: batches smaller than the rows, and a last short batch, in
+// order, equal to the calling thread (the emulation build runs this file's source on the host).
+TEST(forest_gpu_engine, batches_arrive_in_order_with_the_cpu_bits) {
+  TANDEM_SKIP_UNLESS_AVAILABLE(tandem::backend::gpu);
+  tandem::testing::backend_context ctx(tandem::backend::gpu, 1);
+  for (const tf::forest_model& m : every_kind_of_model()) {
+    const forest_predictor p(m);
+    const std::size_t n = 1000;
+    const std::vector<double> rows = random_rows<double>(n, m.features, 3);
+    std::vector<double> want(n * m.outputs);
+    p.predict(rows.data(), n, forest_output::margin, want.data());
+    for (const std::size_t batch : {std::size_t(1), std::size_t(7), std::size_t(999), std::size_t(4096)}) {
+      tandem::forest_gpu engine(*ctx->gpu, p.compiled(), batch);
+      std::vector<double> got(n * m.outputs, nan_v);
+      std::size_t expected_first = 0;
+      engine.run(rows.data(), true, n, [&](std::size_t first, std::size_t k, const double* margins) {
+        EXPECT_EQ(first, expected_first);
+        expected_first = first + k;
+        std::memcpy(got.data() + first * m.outputs, margins, k * m.outputs * sizeof(double));
+      });
+      EXPECT_EQ(expected_first, n);
+      EXPECT_TRUE(same_bits(want, got)) << m.path << " batch " << batch;
+    }
+  }
 }
 
 TEST(forest_synthetic, is_deterministic_and_checked) {
