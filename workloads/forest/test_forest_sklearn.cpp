@@ -372,6 +372,29 @@ TEST(sklearn_titanic, exported_forest_reproduces_predict_proba_on_the_test_set) 
     for (std::size_t k = 0; k < 2; ++k)
       ASSERT_EQ(bits(got[r * 2 + k]), bits(p.rows[r][k])) << "row " << r << " class " << k << ": " << got[r * 2 + k]
                                                            << " vs scikit-learn " << p.rows[r][k];
+  // And through the CLI on every backend, as examples/titanic/README.md runs it: the written
+  // predictions are scikit-learn's, and the classes its predict.
+  for (const char* backend : {"seq", "threads", "procs", "gpu"}) {
+    for (const char* kind : {"proba", "class"}) {
+      const std::string out = dir.path() + "/tandem_" + backend + "_" + kind + ".csv";
+      const std::string run = std::string(TANDEM_CLI_PATH) + " forest predict --model '" + dir.path() +
+                              "/titanic_forest.json' --input '" + dir.path() + "/test_features.csv' --output '" + out +
+                              "' --output-kind " + kind + " --backend " + backend +
+                              " --workers 2 --repeat 1 --warmup 0 > /dev/null 2>&1";
+      const int status = std::system(run.c_str());
+      if (std::string(backend) == "gpu" && WEXITSTATUS(status) == 3) continue;  // no GPU here: exit 3, checked elsewhere
+      ASSERT_EQ(status, 0) << run;
+      const table t = read_csv(out);
+      ASSERT_EQ(t.rows.size(), 418u) << out;
+      if (std::string(kind) == "proba") {
+        for (std::size_t r = 0; r < 418; ++r)
+          for (std::size_t k = 0; k < 2; ++k) ASSERT_EQ(bits(t.rows[r][k]), bits(p.rows[r][k])) << backend << " row " << r;
+      } else {
+        const table labels = read_csv(dir.path() + "/sklearn_predict.csv");  // PassengerId,Survived
+        for (std::size_t r = 0; r < 418; ++r) ASSERT_EQ(t.rows[r][0], labels.rows[r][1]) << backend << " row " << r;
+      }
+    }
+  }
 }
 
 // tools/export_sklearn.py refuses what it cannot export exactly: exit status 2 and one line on
