@@ -247,6 +247,7 @@ kernels::forest_view<T, S> compiled_forest::view(const std::byte* base) const {
   v.categories = reinterpret_cast<const kernels::category_split*>(base + layout_.categories);
   v.category_words = reinterpret_cast<const std::uint32_t*>(base + layout_.category_words);
   v.n_trees = trees_;
+  v.n_nodes = std::uint32_t(nodes_);
   v.n_features = features_;
   v.n_outputs = outputs_;
   v.leaf_width = leaf_width_;

@@ -134,7 +134,7 @@ void predict_rows(const forest_params& p, const kernels::forest_view<T, S>& v, s
         for (std::size_t r = 0; r < n; ++r) leaf[r] = kernels::forest_leaf_of(v, tree.root, x + r * F);
       } else {
         bool done = false;
-        if constexpr (std::is_same_v<T, float>) done = p.simd && forest_simd::walk(v.nodes, tree, x, F, n, leaf);
+        if constexpr (std::is_same_v<T, float>) done = p.simd && forest_simd::walk(v.nodes, v.n_nodes, tree, x, F, n, leaf);
         if (!done) walk_level_by_level(v, tree, x, F, n, leaf);
       }
       if (v.leaf_width == 1) {

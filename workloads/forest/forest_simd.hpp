@@ -19,7 +19,8 @@ level force(level l) noexcept;
 
 // Leaf value indices of n <= 64 rows (row r at x + r * F) in a tree without special splits, with a
 // float-input model. Returns false when no vector path is active (the caller walks the rows itself).
-bool walk(const kernels::forest_node<float>* nodes, const kernels::forest_tree& tree, const float* x,
-          std::uint32_t F, std::size_t n, std::uint32_t* leaf) noexcept;
+// `n_nodes`: the model's node count (the walk reads a tree's first 32 nodes at once, never past it).
+bool walk(const kernels::forest_node<float>* nodes, std::uint32_t n_nodes, const kernels::forest_tree& tree,
+          const float* x, std::uint32_t F, std::size_t n, std::uint32_t* leaf) noexcept;
 
 }  // namespace tandem::forest_simd

@@ -66,6 +66,7 @@ struct forest_view {
   const category_split* categories = nullptr;
   const std::uint32_t* category_words = nullptr;
   std::uint32_t n_trees = 0;
+  std::uint32_t n_nodes = 0;
   std::uint32_t n_features = 0;
   std::uint32_t n_outputs = 0;      // margins per row
   std::uint32_t leaf_width = 1;     // values per leaf (scikit-learn classifiers: the classes)
