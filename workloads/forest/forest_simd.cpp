@@ -65,7 +65,8 @@ __attribute__((target("avx512f"))) void walk512(const kernels::forest_node<float
         flags = _mm512_mask_i32gather_epi32(flags, deep, i3, base + 1, 4);
         next = _mm512_mask_i32gather_epi32(next, deep, i3, base + 2, 4);
       }
-      const __m512 xv = _mm512_i32gather_ps(_mm512_add_epi32(row[v], _mm512_and_si512(flags, feature_mask)), x, 4);
+      const __m512 xv = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), 0xFFFF,
+                                                 _mm512_add_epi32(row[v], _mm512_and_si512(flags, feature_mask)), x, 4);
       const __mmask16 nan = _mm512_cmp_ps_mask(xv, xv, _CMP_UNORD_Q);
       const __mmask16 le = _mm512_cmp_ps_mask(xv, thr, _CMP_LE_OQ);  // false for NaN
       const __mmask16 left = le | (nan & _mm512_test_epi32_mask(flags, left_bit));
@@ -77,7 +78,7 @@ __attribute__((target("avx512f"))) void walk512(const kernels::forest_node<float
   for (std::size_t v = 0; v < vectors; ++v) {
     const __m512i i3 = _mm512_add_epi32(_mm512_add_epi32(idx[v], idx[v]), idx[v]);
     alignas(64) std::uint32_t out[lanes];
-    _mm512_store_si512(out, _mm512_i32gather_epi32(i3, base + 2, 4));
+    _mm512_store_si512(out, _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), 0xFFFF, i3, base + 2, 4));
     const std::size_t k = n - v * lanes < lanes ? n - v * lanes : lanes;
     std::memcpy(leaf + v * lanes, out, k * sizeof(std::uint32_t));
   }

@@ -36,7 +36,9 @@ namespace {
 
 // The value of 'key' in the header dict, as text up to the next top-level comma or brace.
 std::string_view field(std::string_view dict, std::string_view key, const std::string& path) {
-  const std::string quoted1 = "'" + std::string(key) + "'", quoted2 = "\"" + std::string(key) + "\"";
+  std::string quoted1(1, '\''), quoted2(1, '"');
+  quoted1.append(key).push_back('\'');
+  quoted2.append(key).push_back('"');
   std::size_t at = dict.find(quoted1);
   std::size_t len = quoted1.size();
   if (at == std::string_view::npos) {
@@ -128,12 +130,12 @@ std::string npy_header(npy_dtype dtype, std::span<const std::uint64_t> shape) {
   const std::size_t padded = (total + 63) / 64 * 64;
   dict.append(padded - total, ' ');
   dict += '\n';
-  std::string h = "\x93NUMPY";
-  h += char(1);
-  h += char(0);
-  h += char(dict.size() & 0xff);
-  h += char((dict.size() >> 8) & 0xff);
-  return h + dict;
+  std::string h;
+  h.reserve(10 + dict.size());
+  const char prefix[] = {'\x93', 'N', 'U', 'M', 'P', 'Y', 1, 0, char(dict.size() & 0xff), char((dict.size() >> 8) & 0xff)};
+  h.append(prefix, sizeof prefix);
+  h.append(dict);
+  return h;
 }
 
 }  // namespace tandem
