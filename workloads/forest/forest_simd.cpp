@@ -84,8 +84,9 @@ __attribute__((target("avx512f"))) void walk512(const kernels::forest_node<float
   }
 }
 
-__attribute__((target("avx2"))) void walk256(const kernels::forest_node<float>* nodes, const kernels::forest_tree& tree,
-                                             const float* x, std::uint32_t F, std::size_t n, std::uint32_t* leaf) {
+__attribute__((target("avx2"))) void walk256(const kernels::forest_node<float>* nodes, std::uint32_t n_nodes,
+                                             const kernels::forest_tree& tree, const float* x, std::uint32_t F,
+                                             std::size_t n, std::uint32_t* leaf) {
   constexpr int lanes = 8;
   const std::size_t vectors = (n + lanes - 1) / lanes;
   const auto* base = reinterpret_cast<const int*>(nodes);
@@ -101,12 +102,40 @@ __attribute__((target("avx2"))) void walk256(const kernels::forest_node<float>* 
     row[v] = _mm256_load_si256(reinterpret_cast<const __m256i*>(offsets));
     idx[v] = _mm256_set1_epi32(int(tree.root));
   }
+  // As in walk512: the tree's first 16 nodes (4 levels of a full tree) in registers, two
+  // permutes and a blend per field instead of a gather.
+  const __m256i lane = _mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0);
+  const __m256i root = _mm256_set1_epi32(int(tree.root));
+  const __m256i seven = _mm256_set1_epi32(7);
+  __m256 t_thr[2];
+  __m256i t_flags[2], t_next[2];
+  for (int h = 0; h < 2; ++h) {
+    const __m256i id = _mm256_add_epi32(root, _mm256_add_epi32(lane, _mm256_set1_epi32(8 * h)));
+    // Signed compare is enough: node indices stay below 2^31 / 3 on this path.
+    const __m256i exists = _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n_nodes)), id);
+    const __m256i i3 = _mm256_add_epi32(_mm256_add_epi32(id, id), id);
+    t_thr[h] = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), reinterpret_cast<const float*>(base), i3,
+                                        _mm256_castsi256_ps(exists), 4);
+    t_flags[h] = _mm256_mask_i32gather_epi32(leaf_bit, base + 1, i3, exists, 4);
+    t_next[h] = _mm256_mask_i32gather_epi32(zero, base + 2, i3, exists, 4);
+  }
   for (std::uint32_t d = 0; d < tree.depth; ++d) {
     for (std::size_t v = 0; v < vectors; ++v) {
-      const __m256i i3 = _mm256_add_epi32(_mm256_add_epi32(idx[v], idx[v]), idx[v]);
-      const __m256 thr = _mm256_i32gather_ps(reinterpret_cast<const float*>(base), i3, 4);
-      const __m256i flags = _mm256_i32gather_epi32(base + 1, i3, 4);
-      const __m256i next = _mm256_i32gather_epi32(base + 2, i3, 4);
+      const __m256i rel = _mm256_sub_epi32(idx[v], root);
+      const __m256i high = _mm256_cmpgt_epi32(rel, seven);  // rel in 8..15 (or deeper)
+      __m256 thr = _mm256_blendv_ps(_mm256_permutevar8x32_ps(t_thr[0], rel), _mm256_permutevar8x32_ps(t_thr[1], rel),
+                                    _mm256_castsi256_ps(high));
+      __m256i flags = _mm256_blendv_epi8(_mm256_permutevar8x32_epi32(t_flags[0], rel),
+                                         _mm256_permutevar8x32_epi32(t_flags[1], rel), high);
+      __m256i next = _mm256_blendv_epi8(_mm256_permutevar8x32_epi32(t_next[0], rel),
+                                        _mm256_permutevar8x32_epi32(t_next[1], rel), high);
+      const __m256i deep = _mm256_cmpgt_epi32(rel, _mm256_set1_epi32(15));
+      if (!_mm256_testz_si256(deep, deep)) {
+        const __m256i i3 = _mm256_add_epi32(_mm256_add_epi32(idx[v], idx[v]), idx[v]);
+        thr = _mm256_mask_i32gather_ps(thr, reinterpret_cast<const float*>(base), i3, _mm256_castsi256_ps(deep), 4);
+        flags = _mm256_mask_i32gather_epi32(flags, base + 1, i3, deep, 4);
+        next = _mm256_mask_i32gather_epi32(next, base + 2, i3, deep, 4);
+      }
       const __m256 xv =
           _mm256_i32gather_ps(x, _mm256_add_epi32(row[v], _mm256_and_si256(flags, feature_mask)), 4);
       const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(xv, xv, _CMP_UNORD_Q));
@@ -174,7 +203,7 @@ bool walk(const kernels::forest_node<float>* nodes, std::uint32_t n_nodes, const
   // 32-bit gather offsets: rows * F must fit (the caller's blocks hold at most 8192 values).
   switch (active()) {
     case level::avx512: walk512(nodes, n_nodes, tree, x, F, n, leaf); return true;
-    case level::avx2: walk256(nodes, tree, x, F, n, leaf); return true;
+    case level::avx2: walk256(nodes, n_nodes, tree, x, F, n, leaf); return true;
     case level::scalar: return false;
   }
   return false;
