@@ -12,7 +12,12 @@
 namespace tandem::forest {
 
 void malformed(const std::string& path, const std::string& what) {
-  throw usage_error("model '" + path + "': " + what);
+  // `what` may quote the file (a JSON string's escapes decoded: "\n", "\u0000"): control
+  // characters become '?', so the message stays one line.
+  std::string line = what;
+  for (char& c : line)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  throw usage_error("model '" + path + "': " + line);
 }
 
 namespace {
