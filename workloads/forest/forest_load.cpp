@@ -81,6 +81,7 @@ void margins_to_proba(const forest_model& m, const double* margins, double* prob
 }
 
 std::size_t predicted_class(const forest_model& m, const double* proba) {
+  if (m.classes.size() == 1) return 0;                       // one class, one column
   if (m.proba_columns == 1) return proba[0] > 0.5 ? 1 : 0;  // binary, one column: P(class 1)
   std::size_t best = 0;
   for (std::uint32_t i = 1; i < m.proba_columns; ++i)

@@ -653,3 +653,19 @@ TEST(forest_fuzz, regressions) {
       paths.size(), [&](std::uint64_t i) { return check_model_file(paths[i]); },
       [&](std::uint64_t i, const std::string& what) { ADD_FAILURE() << paths[i] << ": " << what; }, nullptr);
 }
+
+// Found reading the label path the fuzzer runs: a one-class model has one probability column that
+// is not P(class 1), and its label was read from past the end of its one-class list.
+TEST(forest_fuzz, one_class_labels) {
+  for (const char* name : {"sklearn-recent-decision_tree_regressor-one-class.json",
+                           "lightgbm-sigmoid-multiclassova-one-class.txt"}) {
+    tandem::forest_predictor p(tf::load_model(testdata + "/fuzz/" + name));
+    ASSERT_EQ(p.model().classes.size(), 1u) << name;
+    const std::uint32_t features = p.model().features;
+    std::vector<double> rows(64 * features);
+    for (std::size_t i = 0; i < rows.size(); ++i) rows[i] = double(i % 37) * 0.75 - 9;
+    std::vector<double> labels(64, -1);
+    p.predict(rows.data(), 64, tandem::forest_output::label, labels.data());
+    for (const double l : labels) EXPECT_EQ(l, p.model().classes[0]) << name;
+  }
+}
