@@ -24,8 +24,13 @@
 // The default run is 900 mutants per format (about 10 s in all in a Release build). Longer runs:
 //   TANDEM_FUZZ_ITERATIONS=100000 TANDEM_FUZZ_SEED=7 build/workloads/forest/test_forest --gtest_filter='forest_fuzz.*'
 // (TANDEM_FUZZ_ITERATIONS is mutants per format; TANDEM_FUZZ_SEED replaces the fixed seed). Under
-// AddressSanitizer and UndefinedBehaviorSanitizer: configure with -DTANDEM_SANITIZER=address,undefined
-// and run with UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 (scripts/sanitize.sh fuzz does both).
+// AddressSanitizer and UndefinedBehaviorSanitizer, in scripts/sanitize.sh's style:
+//   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTANDEM_CUDA=OFF
+//     -DTANDEM_GPU_EMULATION=OFF -DTANDEM_SANITIZER=address,undefined -DTANDEM_BUILD_BENCH=OFF
+//   cmake --build build-asan --target test_forest
+//   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 TANDEM_FUZZ_ITERATIONS=100000
+//     build-asan/workloads/forest/test_forest --gtest_filter='forest_fuzz.*'
+// (a sanitizer report ends the child with a non-zero status: the mutant is reported and kept).
 // TANDEM_FUZZ_FILE=<model>[:<model>...] adds files to forest_fuzz.regressions (a kept mutant, say).
 #include <gtest/gtest.h>
 
