@@ -47,7 +47,9 @@ void finish_row(const forest_params& p, const forest::forest_model& link, const 
     case forest_output::proba: forest::margins_to_proba(link, margins, out); return;
     case forest_output::label:
       forest::margins_to_proba(link, margins, proba_scratch);
-      out[0] = p.classes[forest::predicted_class(link, proba_scratch)];
+      // One class (a classifier fitted on one class; LightGBM multiclassova with num_class=1): one
+      // column, which is not P(class 1), and no class 1 to read.
+      out[0] = p.classes[p.n_classes == 1 ? 0 : forest::predicted_class(link, proba_scratch)];
       return;
   }
 }

@@ -12,7 +12,12 @@
 namespace tandem::forest {
 
 void malformed(const std::string& path, const std::string& what) {
-  throw usage_error("model '" + path + "': " + what);
+  // `what` may quote the file (a JSON string's escapes decoded: "\n", "\u0000"): control
+  // characters become '?', so the message stays one line.
+  std::string line = what;
+  for (char& c : line)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  throw usage_error("model '" + path + "': " + line);
 }
 
 namespace {
@@ -76,6 +81,7 @@ void margins_to_proba(const forest_model& m, const double* margins, double* prob
 }
 
 std::size_t predicted_class(const forest_model& m, const double* proba) {
+  if (m.classes.size() == 1) return 0;                       // one class, one column
   if (m.proba_columns == 1) return proba[0] > 0.5 ? 1 : 0;  // binary, one column: P(class 1)
   std::size_t best = 0;
   for (std::uint32_t i = 1; i < m.proba_columns; ++i)
