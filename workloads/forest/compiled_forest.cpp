@@ -196,7 +196,9 @@ compiled_forest compile_forest(const forest_model& m) {
     }
     n_words += top;
   }
-  if (n_words > (std::uint64_t{1} << 28)) bad_model(m, "categorical splits need more than 1 GiB of bitsets");
+  // 256 MiB of bitsets: a real model's sets are a few words each; a hostile file can name category
+  // 2^24 in every split (60 KB of XGBoost JSON asked for 1 GiB before this limit).
+  if (n_words > (std::uint64_t{1} << 26)) bad_model(m, "categorical splits need more than 256 MiB of bitsets");
 
   compiled_forest c;
   std::vector<std::uint32_t> roots, depths;
