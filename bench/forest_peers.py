@@ -118,6 +118,8 @@ def setup(cache, rows, titanic_dir, venv, cases, notes, rf500_rows):
             bst = xgb.train({"max_depth": depth, "eta": 0.1, "objective": "binary:logistic", "tree_method": "hist",
                              "nthread": 2}, xgb.DMatrix(Xtr, ytr), trees)
             bst.save_model(p(name + ".json"))
+    if not os.path.exists(p("xgb_big.json")) and os.path.exists(p("xgb500x8.json")):
+        make_big(p("xgb500x8.json"), p("xgb_big.json"), 3_000_000)
     # The venv's part: LightGBM, and the ONNX forms of the models (skipped, with a note, where a
     # package or a conversion is missing).
     if venv and os.path.exists(venv):
@@ -130,6 +132,29 @@ def setup(cache, rows, titanic_dir, venv, cases, notes, rf500_rows):
             notes.append("venv setup failed: " + r.stderr.strip().splitlines()[-1] if r.stderr.strip() else "venv setup failed")
     else:
         notes.append(f"no venv at {venv}: LightGBM, Treelite and ONNX Runtime skipped")
+
+
+def make_big(src, dst, min_nodes):
+    """An XGBoost JSON model of at least min_nodes nodes: src's trees repeated (for the load time
+    in bench_forest; both XGBoost and Tandem load it)."""
+    with open(src) as f:
+        doc = json.load(f)
+    model = doc["learner"]["gradient_booster"]["model"]
+    trees = model["trees"]
+    per = sum(int(t["tree_param"]["num_nodes"]) for t in trees)
+    copies = -(-min_nodes // per)
+    out = []
+    for c in range(copies):
+        for t in trees:
+            t2 = dict(t)
+            t2["id"] = len(out)
+            out.append(t2)
+    model["trees"] = out
+    model["tree_info"] = [0] * len(out)
+    model["gbtree_model_param"]["num_trees"] = str(len(out))
+    with open(dst, "w") as f:
+        json.dump(doc, f, separators=(",", ":"))
+    log(f"wrote {dst}: {len(out)} trees, {per * copies} nodes")
 
 
 # Run by the venv's interpreter: trains LightGBM, converts models to ONNX. Prints NOTE lines.
@@ -196,16 +221,22 @@ except ImportError:
 # ------------------------------------------------------------------------------------------------
 # Measurements.
 
+SIMD_NAMES = {"scalar": "scalar", "avx2": "AVX2"}
+
+
 def run_tandem(tandem, model, rows, backend, workers, simd):
     cmd = [tandem, "forest", "predict", "--model", model, "--input", rows, "--backend", backend,
            "--workers", str(workers), "--repeat", "1", "--json"]
     env = dict(os.environ)
     if simd:
         env["TANDEM_FOREST_SIMD"] = simd
+        cmd_text = f"TANDEM_FOREST_SIMD={simd} " + " ".join(cmd)
+    else:
+        cmd_text = " ".join(cmd)
     r = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if r.returncode != 0:
         raise RuntimeError(" ".join(cmd) + ": " + r.stderr.strip()[-400:])
-    return tandem_seconds(json.loads(r.stdout)), " ".join(cmd)
+    return tandem_seconds(json.loads(r.stdout)), cmd_text
 
 
 def tandem_seconds(j):
@@ -289,6 +320,10 @@ def main():
                     help="TANDEM_FOREST_SIMD for Tandem's runs (default: the best the CPU has)")
     ap.add_argument("--treelite-threads", default="2",
                     help="thread counts at which Treelite's GTIL (a slow reference interpreter) runs")
+    ap.add_argument("--treelite-cases", default="xgb100x6,lgbm100x6",
+                    help="cases Treelite runs on (its GTIL takes minutes on the big forests)")
+    ap.add_argument("--simd-variants", default="",
+                    help="also run Tandem seq at 1 thread with these TANDEM_FOREST_SIMD levels (e.g. scalar,avx2)")
     ap.add_argument("--no-procs", action="store_true", help="skip Tandem's procs backend")
     ap.add_argument("--json", default=None)
     ap.add_argument("--setup-only", action="store_true", help="train and write the inputs, then stop")
@@ -314,9 +349,13 @@ def main():
         for t in threads:
             backends = [("seq", 1)] if t == 1 else [("threads", t)] + ([] if a.no_procs else [("procs", t)])
             for b, w in backends:
-                plan.append((case, t, f"Tandem {b}", ("tandem", model, rows, b, w)))
+                plan.append((case, t, f"Tandem {b}", ("tandem", model, rows, b, w, a.simd)))
+            if t == 1:
+                for lv in [x for x in a.simd_variants.split(",") if x]:
+                    plan.append((case, t, f"Tandem seq ({SIMD_NAMES[lv]})", ("tandem", model, rows, "seq", 1, lv)))
             for label, py, engine, pm in peers:
-                if engine == "treelite" and str(t) not in a.treelite_threads.split(","):
+                if engine == "treelite" and (str(t) not in a.treelite_threads.split(",")
+                                             or case not in a.treelite_cases.split(",")):
                     continue
                 plan.append((case, t, label, ("peer", py, engine, pm, rows, t)))
 
@@ -330,7 +369,7 @@ def main():
             key = (case, t, label)
             try:
                 if job[0] == "tandem":
-                    s, cmd = run_tandem(a.tandem, job[1], job[2], job[3], job[4], a.simd)
+                    s, cmd = run_tandem(a.tandem, job[1], job[2], job[3], job[4], job[5])
                     commands[key] = cmd
                 else:
                     r = run_peer(*job[1:])
@@ -374,6 +413,8 @@ def main():
                 med, mn = statistics.median(v), min(v)
                 ratio = f"{med / tmed:.2f}x" if tmed and not lab.startswith("Tandem") else ""
                 simd = mach["tandem_forest_simd"] if lab.startswith("Tandem") else ""
+                if lab.startswith("Tandem seq ("):
+                    simd = lab[len("Tandem seq ("):-1]
                 if lab.startswith("Tandem") and mi.get("input_precision") == "float64":
                     simd += " (not used: float64 model)"
                 out.append(f"| {case} | {mdesc} | {case_rows[case]} | {t} | {lab} | {med:.3f} | {mn:.3f} | {case_rows[case] / med / 1e6:.2f} | {ratio} | {simd} |")

@@ -95,7 +95,7 @@ void BM_xgboost_predict(benchmark::State& state) {
                              "], \"typestr\": \"<f4\", \"version\": 3}";
   const char* config =
       "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, \"iteration_end\": 0, \"strict_shape\": false, "
-      "\"missing\": NaN}";
+      "\"missing\": NaN, \"cache_id\": 0}";
   const bst_ulong* shape = nullptr;
   bst_ulong dim = 0;
   const float* result = nullptr;
@@ -120,6 +120,26 @@ void BM_xgboost_predict(benchmark::State& state) {
   XGBoosterFree(h);
 }
 BENCHMARK(BM_xgboost_predict)->Arg(1)->Arg(1024)->Arg(65536)->UseRealTime();
+
+// XGBoosterLoadModel of the same file as BM_load_model, for comparison.
+void BM_xgboost_load_model(benchmark::State& state) {
+  const std::string path = env("TANDEM_FOREST_BENCH_LOAD_MODEL");
+  if (path.empty()) {
+    state.SkipWithError("set TANDEM_FOREST_BENCH_LOAD_MODEL to an XGBoost JSON model");
+    return;
+  }
+  for (auto _ : state) {
+    BoosterHandle h = nullptr;
+    if (XGBoosterCreate(nullptr, 0, &h) != 0 || XGBoosterLoadModel(h, path.c_str()) != 0) {
+      state.SkipWithError(XGBGetLastError());
+      if (h) XGBoosterFree(h);
+      return;
+    }
+    XGBoosterFree(h);
+  }
+  state.SetLabel(path);
+}
+BENCHMARK(BM_xgboost_load_model)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
 #endif
 
 // load_model + compile_forest (what forest_predictor's constructor and `tandem forest predict` do
