@@ -69,6 +69,7 @@ struct row_scratch {
 };
 
 constexpr std::size_t max_block = 64;
+constexpr std::size_t min_block_walk = 8;
 
 // The leaf each of n rows reaches in a tree without special splits, the rows stepped one level at a
 // time together: each step is n independent loads, which the core overlaps, where a row walked
@@ -80,15 +81,18 @@ inline void walk_level_by_level(const kernels::forest_view<T, S>& v, const kerne
   std::uint32_t idx[max_block];
   for (std::size_t r = 0; r < n; ++r) idx[r] = tree.root;
   for (std::uint32_t d = 0; d < tree.depth; ++d) {
+    std::uint32_t at_leaves = 0;  // the walk ends early once every row is at a leaf
     for (std::size_t r = 0; r < n; ++r) {
       const kernels::forest_node<T> nd = v.nodes[idx[r]];
       const std::uint32_t f = nd.feature_flags;
+      at_leaves += (f & kernels::forest_leaf) ? 1u : 0u;
       const T xv = x[r * F + (f & kernels::forest_feature_mask)];
       const bool nan = xv != xv;
       const bool left = nan ? (f & kernels::forest_default_left) != 0 : xv <= nd.threshold;
       const std::uint32_t next = nd.next + (left ? 0u : 1u);
       idx[r] = (f & kernels::forest_leaf) ? idx[r] : next;
     }
+    if (at_leaves == n) break;
   }
   for (std::size_t r = 0; r < n; ++r) out[r] = v.nodes[idx[r]].next;
 }
@@ -132,7 +136,9 @@ void predict_rows(const forest_params& p, const kernels::forest_view<T, S>& v, s
     for (std::uint32_t t = 0; t < v.n_trees; ++t) {
       const kernels::forest_tree tree = v.trees[t];
       S* a = acc.data() + tree.output;
-      if (tree.special) {
+      // A few rows walk alone (a batch of 1: the vector walk's set-up would dominate, measured
+      // 3.2 us scalar against 21.7 us for one row through 100 trees of depth 6).
+      if (tree.special || n < min_block_walk) {
         for (std::size_t r = 0; r < n; ++r) leaf[r] = kernels::forest_leaf_of(v, tree.root, x + r * F);
       } else {
         bool done = false;

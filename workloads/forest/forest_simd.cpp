@@ -51,8 +51,12 @@ __attribute__((target("avx512f"))) void walk512(const kernels::forest_node<float
     t_next[h] = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), exists, i3, base + 2, 4);
   }
   const __m512i table_size = _mm512_set1_epi32(32);
-  for (std::uint32_t d = 0; d < tree.depth; ++d) {
+  // Vectors whose rows are all at leaves drop out; the walk ends when none is left (deep, uneven
+  // trees: scikit-learn's Titanic forest is 25 levels deep, its rows' leaves ~10 on average).
+  std::uint32_t live = (1u << vectors) - 1;
+  for (std::uint32_t d = 0; d < tree.depth && live; ++d) {
     for (std::size_t v = 0; v < vectors; ++v) {
+      if (!(live >> v & 1u)) continue;
       const __m512i rel = _mm512_sub_epi32(idx[v], root);
       const __mmask16 in_table = _mm512_cmplt_epu32_mask(rel, table_size);
       __m512 thr = _mm512_permutex2var_ps(t_thr[0], rel, t_thr[1]);
@@ -73,6 +77,7 @@ __attribute__((target("avx512f"))) void walk512(const kernels::forest_node<float
       const __mmask16 at_leaf = _mm512_test_epi32_mask(flags, leaf_bit);
       const __m512i stepped = _mm512_mask_add_epi32(next, __mmask16(~left), next, one);
       idx[v] = _mm512_mask_mov_epi32(stepped, at_leaf, idx[v]);
+      if (at_leaf == 0xFFFF) live &= ~(1u << v);
     }
   }
   for (std::size_t v = 0; v < vectors; ++v) {
@@ -119,8 +124,10 @@ __attribute__((target("avx2"))) void walk256(const kernels::forest_node<float>* 
     t_flags[h] = _mm256_mask_i32gather_epi32(leaf_bit, base + 1, i3, exists, 4);
     t_next[h] = _mm256_mask_i32gather_epi32(zero, base + 2, i3, exists, 4);
   }
-  for (std::uint32_t d = 0; d < tree.depth; ++d) {
+  std::uint32_t live = (1u << vectors) - 1;
+  for (std::uint32_t d = 0; d < tree.depth && live; ++d) {
     for (std::size_t v = 0; v < vectors; ++v) {
+      if (!(live >> v & 1u)) continue;
       const __m256i rel = _mm256_sub_epi32(idx[v], root);
       const __m256i high = _mm256_cmpgt_epi32(rel, seven);  // rel in 8..15 (or deeper)
       __m256 thr = _mm256_blendv_ps(_mm256_permutevar8x32_ps(t_thr[0], rel), _mm256_permutevar8x32_ps(t_thr[1], rel),
@@ -146,6 +153,7 @@ __attribute__((target("avx2"))) void walk256(const kernels::forest_node<float>* 
       const __m256i stepped = _mm256_add_epi32(_mm256_add_epi32(next, one), left);
       const __m256i at_leaf = _mm256_cmpeq_epi32(_mm256_and_si256(flags, leaf_bit), leaf_bit);
       idx[v] = _mm256_blendv_epi8(stepped, idx[v], at_leaf);
+      if (_mm256_movemask_epi8(at_leaf) == -1) live &= ~(1u << v);
     }
   }
   for (std::size_t v = 0; v < vectors; ++v) {
