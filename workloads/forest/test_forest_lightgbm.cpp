@@ -1,6 +1,8 @@
 // Exactness of the lightgbm loader against the library's own predictions (fixtures in testdata/lightgbm/,
 // made by make_fixtures.py with LightGBM 4.7.0), and its refusals of malformed models.
 #include <gtest/gtest.h>
+#include <cstdio>
+#include <unistd.h>
 
 #include <bit>
 #include <charconv>
@@ -166,7 +168,11 @@ class LightgbmMalformed : public ::testing::Test {
   void SetUp() override { base_ = slurp(dir + "edges.txt"); }
   // The error load_model + compile_forest give for `text`, which must be one line naming the file.
   std::string error_of(const std::string& text) {
-    const std::string path = ::testing::TempDir() + "lightgbm_malformed.txt";
+    const std::string path = ::testing::TempDir() + "lightgbm_malformed_" + std::to_string(::getpid()) + ".txt";
+    struct remove_at_exit {
+      std::string p;
+      ~remove_at_exit() { std::remove(p.c_str()); }
+    } cleanup{path};
     {
       std::ofstream out(path, std::ios::binary);
       out << text;
@@ -275,11 +281,12 @@ TEST_F(LightgbmMalformed, BadCategoricalSplits) {
   std::string s = cat;
   s.replace(s.find("threshold=-inf", s.find("Tree=4")), 14, "threshold=0");
   s.replace(s.find("decision_type=0 0 2", s.find("Tree=4")), 19, "decision_type=1 0 2");
-  EXPECT_NO_THROW((void)tf::compile_forest(tf::load_model([&] {
-    const std::string path = ::testing::TempDir() + "lightgbm_cat.txt";
+  {
+    const std::string path = ::testing::TempDir() + "lightgbm_cat_" + std::to_string(::getpid()) + ".txt";
     std::ofstream(path, std::ios::binary) << s;
-    return path;
-  }())));
+    EXPECT_NO_THROW((void)tf::compile_forest(tf::load_model(path)));
+    std::remove(path.c_str());
+  }
   std::string bad = s;
   bad.replace(bad.find("cat_boundaries=0 1"), 18, "cat_boundaries=0 2");
   EXPECT_MENTIONS(error_of(bad), "tree 4: cat_threshold has 1 words where cat_boundaries ends at 2");
