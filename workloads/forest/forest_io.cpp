@@ -141,7 +141,10 @@ void prediction_writer::begin() {
   for (std::uint32_t c = 0; c < columns_; ++c) {
     if (c) header += ',';
     header += name;
-    if (columns_ > 1) header += "_" + std::to_string(c);
+    if (columns_ > 1) {
+      header += '_';
+      header += std::to_string(c);
+    }
   }
   header += '\n';
   sink_->write(header);
