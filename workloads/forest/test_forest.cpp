@@ -155,7 +155,9 @@ TEST_P(forest_backends, every_output_kind_equals_the_calling_thread_around_chunk
           ASSERT_EQ(std::bit_cast<std::uint64_t>(here[i]), std::bit_cast<std::uint64_t>(there[i]))
               << m.path << " n=" << n << " kind=" << tandem::to_string(kind) << " value " << i << ": " << here[i]
               << " vs " << there[i];
-        if (kind == forest_output::margin) ASSERT_TRUE(same_bits(here, margins_of(m, p, rows))) << m.path << " n=" << n;
+        if (kind == forest_output::margin) {
+          ASSERT_TRUE(same_bits(here, margins_of(m, p, rows))) << m.path << " n=" << n;
+        }
       }
     }
   }
@@ -425,6 +427,77 @@ TEST(forest_synthetic, is_deterministic_and_checked) {
   EXPECT_THROW(tandem::check_synthetic({0, 4, 5}), tandem::usage_error);
   EXPECT_THROW(tandem::check_synthetic({1, 21, 5}), tandem::usage_error);
   EXPECT_THROW(tandem::check_synthetic({100000, 20, 5}), tandem::usage_error);
+}
+
+}  // namespace
+
+#include "cli_runner.hpp"
+
+namespace {
+
+// `tandem forest info` as a user runs it: the JSON form, the table, and a bad model.
+TEST(forest_cli, info_describes_a_model_and_refuses_a_bad_one) {
+  const std::string model = std::string(TANDEM_FOREST_TESTDATA) + "/xgboost/v2_softprob.json";
+  const auto j = tandem::testing::run_cli("forest info --model '" + model + "' --json");
+  ASSERT_EQ(j.status, 0) << j.err;
+  const auto doc = nlohmann::json::parse(j.out);
+  const tf::forest_model m = tf::load_model(model);
+  const tf::compiled_forest c = tf::compile_forest(m);
+  EXPECT_EQ(doc.at("objective"), "multi:softprob");
+  EXPECT_EQ(doc.at("features"), m.features);
+  EXPECT_EQ(doc.at("trees"), c.trees());
+  EXPECT_EQ(doc.at("nodes"), c.nodes());
+  EXPECT_EQ(doc.at("max_depth"), c.max_depth());
+  EXPECT_EQ(doc.at("classes").size(), m.classes.size());
+  EXPECT_EQ(doc.at("sum_precision"), "float32");
+  const auto t = tandem::testing::run_cli("forest info --model '" + model + "'");
+  ASSERT_EQ(t.status, 0) << t.err;
+  for (const char* word : {"format", "XGBoost JSON", "multi:softprob", "trees", "max depth", "float32 inputs"})
+    EXPECT_NE(t.out.find(word), std::string::npos) << word << " in\n" << t.out;
+  const auto bad = tandem::testing::run_cli("forest info --model /nonexistent/model.json");
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
+  EXPECT_NE(bad.err.find("/nonexistent/model.json"), std::string::npos) << bad.err;
+  const auto none = tandem::testing::run_cli("forest predict --repeat 1");
+  EXPECT_EQ(none.status, 2);
+  EXPECT_NE(none.err.find("--model FILE or --synthetic"), std::string::npos) << none.err;
+  const auto shape = tandem::testing::run_cli("forest predict --synthetic 2,2 --repeat 1");
+  EXPECT_EQ(shape.status, 2);
+  EXPECT_NE(shape.err.find("TREES,DEPTH,FEATURES"), std::string::npos) << shape.err;
+}
+
+// predict through the CLI on a real model: the written probabilities are the library API's.
+TEST(forest_cli, predict_writes_what_the_library_computes) {
+  tandem::testing::temp_dir dir;
+  const std::string model = std::string(TANDEM_FOREST_TESTDATA) + "/lightgbm/binary_nan.txt";
+  const tf::forest_model m = tf::load_model(model);
+  const std::size_t n = 500;
+  const std::vector<double> rows = random_rows<double>(n, m.features, 77);
+  {
+    std::ofstream csv(dir / "x.csv");
+    for (std::uint32_t f = 0; f < m.features; ++f) csv << (f ? "," : "") << (m.feature_names.empty() ? "f" + std::to_string(f) : m.feature_names[f]);
+    csv << "\n";
+    csv.precision(17);
+    for (std::size_t r = 0; r < n; ++r) {
+      for (std::uint32_t f = 0; f < m.features; ++f) {
+        if (f) csv << ',';
+        if (!std::isnan(rows[r * m.features + f])) csv << rows[r * m.features + f];
+      }
+      csv << "\n";
+    }
+  }
+  const auto r = tandem::testing::run_cli("forest predict --model '" + model + "' --input '" + (dir / "x.csv") +
+                                          "' --output '" + (dir / "p.npy") + "' --backend seq,threads,procs --workers 2 --repeat 1 --json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(nlohmann::json::parse(r.out).at("agree").get<bool>());
+  const forest_predictor p(m);
+  std::vector<double> want(n * p.columns(forest_output::proba));
+  p.predict(rows.data(), n, forest_output::proba, want.data());
+  const tandem::mapped_file f(dir / "p.npy");
+  const tandem::npy_array a = tandem::parse_npy_header(f.bytes(), "p.npy");
+  ASSERT_EQ(a.items, want.size());
+  EXPECT_EQ(std::memcmp(f.data() + a.data_offset, want.data(), want.size() * sizeof(double)), 0);
+  EXPECT_EQ(dir.names(), (std::vector<std::string>{"p.npy", "x.csv"}));  // no temporary file left
 }
 
 }  // namespace
