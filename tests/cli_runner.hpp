@@ -9,6 +9,8 @@
 #include <sstream>
 #include <string>
 
+#include "temp_dir.hpp"
+
 namespace tandem::testing {
 
 struct cli_result {
@@ -16,13 +18,6 @@ struct cli_result {
   std::string out;
   std::string err;
 };
-
-inline std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // `env` is put before the command (variables, or a prefix such as `ulimit -v N;`); `stdout_to`, when
 // given, is where stdout goes instead of being captured (e.g. /dev/full).

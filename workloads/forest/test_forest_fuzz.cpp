@@ -83,12 +83,7 @@ std::uint64_t env_u64(const char* name, std::uint64_t fallback) {
   return std::strtoull(v, nullptr, 0);
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using tandem::testing::slurp;
 
 // A message as one printable line (for reports).
 std::string printable(std::string_view s, std::size_t limit = 400) {

@@ -18,20 +18,16 @@
 #include <vector>
 
 #include "tandem/errors.hpp"
+#include "temp_dir.hpp"
 #include "tandem/workloads/forest_model.hpp"
 
 namespace tf = tandem::forest;
 
 namespace {
 
-const std::string dir = std::string(TANDEM_FOREST_TESTDATA) + "/lightgbm/";
+using tandem::testing::slurp;
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+const std::string dir = std::string(TANDEM_FOREST_TESTDATA) + "/lightgbm/";
 
 // NAME.csv: "features=F raw=R pred=P", then rows of F inputs, R raw scores, P predictions.
 struct fixture {
@@ -168,11 +164,7 @@ class LightgbmMalformed : public ::testing::Test {
   void SetUp() override { base_ = slurp(dir + "edges.txt"); }
   // The error load_model + compile_forest give for `text`, which must be one line naming the file.
   std::string error_of(const std::string& text) {
-    const std::string path = ::testing::TempDir() + "lightgbm_malformed_" + std::to_string(::getpid()) + ".txt";
-    struct remove_at_exit {
-      std::string p;
-      ~remove_at_exit() { std::remove(p.c_str()); }
-    } cleanup{path};
+    const std::string path = dir_ / "malformed.txt";
     {
       std::ofstream out(path, std::ios::binary);
       out << text;
@@ -198,6 +190,7 @@ class LightgbmMalformed : public ::testing::Test {
     return s.replace(p, from.size(), to);
   }
   std::string base_;
+  tandem::testing::temp_dir dir_{"tandem_lightgbm_"};
 };
 
 #define EXPECT_MENTIONS(error, text) EXPECT_NE((error).find(text), std::string::npos) << (error)
@@ -282,10 +275,9 @@ TEST_F(LightgbmMalformed, BadCategoricalSplits) {
   s.replace(s.find("threshold=-inf", s.find("Tree=4")), 14, "threshold=0");
   s.replace(s.find("decision_type=0 0 2", s.find("Tree=4")), 19, "decision_type=1 0 2");
   {
-    const std::string path = ::testing::TempDir() + "lightgbm_cat_" + std::to_string(::getpid()) + ".txt";
+    const std::string path = dir_ / "categorical.txt";
     std::ofstream(path, std::ios::binary) << s;
     EXPECT_NO_THROW((void)tf::compile_forest(tf::load_model(path)));
-    std::remove(path.c_str());
   }
   std::string bad = s;
   bad.replace(bad.find("cat_boundaries=0 1"), 18, "cat_boundaries=0 2");

@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 
 #include "tandem/errors.hpp"
+#include "temp_dir.hpp"
 #include "tandem/workloads/forest_model.hpp"
 
 namespace tf = tandem::forest;
@@ -27,14 +28,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::string testdata = std::string(TANDEM_FOREST_TESTDATA) + "/sklearn";
+using tandem::testing::slurp;
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+const std::string testdata = std::string(TANDEM_FOREST_TESTDATA) + "/sklearn";
 
 // A CSV of doubles with a header (round-trip text, "nan" for NaN).
 struct table {
@@ -232,21 +228,7 @@ const std::string small_model = R"({"format": "tandem-forest", "format_version":
 ]}
 )";
 
-class temp_dir {
- public:
-  temp_dir() {
-    char tmpl[] = "/tmp/tandem_sklearn_XXXXXX";
-    path_ = ::mkdtemp(tmpl) ? tmpl : "";
-  }
-  ~temp_dir() {
-    std::error_code e;
-    if (!path_.empty()) fs::remove_all(path_, e);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using tandem::testing::temp_dir;
 
 std::string replaced(std::string s, const std::string& from, const std::string& to) {
   const std::size_t at = s.find(from);
@@ -257,7 +239,7 @@ std::string replaced(std::string s, const std::string& from, const std::string& 
 
 // Loads and compiles `text` from a file; expects one line naming the file and containing `words`.
 void expect_malformed(const temp_dir& dir, const std::string& text, const std::string& words) {
-  const std::string path = dir.path() + "/bad.json";
+  const std::string path = dir.path.string() + "/bad.json";
   {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out << text;
@@ -276,7 +258,7 @@ void expect_malformed(const temp_dir& dir, const std::string& text, const std::s
 
 TEST(sklearn_load, the_small_document_is_valid) {
   temp_dir dir;
-  const std::string path = dir.path() + "/ok.json";
+  const std::string path = dir.path.string() + "/ok.json";
   std::ofstream(path) << small_model;
   const tf::forest_model m = tf::load_model(path);
   const tf::compiled_forest c = tf::compile_forest(m);
@@ -352,15 +334,15 @@ TEST(sklearn_titanic, exported_forest_reproduces_predict_proba_on_the_test_set) 
   if (std::system("/usr/bin/python3 -c 'import sklearn, pandas' >/dev/null 2>&1") != 0)
     GTEST_SKIP() << "/usr/bin/python3 with scikit-learn and pandas is not available";
   temp_dir dir;
-  ASSERT_FALSE(dir.path().empty());
+  ASSERT_FALSE(dir.path.string().empty());
   const std::string script = std::string(TANDEM_SOURCE_DIR) + "/examples/titanic/train_and_export.py";
-  const std::string cmd = "/usr/bin/python3 '" + script + "' '" + data + "' '" + dir.path() + "' --no-pool > '" +
-                          dir.path() + "/log.txt' 2>&1";
-  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd << "\n" << read_text(dir.path() + "/log.txt");
-  const tf::forest_model m = tf::load_model(dir.path() + "/titanic_forest.json");
+  const std::string cmd = "/usr/bin/python3 '" + script + "' '" + data + "' '" + dir.path.string() + "' --no-pool > '" +
+                          dir.path.string() + "/log.txt' 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd << "\n" << slurp(dir.path.string() + "/log.txt");
+  const tf::forest_model m = tf::load_model(dir.path.string() + "/titanic_forest.json");
   const tf::compiled_forest c = tf::compile_forest(m);
-  const table x = read_csv(dir.path() + "/test_features.csv");
-  const table p = read_csv(dir.path() + "/sklearn_proba.csv");
+  const table x = read_csv(dir.path.string() + "/test_features.csv");
+  const table p = read_csv(dir.path.string() + "/sklearn_proba.csv");
   ASSERT_EQ(x.rows.size(), 418u);
   ASSERT_EQ(p.rows.size(), 418u);
   ASSERT_EQ(x.header.size(), m.features);
@@ -376,9 +358,9 @@ TEST(sklearn_titanic, exported_forest_reproduces_predict_proba_on_the_test_set) 
   // predictions are scikit-learn's, and the classes its predict.
   for (const char* backend : {"seq", "threads", "procs", "gpu"}) {
     for (const char* kind : {"proba", "class"}) {
-      const std::string out = dir.path() + "/tandem_" + backend + "_" + kind + ".csv";
-      const std::string run = std::string(TANDEM_CLI_PATH) + " forest predict --model '" + dir.path() +
-                              "/titanic_forest.json' --input '" + dir.path() + "/test_features.csv' --output '" + out +
+      const std::string out = dir.path.string() + "/tandem_" + backend + "_" + kind + ".csv";
+      const std::string run = std::string(TANDEM_CLI_PATH) + " forest predict --model '" + dir.path.string() +
+                              "/titanic_forest.json' --input '" + dir.path.string() + "/test_features.csv' --output '" + out +
                               "' --output-kind " + kind + " --backend " + backend +
                               " --workers 2 --repeat 1 --warmup 0 > /dev/null 2>&1";
       const int status = std::system(run.c_str());
@@ -390,7 +372,7 @@ TEST(sklearn_titanic, exported_forest_reproduces_predict_proba_on_the_test_set) 
         for (std::size_t r = 0; r < 418; ++r)
           for (std::size_t k = 0; k < 2; ++k) ASSERT_EQ(bits(t.rows[r][k]), bits(p.rows[r][k])) << backend << " row " << r;
       } else {
-        const table labels = read_csv(dir.path() + "/sklearn_predict.csv");  // PassengerId,Survived
+        const table labels = read_csv(dir.path.string() + "/sklearn_predict.csv");  // PassengerId,Survived
         for (std::size_t r = 0; r < 418; ++r) ASSERT_EQ(t.rows[r][0], labels.rows[r][1]) << backend << " row " << r;
       }
     }
@@ -403,7 +385,7 @@ TEST(sklearn_exporter, refuses_unsupported_models_with_one_line_and_status_2) {
   if (std::system("/usr/bin/python3 -c 'import sklearn, joblib' >/dev/null 2>&1") != 0)
     GTEST_SKIP() << "/usr/bin/python3 with scikit-learn and joblib is not available";
   temp_dir dir;
-  const std::string d = dir.path();
+  const std::string d = dir.path.string();
   const std::string make = "/usr/bin/python3 -c \"import joblib, numpy as np\n"
                            "from sklearn import ensemble, pipeline, preprocessing\n"
                            "X = np.random.default_rng(0).normal(size=(60, 3)); y = (X[:, 0] > 0).astype(int)\n"
@@ -418,7 +400,7 @@ TEST(sklearn_exporter, refuses_unsupported_models_with_one_line_and_status_2) {
     const std::string cmd = "/usr/bin/python3 '" + tool + "' '" + d + "/" + name + ".joblib' '" + d + "/" + name +
                             ".json' 2> '" + d + "/err.txt' > /dev/null";
     const int status = std::system(cmd.c_str());
-    err = read_text(d + "/err.txt");
+    err = slurp(d + "/err.txt");
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   };
   const std::vector<std::pair<std::string, std::string>> refused = {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "tandem/errors.hpp"
+#include "temp_dir.hpp"
 #include "tandem/workloads/forest_model.hpp"
 
 namespace tf = tandem::forest;
@@ -23,14 +24,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::string testdata = std::string(TANDEM_FOREST_TESTDATA) + "/xgboost/";
+using tandem::testing::slurp;
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+const std::string testdata = std::string(TANDEM_FOREST_TESTDATA) + "/xgboost/";
 
 // One .expected file: rows of inputs, XGBoost's margins and its predict() output.
 struct expected {
@@ -175,12 +171,9 @@ TEST(forest_xgboost, base_score_is_correctly_rounded_in_every_version) {
 class malformed_models : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("tandem_xgb_" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
     good_ = slurp(testdata + "v1_binary.json");
     ASSERT_FALSE(good_.empty());
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   // `good_` with the first `from` replaced by `to`.
   std::string edit(const std::string& from, const std::string& to) const {
@@ -192,7 +185,7 @@ class malformed_models : public ::testing::Test {
   }
   // The one-line message loading (and compiling) `text` gives; it names the file.
   std::string refusal(const std::string& text, const std::string& file = "m.json") {
-    const std::string path = (dir_ / file).string();
+    const std::string path = dir_ / file;
     std::ofstream(path, std::ios::binary) << text;
     try {
       const tf::forest_model m = tf::load_model(path);
@@ -211,12 +204,12 @@ class malformed_models : public ::testing::Test {
     EXPECT_NE(what.find(part), std::string::npos) << "'" << what << "' does not say '" << part << "'";
   }
 
-  fs::path dir_;
+  tandem::testing::temp_dir dir_{"tandem_xgb_"};
   std::string good_;
 };
 
 TEST_F(malformed_models, the_unedited_model_loads) {
-  const std::string path = (dir_ / "m.json").string();
+  const std::string path = dir_ / "m.json";
   std::ofstream(path, std::ios::binary) << good_;
   EXPECT_NO_THROW(tf::compile_forest(tf::load_model(path)));
 }
