@@ -308,6 +308,20 @@ void forest_predictor::predict(const double* rows, std::size_t n, forest_output 
   predict_here(*this, rows, n, kind, out, s_->classes);
 }
 
+forest_predictor::shared_model forest_predictor::in_shared_memory() const {
+  if (s_->shared_image.empty()) {
+    const auto img = s_->compiled.image();
+    s_->shared_image = shared_buffer(img.size());
+    std::memcpy(s_->shared_image.data(), img.data(), img.size());
+    if (!s_->classes.empty()) {
+      s_->shared_classes = shared_buffer(s_->classes.size() * sizeof(double));
+      std::memcpy(s_->shared_classes.data(), s_->classes.data(), s_->classes.size() * sizeof(double));
+    }
+  }
+  return {static_cast<const std::byte*>(s_->shared_image.data()), s_->shared_image.size(),
+          static_cast<const double*>(s_->shared_classes.data()), s_->shared_classes.size()};
+}
+
 template <class In>
 void forest_predictor::predict_on(run_context& ctx, const In* rows, std::size_t n, forest_output kind,
                                   double* out) const {
@@ -326,18 +340,10 @@ void forest_predictor::predict_on(run_context& ctx, const In* rows, std::size_t 
   }
   const std::byte* image = s_->compiled.image().data();
   const double* classes = s_->classes.data();
-  if (ctx.which == backend::procs) {
-    // Workers read the model where they can see it: the shared arena (made once per predictor).
-    if (s_->shared_image.empty()) {
-      s_->shared_image = shared_buffer(s_->compiled.image().size());
-      std::memcpy(s_->shared_image.data(), image, s_->compiled.image().size());
-      if (!s_->classes.empty()) {
-        s_->shared_classes = shared_buffer(s_->classes.size() * sizeof(double));
-        std::memcpy(s_->shared_classes.data(), classes, s_->classes.size() * sizeof(double));
-      }
-    }
-    image = static_cast<const std::byte*>(s_->shared_image.data());
-    classes = static_cast<const double*>(s_->shared_classes.data());
+  if (ctx.which == backend::procs) {  // workers read the model where they can see it
+    const shared_model shared = in_shared_memory();
+    image = shared.image;
+    classes = shared.classes;
   }
   job<forest_kernel> j;
   j.plan = chunk_plan(n, forest_chunk_rows);
@@ -515,16 +521,7 @@ class forest_workload final : public workload_of<forest_result> {
     }
     if (csv_ && csv_rows_.empty()) csv_rows_ = shared_buffer(window_rows * F * value_size);
     if (outputs_.empty()) outputs_ = shared_buffer(std::max<std::size_t>(window_rows * columns_, 1) * sizeof(double));
-    if (image_.empty()) {
-      const auto img = predictor_.compiled().image();
-      image_ = shared_buffer(img.size());
-      std::memcpy(image_.data(), img.data(), img.size());
-      const auto& classes = predictor_.model().classes;
-      if (!classes.empty()) {
-        classes_ = shared_buffer(classes.size() * sizeof(double));
-        std::memcpy(classes_.data(), classes.data(), classes.size() * sizeof(double));
-      }
-    }
+    predictor_.in_shared_memory();  // the model where procs workers can read it, before they fork
     if (ctx.which == backend::gpu && ctx.gpu) gpu_ = std::make_unique<forest_gpu>(*ctx.gpu, predictor_.compiled());
   }
 
@@ -534,13 +531,13 @@ class forest_workload final : public workload_of<forest_result> {
     const std::uint32_t F = predictor_.model().features;
     job<forest_kernel> j;
     j.plan = chunk_plan(rows_, forest_chunk_rows);
-    j.params = predictor_.params(static_cast<const std::byte*>(image_.data()), options_.kind,
-                                 static_cast<const double*>(classes_.data()));
+    const forest_predictor::shared_model model = predictor_.in_shared_memory();
+    j.params = predictor_.params(model.image, options_.kind, model.classes);
     j.params.output = static_cast<double*>(outputs_.data());
     const std::size_t window_rows = window_chunks_ * forest_chunk_rows;
     memory_region regions[4] = {
-        {image_.data(), image_.size(), "the model"},
-        {classes_.data(), classes_.size(), "the class labels"},
+        {model.image, model.image_bytes, "the model"},
+        {model.classes, model.classes_bytes, "the class labels"},
         {outputs_.data(), outputs_.size(), "the prediction window"},
         {nullptr, 0, "the rows to predict"}};
     if (!generated_.empty()) {
@@ -621,7 +618,7 @@ class forest_workload final : public workload_of<forest_result> {
   bool npy_f64_ = false;
   std::unique_ptr<forest_io::csv_input> csv_;
   std::unique_ptr<forest_io::prediction_writer> writer_;
-  shared_buffer generated_, csv_rows_, outputs_, image_, classes_;
+  shared_buffer generated_, csv_rows_, outputs_;
   std::unique_ptr<forest_gpu> gpu_;
 };
 

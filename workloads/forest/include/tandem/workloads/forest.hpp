@@ -122,6 +122,16 @@ class forest_predictor {
   void predict(run_context& ctx, const float* rows, std::size_t n, forest_output kind, double* out) const;
   void predict(run_context& ctx, const double* rows, std::size_t n, forest_output kind, double* out) const;
 
+  // The compiled image and the class labels in shared memory (tandem::shared_buffer), copied on
+  // the first call: what procs workers read.
+  struct shared_model {
+    const std::byte* image = nullptr;
+    std::size_t image_bytes = 0;
+    const double* classes = nullptr;
+    std::size_t classes_bytes = 0;
+  };
+  shared_model in_shared_memory() const;
+
   // The kernel parameters for this model (views into `image`, a copy of compiled().image() that
   // the caller placed, e.g. in shared memory or on a device) without input and output.
   forest_params params(const std::byte* image, forest_output kind, const double* classes) const;
