@@ -1,0 +1,178 @@
+// Reductions of 10^8 float64 (TANDEM_REDUCE_BENCH_N to change it) beside this machine's read
+// bandwidth, measured in the same run by a plain read pass (integer adds of the same bytes, as
+// many threads as Tandem's workers). bench/reduce_peers.py runs this program and NumPy round by
+// round and writes the ratios the speed goals are stated in (docs/reduce.md).
+//
+// `gpu_*` time the device-resident path, CUB's own device-wide sum on the same data (the "CUB
+// alone" reference) and the pinned host-to-device copy; they report themselves skipped, with the
+// reason, without a device (scripts/gpu-check.sh runs them on one).
+// Run: build/workloads/reduce/bench_reduce --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "reduce_cpu.hpp"
+#include "reduce_gpu.hpp"
+#include "tandem/backend.hpp"
+#include "tandem/build_config.hpp"
+#include "tandem/gpu/context.hpp"
+#include "tandem/gpu/device.hpp"
+#include "tandem/kernels/reduce.hpp"
+#include "tandem/shared_buffer.hpp"
+#include "tandem/workloads/reduce.hpp"
+
+namespace {
+
+using namespace tandem;
+
+std::uint64_t bench_n() {
+  if (const char* e = std::getenv("TANDEM_REDUCE_BENCH_N")) return std::strtoull(e, nullptr, 10);
+  return 100'000'000;
+}
+
+// The array, generated once (normal, seed 42, like `tandem reduce --n`), in shared memory.
+const reduce_input& data(reduce_dtype t) {
+  struct held {
+    shared_buffer buf;
+    reduce_input in;
+  };
+  static held f64, f32;
+  held& h = t == reduce_dtype::f32 ? f32 : f64;
+  if (!h.buf.data()) {
+    const std::uint64_t n = bench_n();
+    h.buf = shared_buffer(n * (t == reduce_dtype::f32 ? 4 : 8));
+    std::vector<std::jthread> pool;
+    const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+    for (unsigned k = 0; k < threads; ++k)
+      pool.emplace_back([&, k] {
+        for (std::uint64_t i = k; i < n; i += threads) {
+          const double x = kernels::generated_element(42, kernels::reduce_dist::normal, i);
+          if (t == reduce_dtype::f32) h.buf.as<float>()[i] = float(x);
+          else h.buf.as<double>()[i] = x;
+        }
+      });
+    pool.clear();
+    h.in = {h.buf.data(), n, t};
+  }
+  return h.in;
+}
+
+std::int64_t bytes_of(const reduce_input& in) { return std::int64_t(in.n * (in.dtype == reduce_dtype::f32 ? 4 : 8)); }
+
+// The read pass: every 64-bit word of the array added as an integer, 8 independent sums per thread
+// (the compiler vectorises it at the widest width), the array split evenly over `threads`.
+std::uint64_t read_words(const std::uint64_t* w, std::size_t n) {
+  std::uint64_t s[8] = {};
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) s[j] += w[i + j];
+  for (; i < n; ++i) s[0] += w[i];
+  std::uint64_t t = 0;
+  for (std::uint64_t v : s) t += v;
+  return t;
+}
+
+void read_pass(benchmark::State& state) {
+  const reduce_input& in = data(reduce_dtype::f64);
+  const unsigned threads = unsigned(state.range(0));
+  const auto* w = static_cast<const std::uint64_t*>(in.data);
+  std::vector<std::uint64_t> out(threads);
+  for (auto _ : state) {
+    std::vector<std::jthread> pool;
+    for (unsigned t = 0; t < threads; ++t)
+      pool.emplace_back([&, t] {
+        const std::size_t b = in.n * t / threads, e = in.n * (t + 1) / threads;
+        out[t] = read_words(w + b, e - b);
+      });
+    pool.clear();
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(state.iterations() * bytes_of(in));
+}
+
+void run_op(benchmark::State& state, const char* backend, reduce_op op, reduce_dtype t, bool exact) {
+  const reduce_input& in = data(t);
+  auto ex = make_executor(backend, unsigned(state.range(0)));
+  for (auto _ : state) benchmark::DoNotOptimize(run_reduce(*ex, in, op, exact));
+  state.SetBytesProcessed(state.iterations() * bytes_of(in));
+  state.SetLabel(std::string(detail::reduce_simd_level()));
+}
+
+void gpu_resident(benchmark::State& state, int what) {
+#if TANDEM_WITH_GPU_CODE
+  if (!gpu::available()) {
+    state.SkipWithError(("no usable GPU: " + gpu::discover().reason).c_str());
+    return;
+  }
+  const reduce_input& in = data(reduce_dtype::f64);
+  auto ctx = gpu::context::open();
+  detail::reduce_gpu engine(*ctx, in, std::uint64_t{1} << 40);
+  const std::size_t chunks = (in.n + reduce_chunk_elements - 1) / reduce_chunk_elements;
+  std::vector<kernels::reduce_partial> out(chunks);
+  for (auto _ : state) {
+    if (what == 0) engine.partials(kernels::pass_sum, {0, chunks}, out.data());
+    else if (what == 1) benchmark::DoNotOptimize(engine.cub_sum());
+    else engine.copy_in_from_pinned();
+  }
+  state.SetBytesProcessed(state.iterations() * bytes_of(in));
+  state.SetLabel(ctx->device_name());
+#else
+  (void)what;
+  state.SkipWithError("no usable GPU: this build has no GPU code");
+#endif
+}
+
+void gpu_streamed(benchmark::State& state) {
+#if TANDEM_WITH_GPU_CODE
+  if (!gpu::available()) {
+    state.SkipWithError(("no usable GPU: " + gpu::discover().reason).c_str());
+    return;
+  }
+  const reduce_input& in = data(reduce_dtype::f64);
+  auto ctx = gpu::context::open();
+  detail::reduce_gpu engine(*ctx, in, 1);  // never resident: streamed from host memory every run
+  const std::size_t chunks = (in.n + reduce_chunk_elements - 1) / reduce_chunk_elements;
+  std::vector<kernels::reduce_partial> out(chunks);
+  for (auto _ : state) engine.partials(kernels::pass_sum, {0, chunks}, out.data());
+  state.SetBytesProcessed(state.iterations() * bytes_of(in));
+#else
+  state.SkipWithError("no usable GPU: this build has no GPU code");
+#endif
+}
+
+#define TANDEM_REDUCE_BENCH(NAME, BACKEND, OP, T, EXACT)                                             \
+  void NAME(benchmark::State& s) { run_op(s, BACKEND, reduce_op::OP, reduce_dtype::T, EXACT); }     \
+  BENCHMARK(NAME)->Arg(BACKEND[0] == 's' ? 1 : 2)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+TANDEM_REDUCE_BENCH(seq_sum, "seq", sum, f64, false)
+TANDEM_REDUCE_BENCH(threads_sum, "threads", sum, f64, false)
+TANDEM_REDUCE_BENCH(threads_sum_f32, "threads", sum, f32, false)
+TANDEM_REDUCE_BENCH(threads_min, "threads", min, f64, false)
+TANDEM_REDUCE_BENCH(threads_max, "threads", max, f64, false)
+TANDEM_REDUCE_BENCH(threads_sumsq, "threads", sumsq, f64, false)
+TANDEM_REDUCE_BENCH(threads_var, "threads", var, f64, false)
+TANDEM_REDUCE_BENCH(threads_all, "threads", all, f64, false)
+TANDEM_REDUCE_BENCH(procs_sum, "procs", sum, f64, false)
+TANDEM_REDUCE_BENCH(seq_exact_sum, "seq", sum, f64, true)
+TANDEM_REDUCE_BENCH(threads_exact_sum, "threads", sum, f64, true)
+TANDEM_REDUCE_BENCH(threads_exact_var, "threads", var, f64, true)
+
+BENCHMARK(read_pass)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void gpu_tandem_sum(benchmark::State& s) { gpu_resident(s, 0); }
+void gpu_cub_sum(benchmark::State& s) { gpu_resident(s, 1); }
+void gpu_h2d_copy(benchmark::State& s) { gpu_resident(s, 2); }
+BENCHMARK(gpu_tandem_sum)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(gpu_cub_sum)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(gpu_h2d_copy)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(gpu_streamed)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();

@@ -1,0 +1,309 @@
+#include "tandem/workloads/reduce.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <optional>
+#include <span>
+#include <thread>
+#include <vector>
+
+#include "reduce_cpu.hpp"
+#include "reduce_exact.hpp"
+#include "reduce_gpu.hpp"
+#include "tandem/errors.hpp"
+#include "tandem/io/mapped_file.hpp"
+#include "tandem/io/npy.hpp"
+#include "tandem/job.hpp"
+#include "tandem/shared_buffer.hpp"
+
+namespace tandem {
+
+namespace {
+
+constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+// Chunk partials held at once: 256 groups (16,384 chunks, 2^29 elements; 1.5 MiB of partials).
+constexpr std::size_t window_groups = 256;
+
+std::size_t item_size(reduce_dtype t) noexcept { return t == reduce_dtype::f32 ? 4 : 8; }
+
+struct reduce_params {
+  const void* data;
+  std::uint64_t n;
+  reduce_dtype dtype;
+  std::uint32_t pass;
+};
+
+struct reduce_chunk_kernel {
+  using params_type = reduce_params;
+  using partial_type = kernels::reduce_partial;
+  static partial_type run(const params_type& p, chunk_range r) {
+    if (p.dtype == reduce_dtype::f32)
+      return detail::reduce_chunk(static_cast<const float*>(p.data) + r.begin, r.size(), p.pass);
+    return detail::reduce_chunk(static_cast<const double*>(p.data) + r.begin, r.size(), p.pass);
+  }
+};
+
+chunk_plan reduce_plan(std::uint64_t n) { return chunk_plan(n, reduce_chunk_elements); }
+
+// x rounded to the data's precision.
+double in_precision(double x, reduce_dtype t) { return t == reduce_dtype::f32 ? double(float(x)) : x; }
+
+// hi + lo divided by n, rounded once more than the quotient needs.
+double dd_div(kernels::dd a, double n) {
+  if (!kernels::is_finite(a.hi)) return a.hi / n;
+  const double q = a.hi / n;
+  const double r = std::fma(-q, n, a.hi) + a.lo;
+  return q + r / n;
+}
+
+reduce_values finish(const kernels::reduce_summary& s, std::uint32_t pass, reduce_dtype t) {
+  reduce_values v{nan, nan, nan, nan, nan, nan, nan};
+  const double n = double(s.n);
+  if (pass & kernels::pass_sum) {
+    v.sum = in_precision(kernels::dd_value(s.sum), t);
+    v.mean = s.n ? in_precision(dd_div(s.sum, n), t) : nan;
+  }
+  if (pass & kernels::pass_sumsq) v.sumsq = in_precision(kernels::dd_value(s.sumsq), t);
+  if (pass & kernels::pass_var) {
+    if (!(pass & kernels::pass_sum)) v.mean = s.n ? in_precision(s.mean.hi + s.mean.lo, t) : nan;
+    const double var = s.n ? std::max(kernels::dd_value(s.m2), 0.0) / n : nan;
+    // A NaN mean (an inf among the data) makes the variance NaN, as in NumPy.
+    const double v64 = std::isnan(s.mean.hi) ? nan : var;
+    v.var = in_precision(v64, t);
+    v.std = in_precision(std::sqrt(v64), t);
+  }
+  if (pass & kernels::pass_minmax) {
+    v.min = s.n ? in_precision(s.mn, t) : nan;
+    v.max = s.n ? in_precision(s.mx, t) : nan;
+  }
+  return v;
+}
+
+// The default mode: chunk partials from `compute(span, out)`, folded in the job's fixed tree.
+template <class ComputeSpan>
+kernels::reduce_summary fold_default(std::uint64_t n, ComputeSpan&& compute, window_buffer& windows) {
+  const chunk_plan plan = reduce_plan(n);
+  const std::size_t chunks = plan.chunks();
+  const std::size_t window_chunks = window_groups * reduce_group_chunks;
+  kernels::reduce_partial* partials = windows.get<kernels::reduce_partial>(std::min(chunks, window_chunks));
+  kernels::reduce_summary total;
+  for (std::size_t c0 = 0; c0 < chunks; c0 += window_chunks) {
+    const chunk_span window{c0, std::min(chunks, c0 + window_chunks)};
+    compute(window, partials);
+    for (std::size_t g0 = window.first; g0 < window.last; g0 += reduce_group_chunks) {
+      const std::size_t g1 = std::min(window.last, g0 + reduce_group_chunks);
+      kernels::reduce_summary group = kernels::summarize(partials[g0 - c0]);
+      for (std::size_t c = g0 + 1; c < g1; ++c) kernels::merge(group, kernels::summarize(partials[c - c0]));
+      kernels::merge(total, group);
+    }
+    throw_if_interrupted();
+  }
+  return total;
+}
+
+reduce_result run_on(run_context& ctx, const reduce_input& in, reduce_op op, bool exact, detail::reduce_gpu* engine) {
+  reduce_result r;
+  r.op = op;
+  r.dtype = in.dtype;
+  r.exact = exact;
+  r.n = in.n;
+  const std::uint32_t pass = reduce_passes(op);
+  if (exact) {
+    r.v = detail::run_exact(ctx, in, pass);
+    return r;
+  }
+  const reduce_params params{in.data, in.n, in.dtype, pass};
+  const memory_region regions[] = {{in.data, in.n * item_size(in.dtype), "the array"}};
+  job<reduce_chunk_kernel> j;
+  j.plan = reduce_plan(in.n);
+  j.group_chunks = reduce_group_chunks;
+  j.params = params;
+  j.regions = regions;
+  std::optional<detail::reduce_gpu> own;
+  if (ctx.which == backend::gpu && !engine) {
+    if (!ctx.gpu) throw std::logic_error("run_reduce: the gpu backend needs a device context");
+    engine = &own.emplace(*ctx.gpu, in, std::uint64_t{1});  // streamed: the data stays in host memory
+  }
+  const kernels::reduce_summary s = fold_default(
+      in.n,
+      [&](chunk_span span, kernels::reduce_partial* out) {
+        if (engine) engine->partials(pass, span, out);
+        else run_span(ctx, j, span, out);
+      },
+      ctx.windows);
+  r.v = finish(s, pass, in.dtype);
+  return r;
+}
+
+// --- inputs --------------------------------------------------------------------------------------
+
+// Fills x[0, n) with the seeded array, on every core (prepare is not timed, but 10^9 elements on
+// one core would take seconds).
+template <class T>
+void generate(T* x, std::uint64_t n, std::uint64_t seed, kernels::reduce_dist dist) {
+  const unsigned threads = std::max(1u, std::min(std::thread::hardware_concurrency(), 64u));
+  const std::uint64_t per = (n / threads + 1023) / 1024 * 1024;
+  std::vector<std::jthread> pool;
+  for (unsigned t = 0; t < threads; ++t) {
+    const std::uint64_t b = std::min(n, t * per), e = std::min(n, b + per);
+    if (b >= e) break;
+    pool.emplace_back([=] {
+      for (std::uint64_t i = b; i < e; ++i) x[i] = T(kernels::generated_element(seed, dist, i));
+    });
+  }
+}
+
+bool is_npy(std::span<const std::byte> f) {
+  return f.size() >= 6 && std::memcmp(f.data(), "\x93NUMPY", 6) == 0;
+}
+
+class reduce_workload final : public workload_of<reduce_result> {
+ public:
+  explicit reduce_workload(const reduce_options& o) : o_(o) {
+    if (o.input.empty()) {
+      if (o.n > reduce_max_generated)
+        throw usage_error("reduce: --n must be at most 2^34 = 17179869184 (got " + std::to_string(o.n) + ")");
+      in_ = {nullptr, o.n, o.dtype};
+      return;
+    }
+    file_ = mapped_file(o.input);
+    if (is_npy(file_.bytes())) {
+      const npy_array a = parse_npy_header(file_.bytes(), o.input);
+      if (a.dtype != npy_dtype::f32 && a.dtype != npy_dtype::f64)
+        throw usage_error("reduce: '" + o.input + "' holds " + npy_descr(a.dtype) +
+                          " values; reduce reads float32 (<f4) or float64 (<f8)");
+      in_ = {file_.data() + a.data_offset, a.items, a.dtype == npy_dtype::f32 ? reduce_dtype::f32 : reduce_dtype::f64};
+    } else {
+      const std::size_t size = item_size(o.dtype);
+      if (file_.size() % size != 0)
+        throw usage_error("reduce: '" + o.input + "' has " + std::to_string(file_.size()) +
+                          " bytes, not a whole number of " + std::string(to_string(o.dtype)) + " values (" +
+                          std::to_string(size) + " bytes each); is --dtype right?");
+      in_ = {file_.data(), file_.size() / size, o.dtype};
+    }
+    file_.advise_sequential();
+  }
+
+  std::string name() const override { return "reduce"; }
+  nlohmann::json params() const override {
+    nlohmann::json p = {{"op", to_string(o_.op)}, {"dtype", to_string(in_.dtype)}, {"n", in_.n}, {"exact", o_.exact}};
+    if (o_.input.empty()) {
+      p["seed"] = o_.seed;
+      p["dist"] = o_.dist == kernels::reduce_dist::normal ? "normal" : "uniform";
+    } else {
+      p["input"] = o_.input;
+    }
+    return p;
+  }
+  work_amount work() const override { return {double(in_.n) * double(item_size(in_.dtype)), "B/s"}; }
+  // Threads pay off from about 100 microseconds of reading (2 MB); the GPU, with the data on the
+  // device, from about 64 MB (below, the launch and the partials' copy dominate).
+  auto_thresholds thresholds() const override { return {2e6, 6.4e7}; }
+
+  void prepare(run_context& ctx) override {
+    if (o_.input.empty() && !generated_.data() && in_.n > 0) {
+      // In shared memory, made before procs forks its workers, so they read it in place.
+      generated_ = shared_buffer(in_.n * item_size(in_.dtype));
+      if (in_.dtype == reduce_dtype::f32) generate(static_cast<float*>(generated_.data()), in_.n, o_.seed, o_.dist);
+      else generate(static_cast<double*>(generated_.data()), in_.n, o_.seed, o_.dist);
+      in_.data = generated_.data();
+    }
+    if (ctx.which == backend::gpu && ctx.gpu && !o_.exact)
+      gpu_.emplace(*ctx.gpu, in_, o_.gpu_resident_limit);
+  }
+  void release(run_context&) override { gpu_.reset(); }
+
+  reduce_result compute(run_context& ctx) override {
+    return run_on(ctx, in_, o_.op, o_.exact, gpu_ ? &*gpu_ : nullptr);
+  }
+
+ private:
+  reduce_options o_;
+  mapped_file file_;
+  shared_buffer generated_;
+  reduce_input in_;
+  std::optional<detail::reduce_gpu> gpu_;
+};
+
+nlohmann::json number(double x) {
+  if (std::isnan(x)) return "nan";
+  if (std::isinf(x)) return x > 0 ? "inf" : "-inf";
+  return x;
+}
+
+}  // namespace
+
+std::string_view to_string(reduce_op op) noexcept {
+  switch (op) {
+    case reduce_op::sum: return "sum";
+    case reduce_op::mean: return "mean";
+    case reduce_op::min: return "min";
+    case reduce_op::max: return "max";
+    case reduce_op::sumsq: return "sumsq";
+    case reduce_op::var: return "var";
+    case reduce_op::std: return "std";
+    case reduce_op::all: return "all";
+  }
+  return "?";
+}
+
+std::string_view to_string(reduce_dtype t) noexcept { return t == reduce_dtype::f32 ? "f32" : "f64"; }
+
+reduce_op parse_reduce_op(std::string_view s) {
+  for (reduce_op op : {reduce_op::sum, reduce_op::mean, reduce_op::min, reduce_op::max, reduce_op::sumsq,
+                       reduce_op::var, reduce_op::std, reduce_op::all})
+    if (s == to_string(op)) return op;
+  throw usage_error("reduce: unknown op '" + std::string(s) +
+                    "' (sum, mean, min, max, sumsq, var, std, all or count-matches)");
+}
+
+reduce_dtype parse_reduce_dtype(std::string_view s) {
+  if (s == "f32" || s == "float32") return reduce_dtype::f32;
+  if (s == "f64" || s == "float64") return reduce_dtype::f64;
+  throw usage_error("reduce: unknown dtype '" + std::string(s) + "' (f32 or f64)");
+}
+
+std::uint32_t reduce_passes(reduce_op op) noexcept {
+  using namespace kernels;
+  switch (op) {
+    case reduce_op::sum:
+    case reduce_op::mean: return pass_sum;
+    case reduce_op::min:
+    case reduce_op::max: return pass_minmax;
+    case reduce_op::sumsq: return pass_sumsq;
+    case reduce_op::var:
+    case reduce_op::std: return pass_var;  // the mean they need is K + sum(x - K) / n
+    case reduce_op::all: return pass_sum | pass_sumsq | pass_var | pass_minmax;
+  }
+  return pass_sum;
+}
+
+reduce_result run_reduce(run_context& ctx, const reduce_input& in, reduce_op op, bool exact) {
+  return run_on(ctx, in, op, exact, nullptr);
+}
+
+reduce_result run_reduce(executor& ex, const reduce_input& in, reduce_op op, bool exact) {
+  run_context ctx = cpu_context(ex);
+  return run_on(ctx, in, op, exact, nullptr);
+}
+
+nlohmann::json result_json(const reduce_result& r) {
+  nlohmann::json j = {{"n", r.n}, {"dtype", to_string(r.dtype)}, {"exact", r.exact}};
+  const std::pair<reduce_op, double> values[] = {{reduce_op::sum, r.v.sum},     {reduce_op::mean, r.v.mean},
+                                                 {reduce_op::min, r.v.min},     {reduce_op::max, r.v.max},
+                                                 {reduce_op::sumsq, r.v.sumsq}, {reduce_op::var, r.v.var},
+                                                 {reduce_op::std, r.v.std}};
+  for (const auto& [op, x] : values) {
+    if (r.op == reduce_op::all) j[std::string(to_string(op))] = number(x);
+    else if (r.op == op) j["value"] = number(x);
+  }
+  return j;
+}
+
+std::unique_ptr<workload> make_reduce_workload(const reduce_options& o) {
+  return std::make_unique<reduce_workload>(o);
+}
+
+}  // namespace tandem
