@@ -147,7 +147,7 @@ TEST_P(gemm_backends, alpha_and_beta) {
   backend_context ctx(b, 2);
   problem<double> P({23, 41, 19}, 3);
   problem<float> Q({23, 41, 19}, 4);
-  for (const auto [alpha, beta] : {std::pair{-0.5, 2.0}, std::pair{2.5, -1.0}, std::pair{0.0, 3.0}, std::pair{1.0, 1.0}}) {
+  for (const auto& [alpha, beta] : {std::pair{-0.5, 2.0}, std::pair{2.5, -1.0}, std::pair{0.0, 3.0}, std::pair{1.0, 1.0}}) {
     const std::string what = std::string(GetParam()) + " alpha " + std::to_string(alpha) + " beta " + std::to_string(beta);
     run_on(*ctx, b, P, alpha, beta, 8);
     expect_close_to_reference(P, alpha, beta, what + " f64");
