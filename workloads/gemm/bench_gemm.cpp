@@ -19,8 +19,18 @@
 #include <vector>
 
 #include "tandem/backend.hpp"
+#include "tandem/build_config.hpp"
 #include "tandem/shared_buffer.hpp"
 #include "tandem/workloads/gemm.hpp"
+
+#if TANDEM_WITH_CUDA
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include "gemm_gpu.hpp"
+#include "tandem/gpu/context.hpp"
+#include "tandem/gpu/device.hpp"
+#endif
 
 namespace {
 
@@ -154,6 +164,154 @@ void fma_peak(benchmark::State& state) {
   state.counters["f32_GFLOPS"] = 2 * peak_f64_gflops;
   state.SetLabel(std::string(simd_level()) + " FMA loop, all cores");
 }
+
+
+#if TANDEM_WITH_CUDA
+// --- GPU (scripts/gpu-check.sh runs --benchmark_filter=gpu) ---
+// range(1): 0 f64, 1 f32 (FP32, no TF32), 2 tf32, 3 bf16, 4 f16.
+gemm_dtype gpu_dtype(std::int64_t i) {
+  const gemm_dtype t[] = {gemm_dtype::f64, gemm_dtype::f32, gemm_dtype::tf32, gemm_dtype::bf16, gemm_dtype::f16};
+  return t[i];
+}
+
+template <class T>
+gemm_params host_params(const operands<T>& o) {
+  gemm_params p;
+  p.a = o.A();
+  p.b = o.B();
+  p.c = o.C();
+  p.k = o.n;
+  p.tiling = kernels::make_gemm_tiling(o.n, o.n, o.n);
+  p.f64 = sizeof(T) == 8;
+  return p;
+}
+
+#define GPU_OR_SKIP()                                                                   \
+  if (!gpu::available()) {                                                              \
+    state.SkipWithError(("no usable GPU: " + gpu::discover().reason).c_str());          \
+    return;                                                                             \
+  }
+
+// The peer: one cublasGemmEx on device-resident operands, the types Tandem uses, synchronised.
+template <class T>
+void gpu_cublas_direct(benchmark::State& state) {
+  GPU_OR_SKIP();
+  const std::uint64_t n = std::uint64_t(state.range(0));
+  const gemm_dtype t = gpu_dtype(state.range(1));
+  operands<T>& o = shared_operands<T>(n);
+  const std::size_t in = t == gemm_dtype::f64 ? 8 : t == gemm_dtype::bf16 || t == gemm_dtype::f16 ? 2 : 4;
+  const std::size_t out = t == gemm_dtype::f64 ? 8 : 4;
+  void *da = nullptr, *db = nullptr, *dc = nullptr;
+  cudaMalloc(&da, n * n * in);
+  cudaMalloc(&db, n * n * in);
+  cudaMalloc(&dc, n * n * out);
+  if (in == sizeof(T)) {  // 16-bit operands: the values do not change the speed; zeros will do
+    cudaMemcpy(da, o.A(), n * n * in, cudaMemcpyHostToDevice);
+    cudaMemcpy(db, o.B(), n * n * in, cudaMemcpyHostToDevice);
+  } else {
+    cudaMemset(da, 0, n * n * in);
+    cudaMemset(db, 0, n * n * in);
+  }
+  cublasHandle_t h;
+  cublasCreate(&h);
+  const double alpha = 1, beta = 0;
+  const float alpha_f = 1, beta_f = 0;
+  const int ni = int(n);
+  auto call = [&] {
+    if (t == gemm_dtype::f64)
+      return cublasGemmEx(h, CUBLAS_OP_N, CUBLAS_OP_N, ni, ni, ni, &alpha, db, CUDA_R_64F, ni, da, CUDA_R_64F, ni, &beta,
+                          dc, CUDA_R_64F, ni, CUBLAS_COMPUTE_64F, CUBLAS_GEMM_DEFAULT);
+    const cudaDataType ty = t == gemm_dtype::bf16 ? CUDA_R_16BF : t == gemm_dtype::f16 ? CUDA_R_16F : CUDA_R_32F;
+    return cublasGemmEx(h, CUBLAS_OP_N, CUBLAS_OP_N, ni, ni, ni, &alpha_f, db, ty, ni, da, ty, ni, &beta_f, dc,
+                        CUDA_R_32F, ni, t == gemm_dtype::tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F,
+                        CUBLAS_GEMM_DEFAULT);
+  };
+  if (call() != CUBLAS_STATUS_SUCCESS) state.SkipWithError("cublasGemmEx failed");
+  cudaDeviceSynchronize();
+  for (auto _ : state) {
+    call();
+    cudaDeviceSynchronize();
+  }
+  cublasDestroy(h);
+  cudaFree(da);
+  cudaFree(db);
+  cudaFree(dc);
+  state.SetLabel(std::string("cublasGemmEx ") + to_string(t) + " " + gpu::discover().devices[0].name);
+  state.counters["TFLOPS"] = benchmark::Counter(2.0 * double(n) * double(n) * double(n) / 1e12,
+                                                benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// Tandem's gpu backend, resident: one GEMM and the norm of C per run (what `tandem gemm` times).
+template <class T>
+void gpu_tandem_resident(benchmark::State& state) {
+  GPU_OR_SKIP();
+  const std::uint64_t n = std::uint64_t(state.range(0));
+  const gemm_dtype t = gpu_dtype(state.range(1));
+  operands<T>& o = shared_operands<T>(n);
+  auto ctx = gpu::context::open();
+  gemm_gpu g(*ctx, host_params(o), t, gemm_gpu_mode::resident, 0);
+  g.run(false);
+  for (auto _ : state) benchmark::DoNotOptimize(g.run(false));
+  state.SetLabel(std::string("tandem gpu resident ") + to_string(t));
+  state.counters["TFLOPS"] = benchmark::Counter(2.0 * double(n) * double(n) * double(n) / 1e12,
+                                                benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// Host-resident f64: the streamed schedule, against max(time to copy A and B to the device from
+// page-locked memory, the GEMM alone on the device), both measured here.
+void gpu_tandem_streamed(benchmark::State& state) {
+  GPU_OR_SKIP();
+  const std::uint64_t n = std::uint64_t(state.range(0));
+  operands<double>& o = shared_operands<double>(n);
+  auto ctx = gpu::context::open();
+  const std::uint64_t budget = std::uint64_t(state.range(1)) << 20;  // 0: free memory
+  double h2d = 0, compute = 0;
+  {
+    // The two parts the goal is measured against.
+    gpu::device_array<std::byte> da(*ctx, n * n * 8), db(*ctx, n * n * 8);
+    cudaHostRegister(o.A(), n * n * 8, cudaHostRegisterDefault);
+    cudaHostRegister(o.B(), n * n * 8, cudaHostRegisterDefault);
+    const auto t0 = std::chrono::steady_clock::now();
+    cudaMemcpy(da.data(), o.A(), n * n * 8, cudaMemcpyHostToDevice);
+    cudaMemcpy(db.data(), o.B(), n * n * 8, cudaMemcpyHostToDevice);
+    h2d = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    cudaHostUnregister(o.A());
+    cudaHostUnregister(o.B());
+  }
+  {
+    gemm_gpu resident(*ctx, host_params(o), gemm_dtype::f64, gemm_gpu_mode::resident, 0);
+    resident.run(false);
+    const auto t0 = std::chrono::steady_clock::now();
+    resident.run(false);
+    compute = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+  gemm_gpu g(*ctx, host_params(o), gemm_dtype::f64, gemm_gpu_mode::streamed, budget);
+  g.run(true);
+  double total = 0;
+  std::int64_t runs = 0;
+  for (auto _ : state) {
+    const auto t0 = std::chrono::steady_clock::now();
+    benchmark::DoNotOptimize(g.run(true));
+    total += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    ++runs;
+  }
+  state.counters["h2d_s"] = h2d;
+  state.counters["compute_s"] = compute;
+  state.counters["vs_bound"] = total / double(runs) / std::max(h2d, compute);  // goal: <= 1.2
+  state.SetLabel("panels " + std::to_string(g.panel_rows()) + " x " + std::to_string(g.panel_cols()));
+}
+
+BENCHMARK(gpu_cublas_direct<double>)->Name("gpu/n8192/f64/cublas_direct")->Args({8192, 0})->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(10);
+BENCHMARK(gpu_tandem_resident<double>)->Name("gpu/n8192/f64/tandem")->Args({8192, 0})->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(10);
+BENCHMARK(gpu_cublas_direct<float>)->Name("gpu/n8192/f32/cublas_direct")->Args({8192, 1})->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(10);
+BENCHMARK(gpu_tandem_resident<float>)->Name("gpu/n8192/f32/tandem")->Args({8192, 1})->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(10);
+BENCHMARK(gpu_cublas_direct<float>)->Name("gpu/n8192/tf32/cublas_direct")->Args({8192, 2})->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(10);
+BENCHMARK(gpu_tandem_resident<float>)->Name("gpu/n8192/tf32/tandem")->Args({8192, 2})->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(10);
+BENCHMARK(gpu_cublas_direct<float>)->Name("gpu/n8192/bf16/cublas_direct")->Args({8192, 3})->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(10);
+BENCHMARK(gpu_tandem_resident<float>)->Name("gpu/n8192/bf16/tandem")->Args({8192, 3})->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(10);
+BENCHMARK(gpu_tandem_streamed)->Name("gpu/n10000/f64/streamed")->Args({10000, 0})->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
+BENCHMARK(gpu_tandem_streamed)->Name("gpu/n10000/f64/streamed_1GiB")->Args({10000, 1024})->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
+#endif
 
 }  // namespace
 
