@@ -295,13 +295,15 @@ TEST(cli, peers_run_without_a_shell) {
       << "import sys\nprint('paths=%s python_loop=2.5s mean=1 var5=1 | numpy_vectorised=0.5s' % sys.argv[1])\n";
   std::ofstream(dir / "xgboost_predict.py") << "print('xgboost 9 trees=100 depth=6 threads=1: 0.5 Mrows/s')\n"
                                                "print('xgboost 9 trees=100 depth=6 threads=2: 0.8 Mrows/s')\n";
+  std::ofstream(dir / "numpy_numeric.py") << "print('numpy sum float64 n=2^27: 20.0 GB/s')\n"
+                                              "print('numpy matmul float64 n=4096: 50.0 GFLOP/s')\n";
   const auto r = run_cli("bench --quick --backend seq --repeat 1 --warmup 0 --json --peers \"" + dir.string() + "\"");
   std::filesystem::remove_all(root);
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.out.find("PWNED"), std::string::npos) << r.out;
   EXPECT_EQ(r.err.find("PWNED"), std::string::npos) << r.err;
   const auto peers = nlohmann::json::parse(r.out).at("peers");
-  ASSERT_EQ(peers.size(), 7u) << peers.dump(2) << "\n" << r.err;
+  ASSERT_EQ(peers.size(), 9u) << peers.dump(2) << "\n" << r.err;
   EXPECT_EQ(peers[0].at("variant"), "sequential");
   EXPECT_EQ(peers[0].at("time_s").get<double>(), 1.5);
   EXPECT_EQ(peers[0].at("detail"), "n=1000000 tasks=8 workers=2 seq=1.5s threads=1.25s procs=0.75s");
@@ -310,6 +312,11 @@ TEST(cli, peers_run_without_a_shell) {
   EXPECT_EQ(peers[6].at("variant"), "2 threads");
   // 0.8 Mrows/s, scaled to the quick problem's 20,000 rows.
   EXPECT_DOUBLE_EQ(peers[6].at("time_s").get<double>(), 20000 / 0.8e6);
+  // reduce: 20 GB/s, for the quick problem's 2^20 float64; gemm: 50 GFLOP/s for n = 1000.
+  EXPECT_EQ(peers[7].at("variant"), "sum (float64)");
+  EXPECT_DOUBLE_EQ(peers[7].at("time_s").get<double>(), 8.0 * (1 << 20) / 20e9);
+  EXPECT_EQ(peers[8].at("variant"), "matmul (float64)");
+  EXPECT_DOUBLE_EQ(peers[8].at("time_s").get<double>(), 2e9 / 50e9);
 }
 
 TEST(cli, a_failing_peer_is_skipped_with_its_reason) {

@@ -69,6 +69,9 @@ nlohmann::json report_json(const machine_info& m, const report& r) {
                             {"samples", rec.time.runs}}},
                           {"throughput", {{"value", rec.throughput}, {"unit", rec.unit}}}};
       if (seq && rec.time.median > 0) j["speedup_vs_seq"] = seq->time.median / rec.time.median;
+      // A floating-point workload's rate in the result itself, as its users read it (gemm's gflops),
+      // from the median run: measured, so never among the answers backends must agree on.
+      if (rec.unit == "flop/s" && j["result"].is_object()) j["result"]["gflops"] = rec.throughput / 1e9;
       if (!rec.reason.empty()) j["note"] = rec.reason;
       results.push_back(std::move(j));
     }

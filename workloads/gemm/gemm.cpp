@@ -1,0 +1,155 @@
+// The gemm job on the CPU backends: tiles of C, one single-threaded BLAS call each, written in
+// place; the fold sums the tiles' squares in the job's fixed order.
+#include "tandem/workloads/gemm.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <thread>
+
+#include "gemm_blas.hpp"
+#include "tandem/errors.hpp"
+
+namespace tandem {
+
+const char* to_string(gemm_dtype t) noexcept {
+  switch (t) {
+    case gemm_dtype::f32: return "f32";
+    case gemm_dtype::f64: return "f64";
+    case gemm_dtype::tf32: return "tf32";
+    case gemm_dtype::bf16: return "bf16";
+    case gemm_dtype::f16: return "f16";
+  }
+  return "?";
+}
+
+gemm_dtype parse_gemm_dtype(const std::string& s) {
+  for (gemm_dtype t : {gemm_dtype::f32, gemm_dtype::f64, gemm_dtype::tf32, gemm_dtype::bf16, gemm_dtype::f16})
+    if (s == to_string(t)) return t;
+  throw usage_error("gemm: --dtype must be f32, f64, tf32, bf16 or f16 (got '" + s + "')");
+}
+
+std::uint64_t gemm_memory_limit() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  const std::uint64_t physical = pages > 0 && page > 0 ? std::uint64_t(pages) * std::uint64_t(page) : std::uint64_t{1} << 32;
+  return physical / 4 * 3;
+}
+
+std::uint64_t gemm_default_tile(std::uint64_t m, std::uint64_t n) {
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  const auto side = std::uint64_t(std::ceil(std::sqrt(double(cores))));
+  const std::uint64_t longest = std::max<std::uint64_t>({m, n, 1});
+  return std::min(std::max<std::uint64_t>((longest + side - 1) / side, 256), std::max<std::uint64_t>(longest, 1));
+}
+
+int blas_threads_here() { return gemm_blas::threads(); }
+
+gemm_kernel::partial_type gemm_kernel::run(const params_type& p, chunk_range tiles, worker_context&) {
+  // procs workers already run BLAS with one thread (procs_worker); the threads backend's caller
+  // set it for the run (single_threaded_scope). Enforced here too, so a kernel run by any other
+  // executor cannot oversubscribe: the setting is one integer, read before every call anyway.
+  if (gemm_blas::threads() != 1) gemm_blas::set_threads(1);
+  gemm_tile_partial out;
+  out.blas_threads = gemm_blas::threads();
+  const std::size_t elem = p.f64 ? sizeof(double) : sizeof(float);
+  const std::uint64_t n = p.tiling.n;
+  for (std::size_t t = tiles.begin; t < tiles.end; ++t) {
+    const kernels::gemm_tile tl = kernels::tile_of(p.tiling, t);
+    auto* c = static_cast<std::byte*>(p.c) + (tl.row0 * n + tl.col0) * elem;
+    if (p.beta != 0 && p.c0 && p.c0 != p.c)  // in place (the library call): C is its own C0
+      for (std::uint64_t r = 0; r < tl.rows; ++r)
+        std::memcpy(c + r * n * elem, static_cast<const std::byte*>(p.c0) + ((tl.row0 + r) * n + tl.col0) * elem,
+                    tl.cols * elem);
+    const auto* a = static_cast<const std::byte*>(p.a) + tl.row0 * p.k * elem;
+    const auto* b = static_cast<const std::byte*>(p.b) + tl.col0 * elem;
+    gemm_blas::gemm(p.f64 != 0, tl.rows, tl.cols, p.k, p.alpha, a, p.k, b, n, p.beta, c, n);
+    double s = 0;
+    for (std::uint64_t r = 0; r < tl.rows; ++r) {
+      if (p.f64) {
+        const auto* row = reinterpret_cast<const double*>(c + r * n * elem);
+        for (std::uint64_t j = 0; j < tl.cols; ++j) s += row[j] * row[j];
+      } else {
+        const auto* row = reinterpret_cast<const float*>(c + r * n * elem);
+        for (std::uint64_t j = 0; j < tl.cols; ++j) s += double(row[j]) * double(row[j]);
+      }
+    }
+    out.sum_squares += s;
+  }
+  return out;
+}
+
+job<gemm_kernel> gemm_job(const gemm_params& p) {
+  job<gemm_kernel> j;
+  j.params = p;
+  j.plan = chunk_plan(p.tiling.row_tiles * p.tiling.col_tiles, 1);
+  j.group_chunks = std::max<std::size_t>(p.tiling.col_tiles, 1);
+  return j;
+}
+
+gemm_run_summary run_gemm_tiles(run_context& ctx, const gemm_params& p, std::span<const memory_region> regions) {
+  job<gemm_kernel> j = gemm_job(p);
+  j.regions = regions;
+  gemm_run_summary s;
+  if (j.plan.items() == 0) return s;
+  gemm_blas::single_threaded_scope one_thread;
+  double total = 0;
+  // Partials are 16 bytes: every group of the job in one window up to 4096 rows of tiles.
+  run_groups(ctx, j, 4096, [&](std::size_t, std::span<const gemm_tile_partial> tiles) {
+    double row = 0;
+    for (const gemm_tile_partial& t : tiles) {
+      row += t.sum_squares;
+      s.max_blas_threads = std::max(s.max_blas_threads, t.blas_threads);
+    }
+    total += row;
+  });
+  s.frobenius_norm = std::sqrt(total);
+  return s;
+}
+
+namespace {
+template <class T>
+void gemm_on(run_context& ctx, std::uint64_t m, std::uint64_t n, std::uint64_t k, double alpha, const T* a, const T* b,
+             double beta, T* c, std::uint64_t tile) {
+  if (m == 0 || n == 0) return;
+  if (m > gemm_max_dim || n > gemm_max_dim || k > gemm_max_dim)
+    throw usage_error("gemm: dimensions must be at most 2^31 - 1 (BLAS's int)");
+  gemm_params p;
+  p.a = a;
+  p.b = b;
+  p.c = c;
+  p.c0 = c;  // in place: each tile reads its own C before writing it
+  p.k = k;
+  p.tiling = kernels::make_gemm_tiling(m, n, tile ? tile : gemm_default_tile(m, n));
+  p.alpha = alpha;
+  p.beta = beta;
+  p.f64 = sizeof(T) == 8;
+  const memory_region regions[] = {{a, m * k * sizeof(T), "A"}, {b, k * n * sizeof(T), "B"}, {c, m * n * sizeof(T), "C"}};
+  run_gemm_tiles(ctx, p, regions);
+}
+}  // namespace
+
+void gemm(run_context& ctx, std::uint64_t m, std::uint64_t n, std::uint64_t k, double alpha, const double* a,
+          const double* b, double beta, double* c, std::uint64_t tile) {
+  gemm_on(ctx, m, n, k, alpha, a, b, beta, c, tile);
+}
+void gemm(run_context& ctx, std::uint64_t m, std::uint64_t n, std::uint64_t k, float alpha, const float* a,
+          const float* b, float beta, float* c, std::uint64_t tile) {
+  gemm_on(ctx, m, n, k, alpha, a, b, beta, c, tile);
+}
+
+nlohmann::json result_json(const gemm_result& r) {
+  nlohmann::json j = {{"m", r.m},         {"n", r.n},
+                      {"k", r.k},         {"dtype", to_string(r.dtype)},
+                      {"tile", r.tile},   {"frobenius_norm", r.frobenius_norm}};
+  if (r.check) {
+    j["max_rel_error"] = r.check->max_rel_error;
+    j["bound"] = r.check->bound;
+    j["checked_entries"] = r.check->entries;
+    j["check_passed"] = r.check->passed;
+  }
+  return j;
+}
+
+}  // namespace tandem
