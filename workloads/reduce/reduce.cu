@@ -18,6 +18,7 @@
 #include <cstring>
 
 #include "reduce_gpu.hpp"
+#include "tandem/workloads/exact_reduce.hpp"
 #include "tandem/errors.hpp"
 #include "tandem/gpu/device.hpp"
 #include "tandem/gpu/thrust.hpp"
@@ -62,6 +63,29 @@ struct fold_lanes {
   }
 };
 
+// --exact: one thread per chunk adds its elements into the chunk's exact accumulators (integer
+// limbs: any order gives the same value, so the CPU's blocked fast path and this plain loop agree
+// bit for bit once the host rounds them).
+template <class In>
+struct exact_chunk {
+  const In* x;
+  std::uint64_t n;
+  bool squares;
+  exact_moments* out;
+  TANDEM_HD void operator()(std::uint64_t c) const {
+    const std::uint64_t begin = c * reduce_chunk_elements;
+    const std::uint64_t end = begin + reduce_chunk_elements < n ? begin + reduce_chunk_elements : n;
+    exact_moments& m = out[c];
+    m.sum.clear();
+    m.sumsq.clear();
+    m.n = end - begin;
+    for (std::uint64_t i = begin; i < end; ++i) {
+      m.sum.add(double(x[i]));
+      if (squares) m.sumsq.add_square(double(x[i]));
+    }
+  }
+};
+
 template <class In>
 void launch(gpu::context& ctx, gpu::stream_t s, std::uint32_t pass, const In* x, std::uint64_t n,
             lane_state<double>* lanes, reduce_partial* out) {
@@ -102,11 +126,66 @@ struct reduce_gpu::state {
     gpu::device_array<std::byte> data;  // streamed: one batch
     gpu::pinned_array<std::byte> staging;
     gpu::device_array<lane_state<double>> lanes;
-    gpu::device_array<reduce_partial> partials;
-    gpu::pinned_array<reduce_partial> host_partials;
+    gpu::device_array<std::byte> partials;       // the batch's chunk partials (either kind)
+    gpu::pinned_array<std::byte> host_partials;
     std::uint64_t pending_first = 0, pending = 0;  // chunks (of the span) whose partials are in flight
   };
   lane lane_[streams];
+  std::uint64_t partial_capacity = 0;  // bytes of partials each lane holds
+
+  // Room for `bytes` of partials in every lane (exact partials are 1.7 KiB per chunk, made on first use).
+  void reserve_partials(std::uint64_t bytes) {
+    if (bytes <= partial_capacity) return;
+    const unsigned used = resident ? 1 : streams;
+    for (unsigned i = 0; i < used; ++i) {
+      lane_[i].partials = gpu::device_array<std::byte>(*ctx, bytes, ctx->stream(i));
+      if (!resident) lane_[i].host_partials = gpu::pinned_array<std::byte>(*ctx, bytes);
+    }
+    partial_capacity = bytes;
+  }
+
+  // Runs `launch(stream, x, n, lane)` on every batch of chunks `span` and brings each batch's
+  // chunk partials (`size` bytes each) back into out, in chunk order.
+  template <class Launch>
+  void run(chunk_span span, std::size_t size, void* out, Launch&& launch) {
+    if (span.size() == 0) return;
+    gpu::context& c = *ctx;
+    auto* dst = static_cast<std::byte*>(out);
+    const std::uint64_t first = span.first * reduce_chunk_elements;
+    const std::uint64_t last = std::min<std::uint64_t>(in.n, span.last * reduce_chunk_elements);
+    if (resident) {
+      reserve_partials(span.size() * size);
+      const gpu::stream_t st = c.stream(0);
+      launch(st, data.data() + first * item, last - first, lane_[0]);
+      c.copy(dst, lane_[0].partials.data(), span.size() * size, gpu::copy_kind::device_to_host, st);
+      c.synchronize(st);
+      return;
+    }
+    reserve_partials(batch / reduce_chunk_elements * size);
+    // Streamed: batch b on stream b % 3. Before reusing a stream's buffers, wait for that stream
+    // (its previous batch has then left the pinned buffer and its partials have arrived); the
+    // other two streams keep the device busy meanwhile.
+    const std::byte* host = static_cast<const std::byte*>(in.data);
+    auto drain = [&](lane& l, gpu::stream_t st) {
+      c.synchronize(st);
+      if (l.pending) std::memcpy(dst + l.pending_first * size, l.host_partials.data(), l.pending * size);
+      l.pending = 0;
+    };
+    std::uint64_t b = 0;
+    for (std::uint64_t e0 = first; e0 < last; e0 += batch, ++b) {
+      const std::uint64_t n = std::min(batch, last - e0);
+      lane& l = lane_[b % streams];
+      const gpu::stream_t st = c.stream(unsigned(b % streams));
+      drain(l, st);
+      std::memcpy(l.staging.data(), host + e0 * item, n * item);
+      c.copy(l.data.data(), l.staging.data(), n * item, gpu::copy_kind::host_to_device, st);
+      launch(st, l.data.data(), n, l);
+      l.pending_first = (e0 - first) / reduce_chunk_elements;
+      l.pending = (n + reduce_chunk_elements - 1) / reduce_chunk_elements;
+      c.copy(l.host_partials.data(), l.partials.data(), l.pending * size, gpu::copy_kind::device_to_host, st);
+    }
+    for (unsigned i = 0; i < streams; ++i) drain(lane_[i], c.stream(i));
+  }
 };
 
 reduce_gpu::reduce_gpu(gpu::context& c, const reduce_input& in, std::uint64_t resident_limit, std::uint64_t stream_batch)
@@ -127,12 +206,12 @@ reduce_gpu::reduce_gpu(gpu::context& c, const reduce_input& in, std::uint64_t re
   s.resident = bytes <= limit;
   const gpu::stream_t s0 = c.stream(0);
   if (s.resident) {
-    // Lane states and partials for every chunk at once: 2.5 KiB and 96 bytes per 2^15 elements.
+    // Lane states for every chunk at once: 2.5 KiB per 2^15 elements.
     const std::uint64_t chunks = (in.n + reduce_chunk_elements - 1) / reduce_chunk_elements;
     s.data = gpu::device_array<std::byte>(c, bytes, s0);
     if (bytes) c.copy(s.data.data(), in.data, bytes, gpu::copy_kind::host_to_device, s0);
     s.lane_[0].lanes = gpu::device_array<lane_state<double>>(c, chunks * reduce_lanes, s0);
-    s.lane_[0].partials = gpu::device_array<reduce_partial>(c, chunks, s0);
+    s.reserve_partials(chunks * sizeof(reduce_partial));
     c.synchronize(s0);
     return;
   }
@@ -143,9 +222,8 @@ reduce_gpu::reduce_gpu(gpu::context& c, const reduce_input& in, std::uint64_t re
     l.data = gpu::device_array<std::byte>(c, s.batch * s.item, si);
     l.staging = gpu::pinned_array<std::byte>(c, s.batch * s.item);
     l.lanes = gpu::device_array<lane_state<double>>(c, chunks * reduce_lanes, si);
-    l.partials = gpu::device_array<reduce_partial>(c, chunks, si);
-    l.host_partials = gpu::pinned_array<reduce_partial>(c, chunks);
   }
+  s.reserve_partials(chunks * sizeof(reduce_partial));
 }
 
 reduce_gpu::~reduce_gpu() = default;
@@ -154,45 +232,26 @@ bool reduce_gpu::resident() const noexcept { return s_->resident; }
 
 void reduce_gpu::partials(std::uint32_t pass, chunk_span span, reduce_partial* out) {
   state& s = *s_;
-  if (span.size() == 0) return;
-  gpu::context& c = *s.ctx;
-  const std::uint64_t first = span.first * reduce_chunk_elements;
-  const std::uint64_t last = std::min<std::uint64_t>(s.in.n, span.last * reduce_chunk_elements);
-  auto run = [&](gpu::stream_t st, const std::byte* x, std::uint64_t n, state::lane& l) {
-    if (s.item == 4) launch(c, st, pass, reinterpret_cast<const float*>(x), n, l.lanes.data(), l.partials.data());
-    else launch(c, st, pass, reinterpret_cast<const double*>(x), n, l.lanes.data(), l.partials.data());
-  };
-  if (s.resident) {
-    const gpu::stream_t st = c.stream(0);
-    run(st, s.data.data() + first * s.item, last - first, s.lane_[0]);
-    c.copy(out, s.lane_[0].partials.data(), span.size() * sizeof(reduce_partial), gpu::copy_kind::device_to_host, st);
-    c.synchronize(st);
-    return;
-  }
-  // Streamed: batch b on stream b % 3. Before reusing a stream's buffers, wait for that stream
-  // (its previous batch has then left the pinned buffer and its partials have arrived); the other
-  // two streams keep the device busy meanwhile.
-  const std::byte* host = static_cast<const std::byte*>(s.in.data);
-  auto drain = [&](state::lane& l, gpu::stream_t st) {
-    c.synchronize(st);
-    if (l.pending) std::memcpy(out + l.pending_first, l.host_partials.data(), l.pending * sizeof(reduce_partial));
-    l.pending = 0;
-  };
-  std::uint64_t b = 0;
-  for (std::uint64_t e0 = first; e0 < last; e0 += s.batch, ++b) {
-    const std::uint64_t n = std::min(s.batch, last - e0);
-    state::lane& l = s.lane_[b % streams];
-    const gpu::stream_t st = c.stream(unsigned(b % streams));
-    drain(l, st);
-    std::memcpy(l.staging.data(), host + e0 * s.item, n * s.item);
-    c.copy(l.data.data(), l.staging.data(), n * s.item, gpu::copy_kind::host_to_device, st);
-    run(st, l.data.data(), n, l);
-    l.pending_first = (e0 - first) / reduce_chunk_elements;
-    l.pending = (n + reduce_chunk_elements - 1) / reduce_chunk_elements;
-    c.copy(l.host_partials.data(), l.partials.data(), l.pending * sizeof(reduce_partial), gpu::copy_kind::device_to_host,
-           st);
-  }
-  for (unsigned i = 0; i < streams; ++i) drain(s.lane_[i], c.stream(i));
+  s.run(span, sizeof(reduce_partial), out, [&](gpu::stream_t st, const std::byte* x, std::uint64_t n, state::lane& l) {
+    auto* p = reinterpret_cast<reduce_partial*>(l.partials.data());
+    if (s.item == 4) launch(*s.ctx, st, pass, reinterpret_cast<const float*>(x), n, l.lanes.data(), p);
+    else launch(*s.ctx, st, pass, reinterpret_cast<const double*>(x), n, l.lanes.data(), p);
+  });
+}
+
+void reduce_gpu::exact_partials(bool squares, chunk_span span, exact_moments* out) {
+  state& s = *s_;
+  s.run(span, sizeof(exact_moments), out, [&](gpu::stream_t st, const std::byte* x, std::uint64_t n, state::lane& l) {
+    auto* p = reinterpret_cast<exact_moments*>(l.partials.data());
+    const std::uint64_t chunks = (n + reduce_chunk_elements - 1) / reduce_chunk_elements;
+    const gpu::counting<std::uint64_t> k(0);
+    if (s.item == 4)
+      thrust::for_each(gpu::policy(*s.ctx, st), k, k + chunks,
+                       exact_chunk<float>{reinterpret_cast<const float*>(x), n, squares, p});
+    else
+      thrust::for_each(gpu::policy(*s.ctx, st), k, k + chunks,
+                       exact_chunk<double>{reinterpret_cast<const double*>(x), n, squares, p});
+  });
 }
 
 double reduce_gpu::cub_sum() {

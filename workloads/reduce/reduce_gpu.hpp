@@ -11,6 +11,7 @@
 #include "tandem/chunk_plan.hpp"
 #include "tandem/gpu/context.hpp"
 #include "tandem/kernels/reduce.hpp"
+#include "tandem/workloads/exact_reduce.hpp"
 #include "tandem/workloads/reduce.hpp"
 
 namespace tandem::detail {
@@ -27,6 +28,8 @@ class reduce_gpu {
   bool resident() const noexcept;
   // The partials of chunks `span` (chunks of reduce_chunk_elements) for `pass`, into out.
   void partials(std::uint32_t pass, chunk_span span, kernels::reduce_partial* out);
+  // --exact: the chunks' exact sums (and sums of squares when `squares`), into out.
+  void exact_partials(bool squares, chunk_span span, exact_moments* out);
 
   // Benchmarks' references on resident data: CUB's device-wide sum alone (thrust::reduce, in
   // double; not Tandem's answer, which is compensated), and one host-to-device copy of the data

@@ -19,6 +19,9 @@ void reduce_gpu::partials(std::uint32_t, chunk_span, kernels::reduce_partial*) {
   throw unavailable_error("backend gpu unavailable: this build of Tandem has no GPU code");
 }
 
+void reduce_gpu::exact_partials(bool, chunk_span, exact_moments*) {
+  throw unavailable_error("backend gpu unavailable: this build of Tandem has no GPU code");
+}
 double reduce_gpu::cub_sum() { throw unavailable_error("backend gpu unavailable: this build of Tandem has no GPU code"); }
 void reduce_gpu::copy_in_from_pinned() {
   throw unavailable_error("backend gpu unavailable: this build of Tandem has no GPU code");
