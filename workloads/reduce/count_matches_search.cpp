@@ -57,9 +57,12 @@ struct scan_state {
       }
     }
   }
-  // One block's events in order: verified match starts `v` and newlines `nl` (bit j: byte j).
+  // Whether a newline now would change the partial: it closes a fragment with a match, or the
+  // piece's first one. Most newlines do neither, and cost only their count.
+  bool pending() const noexcept { return matched || !r.has_newline; }
+  // One block's events in order: verified match starts `v` and newlines `nl` (bit j: byte j). The
+  // caller counts the newlines.
   void events(std::uint64_t nl, std::uint64_t v) noexcept {
-    r.newlines += static_cast<std::uint64_t>(__builtin_popcountll(nl));
     if (v == 0) {
       // Only the first newline closes a fragment that can count; the others close lines without a
       // match, which add nothing once a newline was seen.
@@ -172,7 +175,11 @@ __attribute__((target("avx2,bmi"))) line_match_partial search_avx2(const unsigne
     const auto nl = static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, nlv)));
     auto cand = static_cast<std::uint32_t>(
         _mm256_movemask_epi8(_mm256_and_si256(_mm256_cmpeq_epi8(a, first), _mm256_cmpeq_epi8(b, last))));
-    if ((nl | cand) == 0) continue;
+    st.r.newlines += static_cast<std::uint64_t>(__builtin_popcount(nl));
+    if (cand == 0) {
+      if (nl && st.pending()) st.close();
+      continue;
+    }
     std::uint32_t v = 0;
     for (; cand; cand &= cand - 1) {
       const unsigned j = static_cast<unsigned>(__builtin_ctz(cand));
@@ -184,6 +191,24 @@ __attribute__((target("avx2,bmi"))) line_match_partial search_avx2(const unsigne
   return st.finish();
 }
 
+// One 64-byte block at text + i: count its newlines, and walk them with the verified candidates
+// only when the block has candidates or a newline that changes the partial.
+__attribute__((target("popcnt"), always_inline)) inline void block64(scan_state& st, const unsigned char* text,
+                                                                   std::size_t i, std::uint64_t nl, std::uint64_t cand,
+                                                                   const unsigned char* pat, std::uint32_t m) noexcept {
+  st.r.newlines += static_cast<std::uint64_t>(_mm_popcnt_u64(nl));
+  if (cand == 0) {
+    if (nl && st.pending()) st.close();
+    return;
+  }
+  std::uint64_t v = 0;
+  for (; cand; cand &= cand - 1) {
+    const unsigned j = static_cast<unsigned>(__builtin_ctzll(cand));
+    if (rest_matches(text + i + j, pat, m)) v |= std::uint64_t{1} << j;
+  }
+  st.events(nl, v);
+}
+
 __attribute__((target("avx512f,avx512bw,bmi,bmi2,popcnt"))) line_match_partial search_avx512(
     const unsigned char* text, std::size_t len, std::size_t avail, const unsigned char* pat, std::uint32_t m) noexcept {
   if (m == 0) return every_line(newlines_avx512(text, len), text, len);
@@ -191,21 +216,13 @@ __attribute__((target("avx512f,avx512bw,bmi,bmi2,popcnt"))) line_match_partial s
   const __m512i last = _mm512_set1_epi8(static_cast<char>(pat[m - 1]));
   const __m512i nlv = _mm512_set1_epi8('\n');
   scan_state st;
-  auto block = [&](std::size_t i, std::uint64_t nl, std::uint64_t cand) {
-    std::uint64_t v = 0;
-    for (; cand; cand &= cand - 1) {
-      const unsigned j = static_cast<unsigned>(__builtin_ctzll(cand));
-      if (rest_matches(text + i + j, pat, m)) v |= std::uint64_t{1} << j;
-    }
-    st.events(nl, v);
-  };
   std::size_t i = 0;
   for (; i + 64 <= len && i + m - 1 + 64 <= avail; i += 64) {
     const __m512i a = _mm512_loadu_si512(text + i);
     const __m512i b = _mm512_loadu_si512(text + i + m - 1);
     const std::uint64_t nl = _mm512_cmpeq_epi8_mask(a, nlv);
     const std::uint64_t cand = _mm512_mask_cmpeq_epi8_mask(_mm512_cmpeq_epi8_mask(a, first), b, last);
-    if ((nl | cand) != 0) block(i, nl, cand);
+    block64(st, text, i, nl, cand, pat, m);
   }
   // The edge: masked loads read nothing outside the piece's bytes or past `avail`.
   for (; i < len; i += 64) {
@@ -216,7 +233,7 @@ __attribute__((target("avx512f,avx512bw,bmi,bmi2,popcnt"))) line_match_partial s
     const __m512i b = _mm512_maskz_loadu_epi8(kb, text + i + m - 1);
     const std::uint64_t nl = _mm512_mask_cmpeq_epi8_mask(ka, a, nlv);
     const std::uint64_t cand = _mm512_mask_cmpeq_epi8_mask(_mm512_mask_cmpeq_epi8_mask(ka & kb, a, first), b, last);
-    if ((nl | cand) != 0) block(i, nl, cand);
+    block64(st, text, i, nl, cand, pat, m);
   }
   return st.finish();
 }

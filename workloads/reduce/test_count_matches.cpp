@@ -140,9 +140,14 @@ TEST_P(count_matches_backends, random_texts_equal_the_reference) {
       o.gpu_piece_bytes = 1 + rng() % 100;
       o.gpu_batch_bytes = 1 + rng() % 2000;
       const unsigned workers = 1 + static_cast<unsigned>(rng() % 3);
-      ASSERT_EQ(run_on(b, workers, o).count, reference(text, pattern).count)
-          << "trial " << trial << " pattern '" << pattern << "' chunk " << o.chunk_bytes << " piece "
-          << o.gpu_piece_bytes << " batch " << o.gpu_batch_bytes;
+      // Each SIMD level through the workload (the level is read when it is made).
+      for (const char* level : {"scalar", "avx2", "avx512"}) {
+        ::setenv("TANDEM_COUNT_MATCHES_SIMD", level, 1);
+        ASSERT_EQ(run_on(b, workers, o).count, reference(text, pattern).count)
+            << level << " trial " << trial << " pattern '" << pattern << "' chunk " << o.chunk_bytes << " piece "
+            << o.gpu_piece_bytes << " batch " << o.gpu_batch_bytes;
+      }
+      ::unsetenv("TANDEM_COUNT_MATCHES_SIMD");
     }
   }
 }
