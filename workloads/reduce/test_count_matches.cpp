@@ -209,6 +209,28 @@ TEST(count_matches_search, every_level_equals_the_byte_loop_on_every_range) {
     GTEST_SKIP() << "this CPU lacks AVX-512BW: only " << to_string(count_matches_simd_best()) << " and below were tested";
 }
 
+// Text built against the first-and-last-byte filter (every byte a candidate that memcmp rejects
+// half-way): the vector levels hand the piece to memmem and still give the byte loop's partial.
+TEST(count_matches_search, adversarial_candidates_fall_back_and_stay_exact) {
+  const std::string pattern = std::string(50, 'a') + "b" + std::string(50, 'a');
+  std::string text;
+  for (int line = 0; line < 200; ++line) text += std::string(999, 'a') + "\n";
+  text.replace(150'000, pattern.size(), pattern);
+  text.replace(7'010, pattern.size(), pattern);  // a match across a 64-byte block edge, too
+  const guarded_text g(text);
+  const count_matches_params p = count_matches_params_of(g.data(), text.size(), pattern, count_matches_options{});
+  const kernels::line_match_partial want =
+      kernels::piece_partial(g.data(), text.size(), text.size(), p.pattern, p.pattern_length);
+  EXPECT_EQ(kernels::matching_lines(want), reference(text, pattern).count);
+  EXPECT_EQ(kernels::matching_lines(want), 2u);
+  for (const count_matches_simd level : {count_matches_simd::scalar, count_matches_simd::avx2, count_matches_simd::avx512}) {
+    const kernels::line_match_partial got = count_matches_search(p, 0, text.size(), level);
+    EXPECT_TRUE(got.middle == want.middle && got.newlines == want.newlines && got.head == want.head &&
+                got.tail == want.tail && got.has_newline == want.has_newline)
+        << to_string(level);
+  }
+}
+
 // The combine joins fragments in order: any split of a text into three pieces, combined either way
 // round, gives the reference count (associativity on real partials).
 TEST(count_matches_monoid, every_three_way_split_combines_to_the_reference) {
