@@ -6,10 +6,7 @@
 
 #include "cli.hpp"
 #include "tandem/errors.hpp"
-#if __has_include("tandem/workloads/count_matches.hpp")
 #include "tandem/workloads/count_matches.hpp"
-#define TANDEM_HAVE_COUNT 1
-#endif
 #include "tandem/workloads/reduce.hpp"
 
 namespace tandem::cli {
@@ -41,21 +38,17 @@ workload_factory add_flags(CLI::App& cmd) {
       ->check(non_empty());
   cmd.add_flag("--exact", s->o.exact,
                "Correctly rounded results, the same bits on every backend, worker count and chunking");
-  cmd.add_option("--pattern", s->pattern, "count-matches: the literal to look for (no newline)")
+  cmd.add_option("--pattern", s->pattern, "count-matches: the literal to look for (no newline, at most 4096 bytes; '' matches every line)")
       ->each([s](const std::string&) { s->pattern_given = true; });
   return [s](const common_flags& f) -> std::unique_ptr<workload> {
     if (s->op == "count-matches") {
       if (!s->pattern_given) throw usage_error("reduce: --op count-matches needs --pattern");
       if (s->o.input.empty()) throw usage_error("reduce: --op count-matches needs --input FILE");
       if (s->o.exact) throw usage_error("reduce: --exact applies to numeric ops, not count-matches (a count is exact)");
-#ifdef TANDEM_HAVE_COUNT
       count_matches_options c;
       c.path = s->o.input;
       c.pattern = s->pattern;
       return make_count_matches_workload(c);
-#else
-      throw usage_error("count-matches: not built");
-#endif
     }
     if (s->pattern_given) throw usage_error("reduce: --pattern applies to --op count-matches only");
     reduce_options o = s->o;

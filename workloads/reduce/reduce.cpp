@@ -109,31 +109,35 @@ reduce_result run_on(run_context& ctx, const reduce_input& in, reduce_op op, boo
   r.dtype = in.dtype;
   r.exact = exact;
   r.n = in.n;
-  const std::uint32_t pass = reduce_passes(op);
-  if (exact) {
-    r.v = detail::run_exact(ctx, in, pass);
-    return r;
-  }
-  const reduce_params params{in.data, in.n, in.dtype, pass};
-  const memory_region regions[] = {{in.data, in.n * item_size(in.dtype), "the array"}};
-  job<reduce_chunk_kernel> j;
-  j.plan = reduce_plan(in.n);
-  j.group_chunks = reduce_group_chunks;
-  j.params = params;
-  j.regions = regions;
   std::optional<detail::reduce_gpu> own;
   if (ctx.which == backend::gpu && !engine) {
     if (!ctx.gpu) throw std::logic_error("run_reduce: the gpu backend needs a device context");
     engine = &own.emplace(*ctx.gpu, in, std::uint64_t{1});  // streamed: the data stays in host memory
   }
-  const kernels::reduce_summary s = fold_default(
-      in.n,
-      [&](chunk_span span, kernels::reduce_partial* out) {
-        if (engine) engine->partials(pass, span, out);
-        else run_span(ctx, j, span, out);
-      },
-      ctx.windows);
-  r.v = finish(s, pass, in.dtype);
+  const memory_region regions[] = {{in.data, in.n * item_size(in.dtype), "the array"}};
+  auto compensated = [&](std::uint32_t pass) {
+    job<reduce_chunk_kernel> j;
+    j.plan = reduce_plan(in.n);
+    j.group_chunks = reduce_group_chunks;
+    j.params = {in.data, in.n, in.dtype, pass};
+    j.regions = regions;
+    const kernels::reduce_summary s = fold_default(
+        in.n,
+        [&](chunk_span span, kernels::reduce_partial* out) {
+          if (engine) engine->partials(pass, span, out);
+          else run_span(ctx, j, span, out);
+        },
+        ctx.windows);
+    return finish(s, pass, in.dtype);
+  };
+  const std::uint32_t pass = reduce_passes(op);
+  if (!exact) {
+    r.v = compensated(pass);
+    return r;
+  }
+  // min and max are exact in the default mode already.
+  const reduce_values minmax = (pass & kernels::pass_minmax) ? compensated(kernels::pass_minmax) : reduce_values{};
+  r.v = pass == kernels::pass_minmax ? minmax : detail::run_exact(ctx, in, pass, engine, minmax);
   return r;
 }
 
@@ -210,8 +214,7 @@ class reduce_workload final : public workload_of<reduce_result> {
       else generate(static_cast<double*>(generated_.data()), in_.n, o_.seed, o_.dist);
       in_.data = generated_.data();
     }
-    if (ctx.which == backend::gpu && ctx.gpu && !o_.exact)
-      gpu_.emplace(*ctx.gpu, in_, o_.gpu_resident_limit);
+    if (ctx.which == backend::gpu && ctx.gpu) gpu_.emplace(*ctx.gpu, in_, o_.gpu_resident_limit);
   }
   void release(run_context&) override { gpu_.reset(); }
 

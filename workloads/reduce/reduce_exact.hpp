@@ -8,7 +8,12 @@
 
 namespace tandem::detail {
 
-// The correctly rounded values `pass` asks for (kernels::reduce_pass bits), in the data's precision.
-reduce_values run_exact(run_context& ctx, const reduce_input& in, std::uint32_t pass);
+class reduce_gpu;
+
+// The correctly rounded values `pass` asks for (kernels::reduce_pass bits), in the data's
+// precision; min and max are copied from `minmax` (the default mode's, already exact). On the gpu
+// backend through `engine`, or a streaming one made for the call when it is null.
+reduce_values run_exact(run_context& ctx, const reduce_input& in, std::uint32_t pass, reduce_gpu* engine,
+                        const reduce_values& minmax);
 
 }  // namespace tandem::detail

@@ -255,6 +255,79 @@ TEST(reduce_json, one_value_or_every_op) {
   EXPECT_EQ(all["var"], 1.25);
 }
 
+// --- --exact through the workload's job ------------------------------------------------------------
+
+TEST_P(every_backend, exact_mode_gives_the_bits_of_seq_at_the_chunk_edges) {
+  const backend b = *parse_backend(GetParam());
+  TANDEM_SKIP_UNLESS_AVAILABLE(b);
+  for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{chunk + 1}, std::size_t{65 * chunk + 5}}) {
+    std::vector<double> x = random_data(n, unsigned(n) + 3, 1e3);
+    if (n > 10) x[n / 2] = 1e300, x[n / 3] = -1e300, x[n - 1] = 1e-310;  // cancel and a subnormal
+    const std::vector<float> f(x.begin(), x.end());
+    for (const shared_array* a : {new shared_array(x), new shared_array(f)}) {
+      tt::backend_context seq(backend::seq, 1);
+      const nlohmann::json want = result_json(run_reduce(*seq, a->in, reduce_op::all, true));
+      EXPECT_EQ(want["exact"], true);
+      for (unsigned workers : {1u, 3u}) {
+        tt::backend_context ctx(b, workers);
+        EXPECT_EQ(result_json(run_reduce(*ctx, a->in, reduce_op::all, true)), want) << "n " << n << " workers " << workers;
+      }
+      delete a;
+    }
+  }
+}
+
+TEST(reduce_exact, rounds_once_correctly_across_chunks) {
+  // 1 + 2^-53 is a tie between 1 and 1 + 2^-52; the 2^-106 far away in another chunk breaks it
+  // upwards. Rounding the partial sums (or even double-double) on the way gets 1.
+  std::vector<double> x(3 * chunk, 0.0);
+  x[0] = 1.0;
+  x[chunk + 5] = 0x1p-53;
+  x[2 * chunk + 7] = 0x1p-106;
+  const shared_array a(x);
+  tt::backend_context ctx(backend::threads, 2);
+  const reduce_result r = run_reduce(*ctx, a.in, reduce_op::sum, true);
+  EXPECT_EQ(r.v.sum, 1.0 + 0x1p-52);
+  // Without the 2^-106 the tie goes to even: 1.
+  x[2 * chunk + 7] = 0.0;
+  EXPECT_EQ(run_reduce(*ctx, shared_array(x).in, reduce_op::sum, true).v.sum, 1.0);
+  // Cancellation: exactly 1.
+  const shared_array c(std::vector<double>{1e16, 1.0, -1e16});
+  EXPECT_EQ(run_reduce(*ctx, c.in, reduce_op::sum, true).v.sum, 1.0);
+}
+
+TEST(reduce_exact, float_data_rounds_to_float_directly) {
+  // 2^24 + 1 + 2^-30 (three floats) is just above the tie between the floats 2^24 and 2^24 + 2:
+  // it rounds up; 2^24 + 1 alone is the tie, which goes to even (2^24).
+  const shared_array a(std::vector<float>{16777216.0f, 1.0f, 0x1p-30f});
+  tt::backend_context ctx(backend::seq, 1);
+  EXPECT_EQ(run_reduce(*ctx, a.in, reduce_op::sum, true).v.sum, 16777218.0);
+  const shared_array b(std::vector<float>{16777216.0f, 1.0f});
+  EXPECT_EQ(run_reduce(*ctx, b.in, reduce_op::sum, true).v.sum, 16777216.0);
+  const shared_array ones(std::vector<float>(std::size_t{1} << 25, 1.0f));
+  const reduce_result r = run_reduce(*ctx, ones.in, reduce_op::all, true);
+  EXPECT_EQ(r.v.sum, 33554432.0);
+  EXPECT_EQ(r.v.mean, 1.0);
+  EXPECT_EQ(r.v.var, 0.0);
+  EXPECT_EQ(r.v.min, 1.0);
+}
+
+TEST(reduce_exact, variance_of_small_integers_is_exact) {
+  // 1..n: var = (n^2 - 1) / 12 exactly; n = 3 * chunk + 1 keeps it an exact double.
+  const std::size_t n = 3 * chunk + 1;
+  std::vector<double> x(n);
+  for (std::size_t i = 0; i < n; ++i) x[i] = double(i + 1);
+  const shared_array a(x);
+  tt::backend_context ctx(backend::threads, 2);
+  const reduce_result r = run_reduce(*ctx, a.in, reduce_op::all, true);
+  const double nd = double(n);
+  EXPECT_EQ(r.v.var, (nd * nd - 1) / 12);
+  EXPECT_EQ(r.v.mean, (nd + 1) / 2);
+  EXPECT_EQ(r.v.sum, nd * (nd + 1) / 2);
+  EXPECT_EQ(r.v.std, std::sqrt((nd * nd - 1) / 12));  // sqrt is correctly rounded too
+  EXPECT_EQ(r.v.max, nd);
+}
+
 // --- the workload and its inputs -----------------------------------------------------------------
 
 reduce_result run_workload(const reduce_options& o, const char* b = "seq") {
