@@ -1,5 +1,6 @@
 // exact_add: the per-block fast path at the SIMD level in use, the scalar level, and the
 // element-by-element reference path.
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <cstddef>
@@ -7,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <utility>
 
 #include "exact_block_levels.hpp"
 #include "tandem/errors.hpp"
@@ -48,9 +50,10 @@ struct vscalar {
   static ireg izero() { return 0; }
   static ireg abs_bits(reg x) { return kernels::exact_bits_of(x) & abs_mask; }
   static ireg imax(ireg a, ireg b) { return a > b ? a : b; }
-  static ireg tiny_acc(ireg acc, ireg a) { return acc | ireg(a != 0 && a < tiny_square_bits); }
-  static bool iany(ireg a) { return a != 0; }
+  static ireg iones() { return ~ireg{0}; }
+  static ireg imin_nonzero(ireg m, ireg a) { return a != 0 && a < m ? a : m; }
   static std::uint64_t hmax(ireg a) { return a; }
+  static std::uint64_t hmin(ireg a) { return a; }
   static ireg iadd(ireg a, ireg b) { return a + b; }
   static std::int64_t hsum(ireg a) { return std::int64_t(a); }
   static ireg level_int(reg s) { return (kernels::exact_bits_of(s) & frac_mask) - (std::uint64_t{1} << 51); }

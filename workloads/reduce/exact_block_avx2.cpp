@@ -2,9 +2,11 @@
 // (16 registers: 3 levels x 2 for the sum and 3 x 2 for the squares, and the temporaries).
 #include <immintrin.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 #include "exact_block_levels.hpp"
 #include "tandem/kernels/exact_sum.hpp"
@@ -46,16 +48,25 @@ struct v256 {
   }
   // Both below 2^63, so the signed compare orders them.
   static ireg imax(ireg a, ireg b) { return _mm256_blendv_epi8(b, a, _mm256_cmpgt_epi64(a, b)); }
-  static ireg tiny_acc(ireg acc, ireg a) {
-    const ireg below = _mm256_cmpgt_epi64(_mm256_set1_epi64x(std::int64_t(tiny_square_bits)), a);
-    return _mm256_or_si256(acc, _mm256_andnot_si256(_mm256_cmpeq_epi64(a, _mm256_setzero_si256()), below));
+  static ireg iones() { return _mm256_set1_epi64x(std::int64_t(abs_mask)); }  // the min's start
+  // Zeros become 2^63 - 1, above every finite |x|; then the signed min is the unsigned one.
+  static ireg imin_nonzero(ireg m, ireg a) {
+    const ireg z = _mm256_srli_epi64(_mm256_cmpeq_epi64(a, _mm256_setzero_si256()), 1);
+    const ireg b = _mm256_or_si256(a, z);
+    return _mm256_blendv_epi8(m, b, _mm256_cmpgt_epi64(m, b));
   }
-  static bool iany(ireg a) { return !_mm256_testz_si256(a, a); }
   static std::uint64_t hmax(ireg a) {
     alignas(32) std::uint64_t t[width];
     _mm256_store_si256(reinterpret_cast<__m256i*>(t), a);
     std::uint64_t m = t[0];
     for (std::uint64_t v : t) m = v > m ? v : m;
+    return m;
+  }
+  static std::uint64_t hmin(ireg a) {
+    alignas(32) std::uint64_t t[width];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(t), a);
+    std::uint64_t m = t[0];
+    for (std::uint64_t v : t) m = v < m ? v : m;
     return m;
   }
   static ireg iadd(ireg a, ireg b) { return _mm256_add_epi64(a, b); }

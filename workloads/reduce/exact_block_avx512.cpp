@@ -1,9 +1,11 @@
 // exact_add's block kernel on AVX-512: 8 doubles per vector, 4 vectors per level in flight.
 #include <immintrin.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 #include "exact_block_levels.hpp"
 #include "tandem/kernels/exact_sum.hpp"
@@ -52,14 +54,14 @@ struct v512 {
     return _mm512_and_si512(_mm512_castpd_si512(x), _mm512_set1_epi64(std::int64_t(abs_mask)));
   }
   static ireg imax(ireg a, ireg b) { return _mm512_max_epu64(a, b); }
-  static ireg tiny_acc(ireg acc, ireg a) {
-    // a - 1 < tiny - 1, unsigned: nonzero and below the bound in one compare.
-    const __mmask8 m = _mm512_cmplt_epu64_mask(_mm512_sub_epi64(a, _mm512_set1_epi64(1)),
-                                               _mm512_set1_epi64(std::int64_t(tiny_square_bits - 1)));
-    return _mm512_mask_blend_epi64(m, acc, _mm512_set1_epi64(1));
-  }
-  static bool iany(ireg a) { return _mm512_test_epi64_mask(a, a) != 0; }
+  static ireg iones() { return _mm512_set1_epi64(-1); }
+  // a - 1, unsigned, makes zero the largest: the min then skips zeros.
+  static ireg imin_nonzero(ireg m, ireg a) { return _mm512_min_epu64(m, _mm512_sub_epi64(a, _mm512_set1_epi64(1))); }
   static std::uint64_t hmax(ireg a) { return _mm512_reduce_max_epu64(a); }
+  static std::uint64_t hmin(ireg a) {  // undoes the - 1; all zeros stay ~0 (no nonzero element)
+    const std::uint64_t m = _mm512_reduce_min_epu64(a);
+    return m == ~std::uint64_t{0} ? m : m + 1;
+  }
   static ireg iadd(ireg a, ireg b) { return _mm512_add_epi64(a, b); }
   static std::int64_t hsum(ireg a) { return _mm512_reduce_add_epi64(a); }
   // A level's s in [2^b, 2^(b+1)) minus S = 1.5 * 2^b, in units of 2^(b-52): mantissa bits - 2^51.

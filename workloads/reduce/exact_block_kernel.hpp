@@ -11,7 +11,7 @@
 // zero marks the block dirty: it is run again adding such remainders into the exact accumulator
 // one by one, so the result is exact for every input. A block's level sums are integers times
 // 2^(b-52), read from s's mantissa bits, and go into the exact accumulator once per block.
-// Include it after <cstddef>, <cstdint>, <cstring> and tandem/kernels/exact_sum.hpp, and after
+// Include it after <array>, <cstddef>, <cstdint>, <cstring>, <utility> and tandem/kernels/exact_sum.hpp, and after
 // the TU's `#pragma GCC target`: the pragma then applies to this file's functions only, never to
 // the shared inline functions of other headers (which the linker may merge across TUs).
 #pragma once
@@ -20,12 +20,13 @@ namespace tandem::exact_detail {
 namespace {
 
 // Elements per block: 16 KiB of doubles, well inside L1 (48 KiB on Zen 5), so the deposit pass
-// reads what the scan pass just brought in. 1024 and 4096 measured within 3% of it.
+// reads what the scan pass just brought in.
 constexpr std::size_t block = 2048;
-// Levels. Level 1 takes the top 51 - h - 2 bits below the block's largest exponent, each further
-// level 51 - h more: with h = 6 (AVX-512) three levels reach 134 bits below the largest element,
-// so only elements more than 2^82 times smaller than it leave a remainder.
-constexpr int levels = 3;
+// At most four levels. Level 1 takes the top 51 - h - 2 bits below the block's largest exponent,
+// each further level 51 - h more (h = 6 on AVX-512: 44 + 45 + 45 + 45 bits). A sum of N(0, 1)
+// doubles needs 2 per block; their squares (106-bit products, ~130 bits from the largest square
+// to the lowest bit of the smallest) need 4.
+constexpr int max_levels = 4;
 constexpr std::uint64_t frac_mask = (std::uint64_t{1} << 52) - 1;
 constexpr std::uint64_t abs_mask = ~(std::uint64_t{1} << 63);
 constexpr std::uint64_t inf_bits = std::uint64_t{0x7ff} << 52;
@@ -33,18 +34,23 @@ constexpr std::uint64_t inf_bits = std::uint64_t{0x7ff} << 52;
 // 2^-1074), so such blocks take the integer square path.
 constexpr std::uint64_t tiny_square_bits = std::uint64_t(1023 - 485) << 52;
 
-// What the scan pass learned about a block.
+// What the scan pass learned about a block: the largest |x| and the smallest nonzero |x|, as bits
+// (NaN above inf above every finite; min is ~0 when every element is zero).
 struct block_scan {
-  std::uint64_t max_abs_bits;  // the largest |x| as bits: NaN above inf above every finite
-  bool tiny;                   // some nonzero |x| below 2^-485 (only when asked)
+  std::uint64_t max_abs_bits;
+  std::uint64_t min_abs_bits;
 };
 
 // b for each level, from the block's bound |x| <= 2^e and the headroom h (log2 of the deposits
 // per lane and level). Level 1 needs b >= e + h + 2 (proof in EXACT.md); below 2^-1022, s would be
 // subnormal, but b = -1022 already has ulp 2^-1074, the grid of every double, so it clamps there.
 struct level_plan {
-  int b[levels];
-  double s0[levels];
+  int b[max_levels];
+  double s0[max_levels];
+  // Levels this block needs: the first K whose grid 2^(b_K - 52) holds the lowest bit of every
+  // element; then the last level's sum is exact without extraction. max_levels, with a check,
+  // when fewer do not reach it (remainders are then tested), 0 when the part is not run.
+  int k;
 };
 
 inline double pow2(int e) {  // 2^e for -1022 <= e <= 1023
@@ -54,113 +60,150 @@ inline double pow2(int e) {  // 2^e for -1022 <= e <= 1023
   return d;
 }
 
-inline level_plan plan_levels(int e, int h) {
+// `lowest`: the exponent of the lowest bit any element (or square part) can have.
+inline level_plan plan_levels(int e, int h, int lowest) {
   level_plan p;
   int b = e + h + 2;
-  for (int k = 0; k < levels; ++k) {
+  p.k = max_levels;
+  for (int k = 0; k < max_levels; ++k) {
     p.b[k] = b < -1022 ? -1022 : b;
     p.s0[k] = 1.5 * pow2(p.b[k]);
+    if (p.b[k] - 52 <= lowest && p.k == max_levels && k < max_levels - 1) p.k = k + 1;
     b = p.b[k] - (51 - h);
   }
   return p;
 }
 
+// The exponent of the lowest bit of a nonzero finite double with these abs bits: its ulp.
+inline int ulp_exponent(std::uint64_t abs_bits) {
+  const int field = int(abs_bits >> 52);
+  return (field == 0 ? 1 : field) - 1075;
+}
+
 // The level sums of one block: level k holds lev[k] * 2^(b_k - 52).
 struct level_sums {
-  std::int64_t lev[levels];
+  std::int64_t lev[max_levels];
 };
 
 template <class V, class In>
-block_scan scan(const In* x, std::size_t n, bool want_tiny) {
-  typename V::ireg mx = V::izero(), tiny = V::izero();
+block_scan scan(const In* x, std::size_t n) {
+  typename V::ireg mx = V::izero(), mn = V::iones();
   std::size_t i = 0;
+#pragma GCC unroll 4
   for (; i + V::width <= n; i += V::width) {
     const typename V::ireg a = V::abs_bits(V::load(x + i));
     mx = V::imax(mx, a);
-    if (want_tiny) tiny = V::tiny_acc(tiny, a);
+    mn = V::imin_nonzero(mn, a);
   }
-  block_scan r{V::hmax(mx), want_tiny && V::iany(tiny)};
+  block_scan r{V::hmax(mx), V::hmin(mn)};
   for (; i < n; ++i) {
     const std::uint64_t a = kernels::exact_bits_of(double(x[i])) & abs_mask;
     if (a > r.max_abs_bits) r.max_abs_bits = a;
-    if (want_tiny && a != 0 && a < tiny_square_bits) r.tiny = true;
+    if (a != 0 && a < r.min_abs_bits) r.min_abs_bits = a;
   }
   return r;
 }
 
-// Deposits n elements (a multiple of V::width * U) into the levels. Sum and/or Sq (the squares:
-// p = x*x and, for double input, e = fma(x, x, -p), which are exact here because the caller
-// checked the range). Returns a mask of the parts left dirty (1: sum, 2: squares); with
-// `careful` set, nonzero remainders go into the accumulators instead and nothing is dirty.
-template <class V, int U, bool Sum, bool Sq, class In>
+// One level step for r into s. Extracting (not the last level, or a checked last level): s takes
+// r rounded to its grid, r keeps the exact rest. The last level of a K that reaches every bit
+// only adds (exact: r lies on its grid).
+template <class V, bool extract>
+inline void step(typename V::reg& s, typename V::reg& r) {
+  if constexpr (extract) {
+    const typename V::reg ns = V::add(s, r);
+    r = V::sub(r, V::sub(ns, s));
+    s = ns;
+  } else {
+    s = V::add(s, r);
+  }
+}
+
+// Deposits n elements (a multiple of V::width * U) into Ks levels for the sum and Kq for the
+// squares (0: that part not run; max_levels: all levels, the remainder tested). The squares are
+// p = x*x and, for double input, e = fma(x, x, -p), both exact here because the caller checked
+// the range. Returns a mask of the parts left dirty (1: sum, 2: squares); `careful` adds nonzero
+// remainders into the accumulators instead, leaving nothing dirty.
+// The loops over levels and accumulators are unrolled so that s and q live in registers (rolled,
+// GCC kept them on the stack: 2.4x slower).
+template <class V, int U, int Ks, int Kq, bool careful, class In>
 unsigned deposit(const In* x, std::size_t n, const level_plan& ps, const level_plan& pq, level_sums& out_s,
-                 level_sums& out_q, bool careful, kernels::exact_accumulator& acc_s,
-                 kernels::exact_square_accumulator& acc_q) {
+                 level_sums& out_q, kernels::exact_accumulator& acc_s, kernels::exact_square_accumulator& acc_q) {
   using reg = typename V::reg;
+  constexpr bool Sum = Ks > 0, Sq = Kq > 0;
+  constexpr bool check_s = Ks == max_levels, check_q = Kq == max_levels;
+  constexpr int ls = Sum ? Ks : 1, lq = Sq ? Kq : 1;
   constexpr bool with_error = Sq && sizeof(In) == sizeof(double);  // float squares are exact doubles
-  reg s[levels][U], q[levels][U];
-  for (int k = 0; k < levels; ++k)
-    for (int u = 0; u < U; ++u) {
-      s[k][u] = V::set1(ps.s0[k]);
-      q[k][u] = V::set1(pq.s0[k]);
-    }
+  // e (|e| <= ulp(p)/2, below level 1's grid) starts at level 2, or 1 when that is the only one.
+  constexpr int e_first = lq > 1 ? 1 : 0;
+  reg s[ls][U], q[lq][U];
+#pragma GCC unroll 8
+  for (int u = 0; u < U; ++u) {
+#pragma GCC unroll 8
+    for (int k = 0; k < ls; ++k) s[k][u] = V::set1(ps.s0[k]);
+#pragma GCC unroll 8
+    for (int k = 0; k < lq; ++k) q[k][u] = V::set1(pq.s0[k]);
+  }
   reg dirty_s = V::zero(), dirty_q = V::zero();
   for (std::size_t i = 0; i < n; i += V::width * U) {
+#pragma GCC unroll 8
     for (int u = 0; u < U; ++u) {
       const reg xv = V::load(x + i + std::size_t(u) * V::width);
       if constexpr (Sum) {
         reg r = xv;
-        for (int k = 0; k < levels; ++k) {
-          const reg ns = V::add(s[k][u], r);
-          r = V::sub(r, V::sub(ns, s[k][u]));
-          s[k][u] = ns;
-        }
-        if (careful) {
-          if (V::any_magnitude(r)) V::spill(r, [&](double v) { acc_s.add(v); });
-        } else {
-          dirty_s = V::bor(dirty_s, r);
+#pragma GCC unroll 8
+        for (int k = 0; k < Ks - 1; ++k) step<V, true>(s[k][u], r);
+        step<V, check_s>(s[Ks - 1][u], r);
+        if constexpr (check_s) {
+          if constexpr (careful) {
+            if (V::any_magnitude(r)) V::spill(r, [&](double v) { acc_s.add(v); });
+          } else {
+            dirty_s = V::bor(dirty_s, r);
+          }
         }
       }
       if constexpr (Sq) {
         const reg p = V::mul(xv, xv);
         reg r = p;
-        for (int k = 0; k < levels; ++k) {
-          const reg ns = V::add(q[k][u], r);
-          r = V::sub(r, V::sub(ns, q[k][u]));
-          q[k][u] = ns;
-        }
+#pragma GCC unroll 8
+        for (int k = 0; k < Kq - 1; ++k) step<V, true>(q[k][u], r);
+        step<V, check_q>(q[Kq - 1][u], r);
         reg r2 = V::zero();
         if constexpr (with_error) {
-          // |e| <= ulp(p)/2 is below level 1's grid, so it starts at level 2.
           r2 = V::fms(xv, xv, p);
-          for (int k = 1; k < levels; ++k) {
-            const reg ns = V::add(q[k][u], r2);
-            r2 = V::sub(r2, V::sub(ns, q[k][u]));
-            q[k][u] = ns;
-          }
+#pragma GCC unroll 8
+          for (int k = e_first; k < Kq - 1; ++k) step<V, true>(q[k][u], r2);
+          step<V, check_q>(q[Kq - 1][u], r2);
         }
-        if (careful) {
-          if (V::any_magnitude(r)) V::spill(r, [&](double v) { acc_q.add_term(v); });
-          if (V::any_magnitude(r2)) V::spill(r2, [&](double v) { acc_q.add_term(v); });
-        } else {
-          dirty_q = V::bor(dirty_q, V::bor(r, r2));
+        if constexpr (check_q) {
+          if constexpr (careful) {
+            if (V::any_magnitude(r)) V::spill(r, [&](double v) { acc_q.add_term(v); });
+            if (V::any_magnitude(r2)) V::spill(r2, [&](double v) { acc_q.add_term(v); });
+          } else {
+            dirty_q = V::bor(dirty_q, V::bor(r, r2));
+          }
         }
       }
     }
   }
   unsigned dirty = 0;
-  if (!careful) {
-    if (Sum && V::any_magnitude(dirty_s)) dirty |= 1;
-    if (Sq && V::any_magnitude(dirty_q)) dirty |= 2;
+  if constexpr (!careful) {
+    if (check_s && V::any_magnitude(dirty_s)) dirty |= 1;
+    if (check_q && V::any_magnitude(dirty_q)) dirty |= 2;
   }
-  for (int k = 0; k < levels; ++k) {
-    if constexpr (Sum) {
+  if constexpr (Sum) {
+#pragma GCC unroll 8
+    for (int k = 0; k < Ks; ++k) {
       typename V::ireg t = V::izero();
+#pragma GCC unroll 8
       for (int u = 0; u < U; ++u) t = V::iadd(t, V::level_int(s[k][u]));
       out_s.lev[k] = V::hsum(t);
     }
-    if constexpr (Sq) {
+  }
+  if constexpr (Sq) {
+#pragma GCC unroll 8
+    for (int k = 0; k < Kq; ++k) {
       typename V::ireg t = V::izero();
+#pragma GCC unroll 8
       for (int u = 0; u < U; ++u) t = V::iadd(t, V::level_int(q[k][u]));
       out_q.lev[k] = V::hsum(t);
     }
@@ -168,8 +211,28 @@ unsigned deposit(const In* x, std::size_t n, const level_plan& ps, const level_p
   return dirty;
 }
 
+using deposit_fn = unsigned (*)(const void*, std::size_t, const level_plan&, const level_plan&, level_sums&,
+                                level_sums&, kernels::exact_accumulator&, kernels::exact_square_accumulator&);
+
+template <class V, int U, class In, int Ks, int Kq, bool careful>
+unsigned deposit_entry(const void* x, std::size_t n, const level_plan& ps, const level_plan& pq, level_sums& os,
+                       level_sums& oq, kernels::exact_accumulator& as, kernels::exact_square_accumulator& aq) {
+  if constexpr (Ks == 0 && Kq == 0) {
+    return 0;
+  } else {
+    return deposit<V, U, Ks, Kq, careful>(static_cast<const In*>(x), n, ps, pq, os, oq, as, aq);
+  }
+}
+
+// Every (Ks, Kq) pair, indexed (max_levels + 1) * Ks + Kq.
+template <class V, int U, class In, bool careful, std::size_t... I>
+constexpr std::array<deposit_fn, sizeof...(I)> deposit_table(std::index_sequence<I...>) {
+  constexpr int m = max_levels + 1;
+  return {&deposit_entry<V, U, In, int(I) / m, int(I) % m, careful>...};
+}
+
 // log2 of the deposits one lane's level receives in a full block (squares: twice, p's remainder
-// and e, from level 2 on).
+// and e).
 template <class V, int U>
 constexpr int headroom_bits() {
   int h = 0;
@@ -178,10 +241,10 @@ constexpr int headroom_bits() {
 }
 
 inline void flush(const level_plan& p, const level_sums& l, kernels::exact_accumulator& acc) {
-  for (int k = 0; k < levels; ++k) acc.add_int(l.lev[k], p.b[k] - 52 + kernels::exact_accumulator::offset);
+  for (int k = 0; k < p.k; ++k) acc.add_int(l.lev[k], p.b[k] - 52 + kernels::exact_accumulator::offset);
 }
 inline void flush(const level_plan& p, const level_sums& l, kernels::exact_square_accumulator& acc) {
-  for (int k = 0; k < levels; ++k) acc.add_int(l.lev[k], p.b[k] - 52 + kernels::exact_square_accumulator::offset);
+  for (int k = 0; k < p.k; ++k) acc.add_int(l.lev[k], p.b[k] - 52 + kernels::exact_square_accumulator::offset);
 }
 
 // The bound e with |x| <= 2^e for the block's largest magnitude (finite, nonzero).
@@ -197,41 +260,37 @@ void exact_add_blocks(const In* x, std::size_t n, kernels::exact_accumulator& su
   constexpr int h_sum = headroom_bits<V, U>();
   constexpr int h_sq = h_sum + 1;
   constexpr std::size_t step = V::width * U;
+  static constexpr auto fast = deposit_table<V, U, In, false>(std::make_index_sequence<(max_levels + 1) * (max_levels + 1)>{});
+  static constexpr auto careful = deposit_table<V, U, In, true>(std::make_index_sequence<(max_levels + 1) * (max_levels + 1)>{});
   const bool want_sq = sq != nullptr;
-  kernels::exact_square_accumulator dummy_q;  // never touched when sq is null (Sq = false)
+  kernels::exact_square_accumulator dummy_q;  // never touched when sq is null (Kq = 0)
   kernels::exact_square_accumulator& acc_q = want_sq ? *sq : dummy_q;
   for (std::size_t at = 0; at < n; at += block) {
     const std::size_t len = n - at < block ? n - at : block;
     const In* xb = x + at;
-    const block_scan sc = scan<V>(xb, len, want_sq && sizeof(In) == sizeof(double));
+    const block_scan sc = scan<V>(xb, len);
     const std::size_t body = len - len % step;
     bool slow_sum = false, slow_sq = false;
     if (sc.max_abs_bits >= inf_bits) {
       slow_sum = slow_sq = true;  // NaN or infinity: counted element by element
     } else if (sc.max_abs_bits != 0) {
       const int e = exponent_bound(sc.max_abs_bits);
+      // Float elements, widened, have zeros in the last 29 bits of their mantissa (a float
+      // subnormal's true lowest bit, 2^-149, lies above this bound too).
+      const int lowest = ulp_exponent(sc.min_abs_bits) + (sizeof(In) == sizeof(float) ? 29 : 0);
       // Level 1's S = 1.5 * 2^(e + h + 2) must be finite.
       slow_sum = e + h_sum + 2 > 1023;
       // p <= 2^(2e) must leave level 1 finite too; tiny x have no exact fma error.
-      slow_sq = sc.tiny || 2 * e + h_sq + 2 > 1023;
+      slow_sq = (sizeof(In) == sizeof(double) && sc.min_abs_bits < tiny_square_bits) || 2 * e + h_sq + 2 > 1023;
       const bool fast_sum = !slow_sum, fast_sq = want_sq && !slow_sq;
       if (fast_sum || fast_sq) {
-        const level_plan ps = plan_levels(e, h_sum), pq = plan_levels(2 * e, h_sq);
+        level_plan ps = plan_levels(e, h_sum, lowest), pq = plan_levels(2 * e, h_sq, 2 * lowest);
+        if (!fast_sum) ps.k = 0;
+        if (!fast_sq) pq.k = 0;
         level_sums ls{}, lq{};
-        unsigned dirty;
-        if (fast_sum && fast_sq)
-          dirty = deposit<V, U, true, true>(xb, body, ps, pq, ls, lq, false, sum, acc_q);
-        else if (fast_sum)
-          dirty = deposit<V, U, true, false>(xb, body, ps, pq, ls, lq, false, sum, acc_q);
-        else
-          dirty = deposit<V, U, false, true>(xb, body, ps, pq, ls, lq, false, sum, acc_q);
+        const std::size_t which = std::size_t((max_levels + 1) * ps.k + pq.k);
         // A dirty part is run again, its nonzero remainders added one by one.
-        if (dirty == 3)
-          deposit<V, U, true, true>(xb, body, ps, pq, ls, lq, true, sum, acc_q);
-        else if (dirty == 1)
-          deposit<V, U, true, false>(xb, body, ps, pq, ls, lq, true, sum, acc_q);
-        else if (dirty == 2)
-          deposit<V, U, false, true>(xb, body, ps, pq, ls, lq, true, sum, acc_q);
+        if (fast[which](xb, body, ps, pq, ls, lq, sum, acc_q) != 0) careful[which](xb, body, ps, pq, ls, lq, sum, acc_q);
         if (fast_sum) flush(ps, ls, sum);
         if (fast_sq) flush(pq, lq, acc_q);
         // The tail shorter than one step goes element by element.
