@@ -316,6 +316,18 @@ TEST_P(exact_at_level, float_data) {
   check_all(std::vector<float>{FLT_MAX, FLT_MAX, -FLT_MAX}, "float max twice, minus once");
   check_all(std::vector<float>{1e-45f, 1e-45f, 3e-45f, 1e-40f}, "float subnormals");
   check_all(std::vector<float>{FLT_MAX, -FLT_MAX}, "float var overflows float");
+  // Floats whose exponents spread over s binades: the level count comes from the block's
+  // smallest float's lowest bit (24-bit mantissas), at every distance from a level's grid.
+  for (int spread = 8; spread <= 120; spread += 7) {
+    std::mt19937_64 gs{std::uint64_t(spread)};
+    std::vector<float> w(4100);
+    for (auto& v : w) {
+      const std::uint32_t bits = std::uint32_t(gs() & 0x7fffff) | (std::uint32_t(127 - int(gs() % std::uint64_t(spread))) << 23) |
+                                 (std::uint32_t(gs() & 1) << 31);
+      std::memcpy(&v, &bits, 4);
+    }
+    check_all(w, "floats over a spread of exponents");
+  }
 }
 
 TEST_P(exact_at_level, squares_beyond_double_range) {
@@ -332,6 +344,33 @@ TEST_P(exact_at_level, squares_beyond_double_range) {
   EXPECT_TRUE(std::isinf(tandem::exact_sumsq<double>(b.q)));
   check_all(random_exponents(5000, 400, 560, 21), "x around 2^-500: fma errors inexact, integer squares");
   check_all(random_exponents(5000, 1500, 1560, 22), "x around 2^510: squares past the fast path");
+}
+
+TEST_P(exact_at_level, a_block_that_leaves_the_previous_plan) {
+  // Blocks of similar data reuse the previous block's plan; each block below breaks it one way:
+  // a smaller lowest bit (the last level would round), a larger exponent (a level would leave its
+  // binade), NaN, tiny x (inexact fma error), x whose squares pass the fast range, zeros.
+  const std::size_t b = 2048;
+  const std::vector<double> breakers[] = {
+      {1.0 + std::ldexp(1.0, -40)}, {std::ldexp(1.0, -60)}, {3.0e9}, {std::numeric_limits<double>::quiet_NaN()},
+      {std::ldexp(1.0, -600)},      {std::ldexp(1.0, 600)},  {0.0}};
+  for (const auto& br : breakers) {
+    std::vector<double> x;
+    for (int blk = 0; blk < 6; ++blk)
+      for (std::size_t i = 0; i < b; ++i) x.push_back(blk == 3 && i == 1000 ? br[0] : 1.0 + double(i % 7));
+    std::vector<double> zeros(b, 0.0);
+    if (br[0] == 0.0) std::copy(zeros.begin(), zeros.end(), x.begin() + 3 * b);
+    if (std::isnan(br[0])) {
+      const all_results a = accumulate(x);
+      EXPECT_TRUE(std::isnan(tandem::exact_sum<double>(a.s)));
+      x[3 * b + 1000] = 2.0;
+    }
+    check_all(x, "a breaking block among blocks of 1..7");
+    if (std::abs(br[0]) < FLT_MAX) {  // the reference takes no infinities
+      std::vector<float> f(x.begin(), x.end());
+      check_all(f, "the same as floats");
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(levels, exact_at_level,
@@ -368,6 +407,27 @@ TEST(exact_rounding, halfway_cases_tie_to_even) {
   s.clear();
   tandem::exact_add(m.data(), m.size(), s, nullptr);
   EXPECT_EQ(tandem::exact_mean<double>(s, 2), from_bits(2));
+}
+
+TEST(exact_rounding, square_root_ties_and_subnormal_grid) {
+  // std of {3, 1 - 2^-52} is (2 + 2^-52) / 2 = 1 + 2^-53 exactly: the midpoint of 1 and its
+  // successor; ties to even give 1.
+  std::vector<double> d{3.0, 1.0 - std::ldexp(1.0, -52)};
+  const all_results a = accumulate(d);
+  EXPECT_EQ(tandem::exact_std<double>(a.s, a.q, 2), 1.0);
+  d[1] = 1.0 - std::ldexp(1.0, -51);  // std 1 + 2^-52 exactly
+  const all_results a2 = accumulate(d);
+  EXPECT_EQ(tandem::exact_std<double>(a2.s, a2.q, 2), next_up(1.0));
+  std::vector<float> f{3.0f, 1.0f - std::ldexp(1.0f, -23)};  // std 1 + 2^-24: a float tie
+  const all_results b = accumulate(f);
+  EXPECT_EQ(tandem::exact_std<float>(b.s, b.q, 2), 1.0f);
+  // A float subnormal result rounded once on the subnormal grid: 1.5 - 2^-60 units of 2^-149 is
+  // 1 unit (rounding first to 24 bits would make it the tie 1.5, then 2 units).
+  exact_accumulator s;
+  s.clear();
+  s.add(1.5 * std::ldexp(1.0, -149));
+  s.add(-std::ldexp(1.0, -209));
+  EXPECT_EQ(tandem::exact_sum<float>(s), std::numeric_limits<float>::denorm_min());
 }
 
 TEST(exact_rounding, overflow) {
