@@ -28,6 +28,8 @@ struct lanes_soa {
       tc[reduce_lanes], v[reduce_lanes], vc[reduce_lanes], mn[reduce_lanes], mx[reduce_lanes];
 };
 
+constexpr std::uint64_t prefetch_distance = 256;  // elements
+
 template <std::uint32_t Pass, class In>
 [[gnu::always_inline]] inline reduce_partial lanes_chunk(const In* x, std::uint64_t n) {
   const double k = n > 0 ? double(x[0]) : 0.0;
@@ -40,6 +42,9 @@ template <std::uint32_t Pass, class In>
   }
   for (std::uint64_t i = 0; i < full; i += reduce_lanes) {
     const In* xi = x + i;
+    // Two KiB ahead: the hardware prefetcher alone left a core at 16 GB/s where the memory gives
+    // 21 (AVX-512, 10^8 doubles); the chunk's own bytes only, never past its end.
+    if (i + prefetch_distance < full) __builtin_prefetch(xi + prefetch_distance);
     for (unsigned l = 0; l < reduce_lanes; ++l)
       kernels::lane_step_fields<Pass>(a.s[l], a.sc[l], a.q[l], a.qc[l], a.t[l], a.tc[l], a.v[l], a.vc[l], a.mn[l],
                                       a.mx[l], double(xi[l]), k);
