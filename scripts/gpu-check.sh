@@ -75,6 +75,7 @@ gpu_tests=(
   "workloads/montecarlo/test_montecarlo:*gpu*"
   "workloads/forest/test_forest:*gpu*"
   "workloads/gemm/test_gemm:gemm_gpu_schedule.*:*gemm_backends.*/3"
+  "workloads/reduce/test_reduce:reduce_gpu.*:reduce/every_backend.*/3:*count_matches_backends.*gpu*"
 )
 for tool in memcheck racecheck initcheck; do
   ok=1
@@ -145,6 +146,22 @@ timeout 120 "$cli" gemm --m 2000 --n 2000 --k 2000 --check --backend seq --repea
   gemm_fail+=" seq --check failed: $(head -n1 "$out/gemm-seq-check.txt");"
 [ -z "$gemm_fail" ] && step gemm-gpu PASS "${gemm_fig}" || step gemm-gpu FAIL "$gemm_fail"
 
+# reduce on the GPU: --exact (every op, f32 and f64, resident and streamed) and count-matches on a
+# generated log, each the same answer as seq.
+reduce_fail=""
+for args in "--op all --exact --n 50000000" "--op all --exact --dtype f32 --n 50000000" "--op var --dtype f32 --n 100000000"; do
+  tag=$(echo "$args" | tr -c 'a-z0-9' '_')
+  timeout 120 "$cli" reduce $args --backend seq,gpu --repeat 1 --json >"$out/reduce-$tag.json" 2>"$out/reduce-$tag.err" ||
+    reduce_fail+=" [$args] exit $?: $(head -n1 "$out/reduce-$tag.err");"
+done
+if [ -x "$build/workloads/reduce/bench_count_matches" ]; then
+  "$build/workloads/reduce/bench_count_matches" --make-log "$out/log.txt" 2000000 >/dev/null 2>&1
+  timeout 120 "$cli" reduce --op count-matches --pattern ERROR --input "$out/log.txt" --backend seq,gpu --repeat 3 \
+    --json >"$out/reduce-count.json" 2>"$out/reduce-count.err" || reduce_fail+=" count-matches exit $?: $(head -n1 "$out/reduce-count.err");"
+  rm -f "$out/log.txt"
+fi
+[ -z "$reduce_fail" ] && step reduce-gpu PASS "--exact f32/f64 and count-matches agree with seq" || step reduce-gpu FAIL "$reduce_fail"
+
 # GPU benchmarks: the bench programs' gpu cases, then tandem bench on seq, threads, gpu.
 bench_ok=1
 bench_fig=""
@@ -175,6 +192,27 @@ for n in ("gpu/n10000/f64/streamed", "gpu/n10000/f64/streamed_1GiB"):
         r = b[n]["vs_bound"]; ok &= r <= 1.2; out.append("%s %.2fx max(h2d, gemm)" % (n.split("/")[-1], r))
 print(("PASS " if ok and out else "FAIL ") + "; ".join(out))' "$out/bench_gemm.json" 2>&1)
   step gemm-goals "${gemm_goals%% *}" "${gemm_goals#* }"
+fi
+# reduce's GPU goals: Tandem's resident sum >= 0.97x CUB's own sum and >= 85% of the device's peak
+# bandwidth (nvidia-smi: 2 x memory clock x bus width); streamed host data >= 0.9x the pinned
+# host-to-device copy.
+if [ -f "$out/bench_reduce.json" ]; then
+  peak=$(nvidia-smi --query-gpu=clocks.max.memory,memory.bus_width --format=csv,noheader,nounits 2>/dev/null |
+         head -n1 | awk -F', *' '{print 2 * $1 * 1e6 * $2 / 8}')
+  reduce_goals=$(python3 -c '
+import json, sys
+b = {x["name"].split("/")[0]: x for x in json.load(open(sys.argv[1])).get("benchmarks", []) if not x.get("error_occurred")}
+peak = float(sys.argv[2] or 0)
+out, ok = [], True
+t, c, h, s = (b.get(k) for k in ("gpu_tandem_sum", "gpu_cub_sum", "gpu_h2d_copy", "gpu_streamed"))
+if t and c:
+    r = t["bytes_per_second"] / c["bytes_per_second"]; ok &= r >= 0.97; out.append("sum %.3fx CUB" % r)
+if t and peak:
+    r = t["bytes_per_second"] / peak; ok &= r >= 0.85; out.append("%.0f%% of peak %.0f GB/s" % (100 * r, peak / 1e9))
+if s and h:
+    r = s["bytes_per_second"] / h["bytes_per_second"]; ok &= r >= 0.9; out.append("streamed %.2fx h2d" % r)
+print(("PASS " if ok and out else "FAIL ") + "; ".join(out))' "$out/bench_reduce.json" "$peak" 2>&1)
+  step reduce-goals "${reduce_goals%% *}" "${reduce_goals#* }"
 fi
 [ $bench_ok -eq 1 ] && step bench-gpu PASS "${bench_fig:- no gpu cases}" || step bench-gpu FAIL "${bench_fig:-} (see bench_*.err)"
 

@@ -592,6 +592,42 @@ TEST(procs_inputs, visibility_rule) {
   EXPECT_EQ(tandem::procs_visibility({gone, 3, "unmapped"}, forked), region_visibility::not_shared);
 }
 
+TEST(procs_inputs, inherited_buffers_follow_the_mapping_rule) {
+  tandem::inherited_buffer before(1 << 20);
+  const std::uint64_t forked = tandem::mapping_registry::now();
+  tandem::inherited_buffer after(1 << 20);
+  using tandem::region_visibility;
+  EXPECT_EQ(tandem::procs_visibility(before.region(), forked), region_visibility::visible);
+  EXPECT_EQ(tandem::procs_visibility(after.region(), forked), region_visibility::mapped_after_fork);
+  // Zeroed, writable, and readable by a procs worker forked after it was filled.
+  auto* words = static_cast<std::uint64_t*>(after.data());
+  EXPECT_EQ(words[12345], 0u);
+  for (std::size_t i = 0; i < after.size() / 8; ++i) words[i] = i * 3;
+  tandem::process_pool pool({2, 0, 0});
+  struct params {
+    const std::uint64_t* w;
+  };
+  struct kernel {
+    using params_type = params;
+    using partial_type = std::uint64_t;
+    static std::uint64_t run(const params& p, tandem::chunk_range r) {
+      std::uint64_t s = 0;
+      for (std::size_t i = r.begin; i < r.end; ++i) s += p.w[i];
+      return s;
+    }
+  };
+  const tandem::memory_region regions[] = {after.region()};
+  const tandem::chunk_plan plan(after.size() / 8, 1000);
+  const auto partials = tandem::run_chunks<kernel>(pool, plan, params{words}, regions);
+  std::uint64_t total = 0;
+  for (std::uint64_t p : partials) total += p;
+  const std::uint64_t n = after.size() / 8;
+  EXPECT_EQ(total, 3 * (n * (n - 1) / 2));
+  const void* gone = after.data();
+  after = tandem::inherited_buffer();
+  EXPECT_EQ(tandem::procs_visibility({gone, 8, "unmapped"}, forked), region_visibility::not_shared);
+}
+
 TEST(procs_inputs, file_mapped_after_the_pool_is_seen_after_a_refork) {
   temp_dir d;
   tandem::process_pool pool({2, 0, 0});

@@ -24,7 +24,7 @@
 #include "tandem/gpu/context.hpp"
 #include "tandem/gpu/device.hpp"
 #include "tandem/kernels/reduce.hpp"
-#include "tandem/shared_buffer.hpp"
+#include "tandem/io/mapped_file.hpp"
 #include "tandem/workloads/reduce.hpp"
 
 namespace {
@@ -36,25 +36,26 @@ std::uint64_t bench_n() {
   return 100'000'000;
 }
 
-// The array, generated once (normal, seed 42, like `tandem reduce --n`), in shared memory.
+// The array, generated once (normal, seed 42, like `tandem reduce --n`), in the memory the
+// workload uses for generated data (huge pages, inherited by procs workers).
 const reduce_input& data(reduce_dtype t) {
   struct held {
-    shared_buffer buf;
+    inherited_buffer buf;
     reduce_input in;
   };
   static held f64, f32;
   held& h = t == reduce_dtype::f32 ? f32 : f64;
   if (!h.buf.data()) {
     const std::uint64_t n = bench_n();
-    h.buf = shared_buffer(n * (t == reduce_dtype::f32 ? 4 : 8));
+    h.buf = inherited_buffer(n * (t == reduce_dtype::f32 ? 4 : 8));
     std::vector<std::jthread> pool;
     const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
     for (unsigned k = 0; k < threads; ++k)
       pool.emplace_back([&, k] {
         for (std::uint64_t i = k; i < n; i += threads) {
           const double x = kernels::generated_element(42, kernels::reduce_dist::normal, i);
-          if (t == reduce_dtype::f32) h.buf.as<float>()[i] = float(x);
-          else h.buf.as<double>()[i] = x;
+          if (t == reduce_dtype::f32) static_cast<float*>(h.buf.data())[i] = float(x);
+          else static_cast<double*>(h.buf.data())[i] = x;
         }
       });
     pool.clear();
@@ -65,9 +66,12 @@ const reduce_input& data(reduce_dtype t) {
 
 std::int64_t bytes_of(const reduce_input& in) { return std::int64_t(in.n * (in.dtype == reduce_dtype::f32 ? 4 : 8)); }
 
-// The read pass: every 64-bit word of the array added as an integer, 8 independent sums per thread
-// (the compiler vectorises it at the widest width), the array split evenly over `threads`.
-std::uint64_t read_words(const std::uint64_t* w, std::size_t n) {
+// The read pass: every 64-bit word of the array added as an integer (8 independent sums, built for
+// AVX-512, AVX2 or the baseline, whichever the CPU has), run as a job of the same 2^15-element
+// chunks on the same executor as Tandem's cases, so the ceiling and the reductions pay the same
+// scheduling and differ only in the arithmetic.
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) std::uint64_t read_words(
+    const std::uint64_t* w, std::size_t n) {
   std::uint64_t s[8] = {};
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8)
@@ -78,19 +82,22 @@ std::uint64_t read_words(const std::uint64_t* w, std::size_t n) {
   return t;
 }
 
+struct read_kernel {
+  struct params_type {
+    const std::uint64_t* w;
+  };
+  using partial_type = std::uint64_t;
+  static partial_type run(const params_type& p, chunk_range r) { return read_words(p.w + r.begin, r.size()); }
+};
+
 void read_pass(benchmark::State& state) {
   const reduce_input& in = data(reduce_dtype::f64);
-  const unsigned threads = unsigned(state.range(0));
-  const auto* w = static_cast<const std::uint64_t*>(in.data);
-  std::vector<std::uint64_t> out(threads);
+  auto ex = make_executor(state.range(0) == 1 ? "seq" : "threads", unsigned(state.range(0)));
+  const chunk_plan plan(in.n, reduce_chunk_elements);
+  const read_kernel::params_type p{static_cast<const std::uint64_t*>(in.data)};
+  std::vector<std::uint64_t> out(plan.chunks());
   for (auto _ : state) {
-    std::vector<std::jthread> pool;
-    for (unsigned t = 0; t < threads; ++t)
-      pool.emplace_back([&, t] {
-        const std::size_t b = in.n * t / threads, e = in.n * (t + 1) / threads;
-        out[t] = read_words(w + b, e - b);
-      });
-    pool.clear();
+    ex->run(make_chunk_job<read_kernel>(plan, p), out.data());
     benchmark::DoNotOptimize(out.data());
   }
   state.SetBytesProcessed(state.iterations() * bytes_of(in));

@@ -208,8 +208,8 @@ class reduce_workload final : public workload_of<reduce_result> {
 
   void prepare(run_context& ctx) override {
     if (o_.input.empty() && !generated_.data() && in_.n > 0) {
-      // In shared memory, made before procs forks its workers, so they read it in place.
-      generated_ = shared_buffer(in_.n * item_size(in_.dtype));
+      // Made before procs forks its workers, who inherit it (huge pages: docs/io.md).
+      generated_ = inherited_buffer(in_.n * item_size(in_.dtype));
       if (in_.dtype == reduce_dtype::f32) generate(static_cast<float*>(generated_.data()), in_.n, o_.seed, o_.dist);
       else generate(static_cast<double*>(generated_.data()), in_.n, o_.seed, o_.dist);
       in_.data = generated_.data();
@@ -225,7 +225,7 @@ class reduce_workload final : public workload_of<reduce_result> {
  private:
   reduce_options o_;
   mapped_file file_;
-  shared_buffer generated_;
+  inherited_buffer generated_;
   reduce_input in_;
   std::optional<detail::reduce_gpu> gpu_;
 };

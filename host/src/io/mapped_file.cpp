@@ -9,6 +9,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <new>
 #include <utility>
 
 #include "tandem/errors.hpp"
@@ -127,6 +128,39 @@ mapped_file& mapped_file::operator=(mapped_file&& other) noexcept {
 
 void mapped_file::advise_sequential() const noexcept {
   if (data_) madvise(const_cast<std::byte*>(data_), size_, MADV_SEQUENTIAL);
+}
+
+inherited_buffer::inherited_buffer(std::size_t bytes) {
+  if (bytes == 0) return;
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  madvise(p, bytes, MADV_HUGEPAGE);  // a request: without THP the memory is simply small pages
+  data_ = static_cast<std::byte*>(p);
+  size_ = bytes;
+  register_mapping(data_, size_);
+}
+
+inherited_buffer::~inherited_buffer() { release(); }
+
+void inherited_buffer::release() noexcept {
+  if (data_) {
+    unregister_mapping(data_);
+    munmap(data_, size_);
+  }
+  data_ = nullptr;
+  size_ = 0;
+}
+
+inherited_buffer::inherited_buffer(inherited_buffer&& other) noexcept
+    : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+
+inherited_buffer& inherited_buffer::operator=(inherited_buffer&& other) noexcept {
+  if (this != &other) {
+    release();
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+  }
+  return *this;
 }
 
 namespace mapping_registry {
