@@ -182,6 +182,38 @@ TEST(reduce_accuracy, sum_and_mean_match_an_exact_integer_reference) {
   EXPECT_NEAR(r.v.mean, want / double(x.size()), std::abs(want / double(x.size())) * 1e-15);
 }
 
+TEST(reduce_accuracy, default_sum_is_within_the_compensated_bound_over_the_whole_exponent_range) {
+  // Random signs and exponent fields 1..2040 (so no single value overflows a sum of two): the
+  // compensated sum must be within eps |S| + n eps^2 sum|x| of the exact sum (--exact's, which its
+  // own tests check against GMP rationals). NumPy's pairwise bound is (log2 n) eps sum|x|.
+  std::mt19937_64 g(99);
+  std::vector<double> x(4 * chunk + 77);
+  double abs_sum = 0;
+  for (double& v : x) {
+    const std::uint64_t bits = (g() & 0x800fffffffffffffull) | (std::uint64_t(1 + g() % 2040) << 52);
+    std::memcpy(&v, &bits, sizeof v);
+  }
+  // Keep the sum finite: scale the largest values down.
+  for (double& v : x) {
+    if (std::abs(v) > 1e300) v *= 1e-10;
+    abs_sum += std::abs(v);
+  }
+  const shared_array a(x);
+  tt::backend_context ctx(backend::threads, 2);
+  const double exact = run_reduce(*ctx, a.in, reduce_op::sum, true).v.sum;
+  const double fast = run_reduce(*ctx, a.in, reduce_op::sum, false).v.sum;
+  const double eps = 0x1p-53, n = double(x.size());
+  EXPECT_LE(std::abs(fast - exact), eps * std::abs(exact) + n * eps * eps * abs_sum) << fast << " vs " << exact;
+  // The same with cancellation: the data and its negation, plus one small value.
+  std::vector<double> y = x;
+  for (double v : x) y.push_back(-v);
+  y.push_back(0.1);
+  const shared_array b(y);
+  EXPECT_EQ(run_reduce(*ctx, b.in, reduce_op::sum, true).v.sum, 0.1);
+  EXPECT_LE(std::abs(run_reduce(*ctx, b.in, reduce_op::sum, false).v.sum - 0.1),
+            0.1 * eps + 2 * n * eps * eps * 2 * abs_sum);
+}
+
 TEST(reduce_accuracy, variance_survives_a_large_mean) {
   // Mean 1e8, spread 1: the naive sum-of-squares formula loses every digit here.
   const std::vector<double> x = random_data(7 * chunk + 5, 3, 1e8);
