@@ -1,6 +1,7 @@
 // exact_add: the per-block fast path at the SIMD level in use, the scalar level, and the
 // element-by-element reference path.
 #include <array>
+#include <climits>
 #include <atomic>
 #include <cmath>
 #include <cstddef>

@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include <array>
+#include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>

@@ -11,7 +11,7 @@
 // zero marks the block dirty: it is run again adding such remainders into the exact accumulator
 // one by one, so the result is exact for every input. A block's level sums are integers times
 // 2^(b-52), read from s's mantissa bits, and go into the exact accumulator once per block.
-// Include it after <array>, <cstddef>, <cstdint>, <cstring>, <utility> and tandem/kernels/exact_sum.hpp, and after
+// Include it after <array>, <climits>, <cstddef>, <cstdint>, <cstring>, <utility> and tandem/kernels/exact_sum.hpp, and after
 // the TU's `#pragma GCC target`: the pragma then applies to this file's functions only, never to
 // the shared inline functions of other headers (which the linker may merge across TUs).
 #pragma once
@@ -131,8 +131,8 @@ enum class mode : int { plain, careful, speculative };
 // The loops over levels and accumulators are unrolled so that s and q live in registers (rolled,
 // GCC kept them on the stack: 2.4x slower).
 template <class V, int U, int Ks, int Kq, mode M, class In>
-unsigned deposit(const In* x, std::size_t n, const level_plan& ps, const level_plan& pq, level_sums& out_s,
-                 level_sums& out_q, kernels::exact_accumulator& acc_s, kernels::exact_square_accumulator& acc_q,
+unsigned deposit(const In* x, std::size_t n, const level_plan& ps, const level_plan* pq, level_sums& out_s,
+                 level_sums* out_q, kernels::exact_accumulator& acc_s, kernels::exact_square_accumulator& acc_q,
                  block_scan* sc) {
   using reg = typename V::reg;
   constexpr bool is_careful = M == mode::careful;
@@ -141,15 +141,17 @@ unsigned deposit(const In* x, std::size_t n, const level_plan& ps, const level_p
   constexpr bool check_s = Ks == max_levels, check_q = Kq == max_levels;
   constexpr int ls = Sum ? Ks : 1, lq = Sq ? Kq : 1;
   constexpr bool with_error = Sq && sizeof(In) == sizeof(double);  // float squares are exact doubles
-  // e (|e| <= ulp(p)/2, below level 1's grid) starts at level 2, or 1 when that is the only one.
-  constexpr int e_first = lq > 1 ? 1 : 0;
-  reg s[ls][U], q[lq][U];
+  // p into pq[0]'s levels, e into pq[1]'s (e's own, 53 bits lower: |e| <= ulp(p)/2).
+  constexpr int le = with_error ? lq : 1;
+  reg s[ls][U], q[lq][U], qe[le][U];
 #pragma GCC unroll 8
   for (int u = 0; u < U; ++u) {
 #pragma GCC unroll 8
     for (int k = 0; k < ls; ++k) s[k][u] = V::set1(ps.s0[k]);
 #pragma GCC unroll 8
-    for (int k = 0; k < lq; ++k) q[k][u] = V::set1(pq.s0[k]);
+    for (int k = 0; k < lq; ++k) q[k][u] = V::set1(pq[0].s0[k]);
+#pragma GCC unroll 8
+    for (int k = 0; k < le; ++k) qe[k][u] = V::set1(pq[1].s0[k]);
   }
   reg dirty_s = V::zero(), dirty_q = V::zero();
   for (std::size_t i = 0; i < n; i += V::width * U) {
@@ -192,8 +194,8 @@ unsigned deposit(const In* x, std::size_t n, const level_plan& ps, const level_p
         if constexpr (with_error) {
           r2 = V::fms(xv, xv, p);
 #pragma GCC unroll 8
-          for (int k = e_first; k < Kq - 1; ++k) step<V, true>(q[k][u], r2);
-          step<V, check_q>(q[Kq - 1][u], r2);
+          for (int k = 0; k < Kq - 1; ++k) step<V, true>(qe[k][u], r2);
+          step<V, check_q>(qe[Kq - 1][u], r2);
         }
         if constexpr (check_q) {
           if constexpr (is_careful) {
@@ -227,19 +229,25 @@ unsigned deposit(const In* x, std::size_t n, const level_plan& ps, const level_p
       typename V::ireg t = V::izero();
 #pragma GCC unroll 8
       for (int u = 0; u < U; ++u) t = V::iadd(t, V::level_int(q[k][u]));
-      out_q.lev[k] = V::hsum(t);
+      out_q[0].lev[k] = V::hsum(t);
+      if constexpr (with_error) {
+        typename V::ireg te = V::izero();
+#pragma GCC unroll 8
+        for (int u = 0; u < U; ++u) te = V::iadd(te, V::level_int(qe[k][u]));
+        out_q[1].lev[k] = V::hsum(te);
+      }
     }
   }
   return dirty;
 }
 
-using deposit_fn = unsigned (*)(const void*, std::size_t, const level_plan&, const level_plan&, level_sums&,
-                                level_sums&, kernels::exact_accumulator&, kernels::exact_square_accumulator&,
+using deposit_fn = unsigned (*)(const void*, std::size_t, const level_plan&, const level_plan*, level_sums&,
+                                level_sums*, kernels::exact_accumulator&, kernels::exact_square_accumulator&,
                                 block_scan*);
 
 template <class V, int U, class In, int Ks, int Kq, mode M>
-unsigned deposit_entry(const void* x, std::size_t n, const level_plan& ps, const level_plan& pq, level_sums& os,
-                       level_sums& oq, kernels::exact_accumulator& as, kernels::exact_square_accumulator& aq,
+unsigned deposit_entry(const void* x, std::size_t n, const level_plan& ps, const level_plan* pq, level_sums& os,
+                       level_sums* oq, kernels::exact_accumulator& as, kernels::exact_square_accumulator& aq,
                        block_scan* sc) {
   if constexpr (Ks == 0 && Kq == 0) {
     return 0;
@@ -255,8 +263,7 @@ constexpr std::array<deposit_fn, sizeof...(I)> deposit_table(std::index_sequence
   return {&deposit_entry<V, U, In, int(I) / m, int(I) % m, M>...};
 }
 
-// log2 of the deposits one lane's level receives in a full block (squares: twice, p's remainder
-// and e).
+// log2 of the deposits one lane's level receives in a full block.
 template <class V, int U>
 constexpr int headroom_bits() {
   int h = 0;
@@ -279,13 +286,35 @@ inline int exponent_bound(std::uint64_t max_abs_bits) {
 
 // Everything decided about a block from its scan.
 struct block_plan {
-  level_plan ps, pq;
+  level_plan ps, pq[2];  // the sum; the squares' p = fl(x*x) and (double input) e = x*x - p
   bool slow_sum, slow_sq;  // element by element (NaN, infinities, beyond the fast path's range)
-  int e, lowest;           // the bounds the plan was made for
+  int e;                   // the bound on |x| the plan was made for
+  // The smallest lowest bit of x each part's levels hold exactly (its last grid; for the
+  // squares in x's terms); INT_MIN where the last level is checked or the part is not run.
+  int need_sum, need_sq;
 };
 
+// The lowest bit of x (ulp exponent) that a level plan's last grid holds: for the sum, x's own;
+// for the squares, the x whose p (lowest bit 2 u + 52) and e (2 u) both lie on their grids.
+inline int need_of(const level_plan& p) {
+  return p.k == 0 || p.k == max_levels ? INT_MIN : p.b[p.k - 1] - 52;
+}
+inline int need_of_squares(const level_plan* p, bool with_error) {
+  if (p[0].k == 0 || p[0].k == max_levels) return INT_MIN;
+  const int g0 = p[0].b[p[0].k - 1] - 52;
+  int u = with_error ? g0 - 52 : g0;  // smallest u with 2u + 52 >= g0 (float: 2u >= g0)
+  u = (u + 1) >> 1;                   // ceil(u / 2), u of either sign
+  if (with_error) {
+    const int g1 = p[1].b[p[1].k - 1] - 52;
+    const int u1 = (g1 + 1) >> 1;
+    u = u1 > u ? u1 : u;
+  }
+  return u;
+}
+
 // The plan for a block with these bounds; `In` float or double. The slack (one bit above the
-// largest, eight below the smallest) lets the next blocks of similar data reuse it.
+// largest; below the smallest, eight bits for the sum and two for the squares, where each bit of
+// x costs two and a fourth level costs 20%) lets the next blocks of similar data reuse it.
 template <class In>
 block_plan make_plan(const block_scan& sc, bool want_sq, int h_sum, int h_sq, bool slack) {
   block_plan b{};
@@ -297,16 +326,26 @@ block_plan make_plan(const block_scan& sc, bool want_sq, int h_sum, int h_sq, bo
   b.e = exponent_bound(sc.max_abs_bits) + (slack ? 1 : 0);
   // Float elements, widened, have zeros in the last 29 bits of their mantissa (a float
   // subnormal's true lowest bit, 2^-149, lies above this bound too).
-  b.lowest = ulp_exponent(sc.min_abs_bits) + (sizeof(In) == sizeof(float) ? 29 : 0) - (slack ? 8 : 0);
+  const int lowest = ulp_exponent(sc.min_abs_bits) + (sizeof(In) == sizeof(float) ? 29 : 0);
+  const int lowest_s = lowest - (slack ? 8 : 0), lowest_q = lowest - (slack ? 2 : 0);
   // Level 1's S = 1.5 * 2^(e + h + 2) must be finite.
   b.slow_sum = b.e + h_sum + 2 > 1023;
   // p <= 2^(2e) must leave level 1 finite too; tiny x have no exact fma error.
   b.slow_sq = want_sq && ((sizeof(In) == sizeof(double) && sc.min_abs_bits < tiny_square_bits) ||
                           2 * b.e + h_sq + 2 > 1023);
-  b.ps = plan_levels(b.e, h_sum, b.lowest);
-  b.pq = plan_levels(2 * b.e, h_sq, 2 * b.lowest);
+  b.ps = plan_levels(b.e, h_sum, lowest_s);
+  // p's lowest bit: its ulp, at least 2^(2 ex - 52) for x's exponent ex (ulp(x) = 2^(ex - 52));
+  // e's: ulp(x)^2. Float squares are exact: p only, lowest ulp(x)^2. Each stream takes one
+  // deposit per element and level, as the sum does; both get the larger level count.
+  const bool with_error = sizeof(In) == sizeof(double);
+  b.pq[0] = plan_levels(2 * b.e, h_sq, 2 * lowest_q + (with_error ? 52 : 0));
+  b.pq[1] = plan_levels(2 * b.e - 53, h_sq, 2 * lowest_q);
+  if (with_error && b.pq[1].k > b.pq[0].k) b.pq[0].k = b.pq[1].k;
+  b.pq[1].k = with_error ? b.pq[0].k : 0;
   if (b.slow_sum) b.ps.k = 0;
-  if (!want_sq || b.slow_sq) b.pq.k = 0;
+  if (!want_sq || b.slow_sq) b.pq[0].k = b.pq[1].k = 0;
+  b.need_sum = need_of(b.ps);
+  b.need_sq = need_of_squares(b.pq, with_error);
   return b;
 }
 
@@ -317,7 +356,8 @@ bool plan_holds(const block_plan& b, const block_scan& sc, bool want_sq) {
   if (sc.max_abs_bits >= inf_bits) return false;
   if (sc.max_abs_bits == 0) return true;
   if (exponent_bound(sc.max_abs_bits) > b.e) return false;
-  if (ulp_exponent(sc.min_abs_bits) + (sizeof(In) == sizeof(float) ? 29 : 0) < b.lowest) return false;
+  const int lowest = ulp_exponent(sc.min_abs_bits) + (sizeof(In) == sizeof(float) ? 29 : 0);
+  if (lowest < b.need_sum || lowest < b.need_sq) return false;
   return !(want_sq && sizeof(In) == sizeof(double) && sc.min_abs_bits < tiny_square_bits);
 }
 
@@ -326,7 +366,7 @@ bool plan_holds(const block_plan& b, const block_scan& sc, bool want_sq) {
 template <class V, int U, class In>
 void exact_add_blocks(const In* x, std::size_t n, kernels::exact_accumulator& sum, kernels::exact_square_accumulator* sq) {
   constexpr int h_sum = headroom_bits<V, U>();
-  constexpr int h_sq = h_sum + 1;
+  constexpr int h_sq = h_sum;  // p and e have levels of their own: one deposit each per element
   constexpr std::size_t step = V::width * U;
   constexpr auto pairs = std::make_index_sequence<(max_levels + 1) * (max_levels + 1)>{};
   static constexpr auto plain_fn = deposit_table<V, U, In, mode::plain>(pairs);
@@ -337,16 +377,21 @@ void exact_add_blocks(const In* x, std::size_t n, kernels::exact_accumulator& su
   kernels::exact_square_accumulator& acc_q = want_sq ? *sq : dummy_q;
   block_plan plan{};
   bool reuse = false;  // plan came from earlier blocks, all on the fast path
+  // A plan that holds is kept, so one made from an unusually small minimum would cost a level
+  // on every later block: every `refresh` blocks it is remade from the latest block's scan.
+  constexpr unsigned refresh = 8;
+  unsigned held_blocks = 0;
+  block_scan spec_sc{};
   for (std::size_t at = 0; at < n; at += block) {
     const std::size_t len = n - at < block ? n - at : block;
     const In* xb = x + at;
     const std::size_t body = len - len % step;
-    level_sums ls{}, lq{};
+    level_sums ls{}, lq[2]{};
     unsigned dirty = 0;
     bool held = false;
     if (reuse && body != 0) {
-      block_scan sc;
-      dirty = speculative_fn[std::size_t((max_levels + 1) * plan.ps.k + plan.pq.k)](xb, body, plan.ps, plan.pq, ls, lq,
+      block_scan& sc = spec_sc;
+      dirty = speculative_fn[std::size_t((max_levels + 1) * plan.ps.k + plan.pq[0].k)](xb, body, plan.ps, plan.pq, ls, lq,
                                                                                      sum, acc_q, &sc);
       const block_scan tail = scan<V>(xb + body, len - body);
       if (tail.max_abs_bits > sc.max_abs_bits) sc.max_abs_bits = tail.max_abs_bits;
@@ -355,18 +400,21 @@ void exact_add_blocks(const In* x, std::size_t n, kernels::exact_accumulator& su
     }
     if (!held) {
       plan = make_plan<In>(scan<V>(xb, len), want_sq, h_sum, h_sq, true);
-      reuse = plan.ps.k != 0 && (plan.pq.k != 0 || !want_sq);
+      reuse = plan.ps.k != 0 && (plan.pq[0].k != 0 || !want_sq);
       ls = level_sums{};
-      lq = level_sums{};
-      dirty = plain_fn[std::size_t((max_levels + 1) * plan.ps.k + plan.pq.k)](xb, body, plan.ps, plan.pq, ls, lq, sum,
+      lq[0] = lq[1] = level_sums{};
+      dirty = plain_fn[std::size_t((max_levels + 1) * plan.ps.k + plan.pq[0].k)](xb, body, plan.ps, plan.pq, ls, lq, sum,
                                                                              acc_q, nullptr);
     }
-    const std::size_t which = std::size_t((max_levels + 1) * plan.ps.k + plan.pq.k);
+    const std::size_t which = std::size_t((max_levels + 1) * plan.ps.k + plan.pq[0].k);
     // A dirty part is run again, its nonzero remainders added one by one.
     if (dirty != 0) careful_fn[which](xb, body, plan.ps, plan.pq, ls, lq, sum, acc_q, nullptr);
-    const bool fast_sum = plan.ps.k != 0, fast_sq = plan.pq.k != 0;
+    const bool fast_sum = plan.ps.k != 0, fast_sq = plan.pq[0].k != 0;
     if (fast_sum) flush(plan.ps, ls, sum);
-    if (fast_sq) flush(plan.pq, lq, acc_q);
+    if (fast_sq) {
+      flush(plan.pq[0], lq[0], acc_q);
+      flush(plan.pq[1], lq[1], acc_q);  // k = 0 for float input: nothing
+    }
     // The tail shorter than one step goes element by element.
     for (std::size_t i = body; i < len; ++i) {
       if (fast_sum) sum.add(double(xb[i]));
@@ -376,6 +424,10 @@ void exact_add_blocks(const In* x, std::size_t n, kernels::exact_accumulator& su
       for (std::size_t i = 0; i < len; ++i) sum.add(double(xb[i]));
     if (want_sq && plan.slow_sq)
       for (std::size_t i = 0; i < len; ++i) acc_q.add_square(double(xb[i]));
+    if (held && ++held_blocks % refresh == 0) {
+      const block_plan fresh = make_plan<In>(spec_sc, want_sq, h_sum, h_sq, true);
+      if (fresh.ps.k != 0 && (fresh.pq[0].k != 0 || !want_sq)) plan = fresh;
+    }
   }
 }
 
