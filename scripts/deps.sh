@@ -4,7 +4,7 @@
 # Usage: scripts/deps.sh [build|test|bench]
 set -euo pipefail
 what=${1:-test}
-pkgs=(cmake ninja-build g++ libcli11-dev nlohmann-json3-dev librandom123-dev libsimdjson-dev)
+pkgs=(cmake ninja-build g++ libcli11-dev nlohmann-json3-dev librandom123-dev libsimdjson-dev libgmp-dev)
 case "$what" in
   build) ;;
   test) pkgs+=(libgtest-dev libgmock-dev libbenchmark-dev libtbb-dev gcovr) ;;

@@ -6,26 +6,31 @@
 // Method (error-free extraction, as in ReproBLAS; workloads/reduce/EXACT.md has the proof):
 // a level is a running double s that starts at S = 1.5 * 2^b. While s stays in [2^b, 2^(b+1)),
 // s + r rounds r to a multiple of 2^(b-52); t = (s + r) - s is that rounded part, exactly, and
-// r - t the exact remainder, passed to the next level whose b is W = 51 - h bits lower. With at
-// most 2^h deposits per lane, s cannot leave its binade. After K levels a remainder that is not
-// zero marks the block dirty: it is run again adding such remainders into the exact accumulator
-// one by one, so the result is exact for every input. A block's level sums are integers times
-// 2^(b-52), read from s's mantissa bits, and go into the exact accumulator once per block.
-// Include it after <array>, <climits>, <cstddef>, <cstdint>, <cstring>, <utility> and tandem/kernels/exact_sum.hpp, and after
-// the TU's `#pragma GCC target`: the pragma then applies to this file's functions only, never to
-// the shared inline functions of other headers (which the linker may merge across TUs).
+// r - t the exact remainder, passed to the next level whose b is 51 - h bits lower. With at most
+// 2^h deposits per lane, s cannot leave its binade. A block's plan (b of level 1 from its largest
+// |x|, the level count K from its smallest) makes the last level's grid hold every element's
+// lowest bit, so that level only adds; when four levels do not reach it, the last remainder is
+// tested, and a block with one that is not zero runs again adding those remainders into the
+// exact accumulator one by one. So the result is exact for every input. A block's level sums
+// are integers times 2^(b-52), read from s's mantissa bits, and go into the exact accumulator
+// once per block. Blocks are deposited with the previous block's plan while they are scanned
+// (one pass over memory), and again from L1 with their own plan when they leave it.
+//
+// Include it after <array>, <climits>, <cstddef>, <cstdint>, <cstring>, <utility> and
+// tandem/kernels/exact_sum.hpp, and after the TU's `#pragma GCC target`: the pragma then applies
+// to this file's functions only, never to the shared inline functions of other headers (which
+// the linker may merge across TUs).
 #pragma once
 
 namespace tandem::exact_detail {
 namespace {
 
-// Elements per block: 16 KiB of doubles, well inside L1 (48 KiB on Zen 5), so the deposit pass
-// reads what the scan pass just brought in.
+// Elements per block: 16 KiB of doubles, well inside L1 (48 KiB on Zen 5), so a block that
+// leaves the speculated plan is run again from L1.
 constexpr std::size_t block = 2048;
 // At most four levels. Level 1 takes the top 51 - h - 2 bits below the block's largest exponent,
 // each further level 51 - h more (h = 6 on AVX-512: 44 + 45 + 45 + 45 bits). A sum of N(0, 1)
-// doubles needs 2 per block; their squares (106-bit products, ~130 bits from the largest square
-// to the lowest bit of the smallest) need 4.
+// doubles needs 2 per block; their squares' p and e streams 2 or 3 each.
 constexpr int max_levels = 4;
 constexpr std::uint64_t frac_mask = (std::uint64_t{1} << 52) - 1;
 constexpr std::uint64_t abs_mask = ~(std::uint64_t{1} << 63);
@@ -155,9 +160,9 @@ unsigned deposit(const In* x, std::size_t n, const level_plan& ps, const level_p
   }
   reg dirty_s = V::zero(), dirty_q = V::zero();
   for (std::size_t i = 0; i < n; i += V::width * U) {
-    // The next block, one cache line per 64 bytes deposited: the memory keeps streaming while
-    // this block is computed from L1 instead of idling until the next scan (prefetches never
-    // fault past the end). Measured at 10^8 doubles: 1.66x -> see EXACT.md for the figures.
+    // A pass from L1 (after a scan, or a rerun) prefetches the next block, one cache line per 64
+    // bytes deposited, so the memory keeps streaming meanwhile (prefetches never fault past the
+    // end); the speculative pass streams by itself (its prefetches measured 5-20% slower).
     if constexpr (M != mode::speculative) {
 #pragma GCC unroll 8
       for (std::size_t b = 0; b < V::width * U * sizeof(In); b += 64)
