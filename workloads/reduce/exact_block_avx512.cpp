@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <utility>
+#include <vector>
 
 #include "exact_block_levels.hpp"
 #include "tandem/kernels/exact_sum.hpp"
@@ -43,13 +44,7 @@ struct v512 {
   static bool any_magnitude(reg a) {
     return _mm512_test_epi64_mask(_mm512_castpd_si512(a), _mm512_set1_epi64(std::int64_t(abs_mask))) != 0;
   }
-  template <class F>
-  static void spill(reg a, F&& f) {
-    alignas(64) double t[width];
-    _mm512_store_pd(t, a);
-    for (double v : t)
-      if (v != 0) f(v);
-  }
+  static void store(double* p, reg a) { _mm512_storeu_pd(p, a); }
   static ireg izero() { return _mm512_setzero_si512(); }
   static ireg abs_bits(reg x) {
     return _mm512_and_si512(_mm512_castpd_si512(x), _mm512_set1_epi64(std::int64_t(abs_mask)));

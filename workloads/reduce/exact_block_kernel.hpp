@@ -10,13 +10,13 @@
 // 2^h deposits per lane, s cannot leave its binade. A block's plan (b of level 1 from its largest
 // |x|, the level count K from its smallest) makes the last level's grid hold every element's
 // lowest bit, so that level only adds; when four levels do not reach it, the last remainder is
-// tested, and a block with one that is not zero runs again adding those remainders into the
-// exact accumulator one by one. So the result is exact for every input. A block's level sums
+// tested, and a block with one that is not zero runs again keeping those remainders, whose sum
+// is then added the same way (they are exact doubles). So the result is exact for every input. A block's level sums
 // are integers times 2^(b-52), read from s's mantissa bits, and go into the exact accumulator
 // once per block. Blocks are deposited with the previous block's plan while they are scanned
 // (one pass over memory), and again from L1 with their own plan when they leave it.
 //
-// Include it after <array>, <climits>, <cstddef>, <cstdint>, <cstring>, <utility> and
+// Include it after <array>, <climits>, <cstddef>, <cstdint>, <cstring>, <utility>, <vector> and
 // tandem/kernels/exact_sum.hpp, and after the TU's `#pragma GCC target`: the pragma then applies
 // to this file's functions only, never to the shared inline functions of other headers (which
 // the linker may merge across TUs).
@@ -137,8 +137,7 @@ enum class mode : int { plain, careful, speculative };
 // GCC kept them on the stack: 2.4x slower).
 template <class V, int U, int Ks, int Kq, mode M, class In>
 unsigned deposit(const In* x, std::size_t n, const level_plan& ps, const level_plan* pq, level_sums& out_s,
-                 level_sums* out_q, kernels::exact_accumulator& acc_s, kernels::exact_square_accumulator& acc_q,
-                 block_scan* sc) {
+                 level_sums* out_q, block_scan* sc, double* rem) {
   using reg = typename V::reg;
   constexpr bool is_careful = M == mode::careful;
   typename V::ireg mx = V::izero(), mn = V::iones();
@@ -183,7 +182,7 @@ unsigned deposit(const In* x, std::size_t n, const level_plan& ps, const level_p
         step<V, check_s>(s[Ks - 1][u], r);
         if constexpr (check_s) {
           if constexpr (is_careful) {
-            if (V::any_magnitude(r)) V::spill(r, [&](double v) { acc_s.add(v); });
+            V::store(rem + i + std::size_t(u) * V::width, r);
           } else {
             dirty_s = V::bor(dirty_s, r);
           }
@@ -204,8 +203,8 @@ unsigned deposit(const In* x, std::size_t n, const level_plan& ps, const level_p
         }
         if constexpr (check_q) {
           if constexpr (is_careful) {
-            if (V::any_magnitude(r)) V::spill(r, [&](double v) { acc_q.add_term(v); });
-            if (V::any_magnitude(r2)) V::spill(r2, [&](double v) { acc_q.add_term(v); });
+            V::store(rem + n + i + std::size_t(u) * V::width, r);
+            V::store(rem + 2 * n + i + std::size_t(u) * V::width, r2);
           } else {
             dirty_q = V::bor(dirty_q, V::bor(r, r2));
           }
@@ -247,17 +246,15 @@ unsigned deposit(const In* x, std::size_t n, const level_plan& ps, const level_p
 }
 
 using deposit_fn = unsigned (*)(const void*, std::size_t, const level_plan&, const level_plan*, level_sums&,
-                                level_sums*, kernels::exact_accumulator&, kernels::exact_square_accumulator&,
-                                block_scan*);
+                                level_sums*, block_scan*, double*);
 
 template <class V, int U, class In, int Ks, int Kq, mode M>
 unsigned deposit_entry(const void* x, std::size_t n, const level_plan& ps, const level_plan* pq, level_sums& os,
-                       level_sums* oq, kernels::exact_accumulator& as, kernels::exact_square_accumulator& aq,
-                       block_scan* sc) {
+                       level_sums* oq, block_scan* sc, double* rem) {
   if constexpr (Ks == 0 && Kq == 0) {
     return 0;
   } else {
-    return deposit<V, U, Ks, Kq, M>(static_cast<const In*>(x), n, ps, pq, os, oq, as, aq, sc);
+    return deposit<V, U, Ks, Kq, M>(static_cast<const In*>(x), n, ps, pq, os, oq, sc, rem);
   }
 }
 
@@ -366,6 +363,13 @@ bool plan_holds(const block_plan& b, const block_scan& sc, bool want_sq) {
   return !(want_sq && sizeof(In) == sizeof(double) && sc.min_abs_bits < tiny_square_bits);
 }
 
+// Adds a sum of doubles (units of 2^-1074) to a sum of squares (units of 2^-2148).
+inline void add_as_square_terms(kernels::exact_accumulator t, kernels::exact_square_accumulator& q) {
+  t.normalise();
+  constexpr int shift = kernels::exact_square_accumulator::offset - kernels::exact_accumulator::offset;
+  for (int i = 0; i < kernels::exact_accumulator::limbs; ++i) q.add_int(t.limb[i], 32 * i + shift);
+}
+
 // exact_add for one SIMD level: V the traits, U the independent accumulators per level (they
 // hide the add latency: the chain through s is the loop's only dependency).
 template <class V, int U, class In>
@@ -397,7 +401,7 @@ void exact_add_blocks(const In* x, std::size_t n, kernels::exact_accumulator& su
     if (reuse && body != 0) {
       block_scan& sc = spec_sc;
       dirty = speculative_fn[std::size_t((max_levels + 1) * plan.ps.k + plan.pq[0].k)](xb, body, plan.ps, plan.pq, ls, lq,
-                                                                                     sum, acc_q, &sc);
+                                                                                     &sc, nullptr);
       const block_scan tail = scan<V>(xb + body, len - body);
       if (tail.max_abs_bits > sc.max_abs_bits) sc.max_abs_bits = tail.max_abs_bits;
       if (tail.min_abs_bits < sc.min_abs_bits) sc.min_abs_bits = tail.min_abs_bits;
@@ -408,12 +412,23 @@ void exact_add_blocks(const In* x, std::size_t n, kernels::exact_accumulator& su
       reuse = plan.ps.k != 0 && (plan.pq[0].k != 0 || !want_sq);
       ls = level_sums{};
       lq[0] = lq[1] = level_sums{};
-      dirty = plain_fn[std::size_t((max_levels + 1) * plan.ps.k + plan.pq[0].k)](xb, body, plan.ps, plan.pq, ls, lq, sum,
-                                                                             acc_q, nullptr);
+      dirty = plain_fn[std::size_t((max_levels + 1) * plan.ps.k + plan.pq[0].k)](xb, body, plan.ps, plan.pq, ls, lq, nullptr,
+                                                                             nullptr);
     }
     const std::size_t which = std::size_t((max_levels + 1) * plan.ps.k + plan.pq[0].k);
-    // A dirty part is run again, its nonzero remainders added one by one.
-    if (dirty != 0) careful_fn[which](xb, body, plan.ps, plan.pq, ls, lq, sum, acc_q, nullptr);
+    // A dirty part is run again keeping its last remainders, which are exact doubles far smaller
+    // than the block's: their sum is added exactly the same way, with plans of their own.
+    if (dirty != 0) {
+      std::vector<double> rem(3 * body, 0.0);
+      careful_fn[which](xb, body, plan.ps, plan.pq, ls, lq, nullptr, rem.data());
+      if (plan.ps.k == max_levels) exact_add_blocks<V, U>(rem.data(), body, sum, nullptr);
+      if (plan.pq[0].k == max_levels) {
+        kernels::exact_accumulator t;
+        t.clear();
+        exact_add_blocks<V, U>(rem.data() + body, 2 * body, t, nullptr);
+        add_as_square_terms(t, acc_q);
+      }
+    }
     const bool fast_sum = plan.ps.k != 0, fast_sq = plan.pq[0].k != 0;
     if (fast_sum) flush(plan.ps, ls, sum);
     if (fast_sq) {
