@@ -9,6 +9,7 @@
 //   exact_sum/<level>     exact_add, sum only
 //   exact_sum_sq/<level>  exact_add with the squares (var / std)
 //   ..._f32               the same on 10^8 floats
+//   ..._wide              exponents spread over 2^-40 .. 2^40 instead of N(0, 1)
 // GB/s are bytes of input read per second.
 #include <benchmark/benchmark.h>
 #include <immintrin.h>
@@ -26,6 +27,21 @@
 namespace {
 
 std::size_t g_n = 100'000'000;
+
+// Doubles whose exponents spread uniformly over 2^-40 .. 2^40 (random signs and mantissas):
+// every block needs three or four levels and its remainders tested.
+const std::vector<double>& wide_data() {
+  static const std::vector<double> x = [] {
+    std::vector<double> v(g_n);
+    std::mt19937_64 g(7);
+    for (auto& e : v) {
+      const std::uint64_t bits = (g() & ((std::uint64_t{1} << 52) - 1)) | ((983 + g() % 81) << 52) | (g() & (std::uint64_t{1} << 63));
+      std::memcpy(&e, &bits, 8);
+    }
+    return v;
+  }();
+  return x;
+}
 
 template <class T>
 const std::vector<T>& data() {
@@ -147,12 +163,15 @@ void BM_compensated_f32_avx512(benchmark::State& st) {
 }
 
 template <class T>
-void exact_case(benchmark::State& st, tandem::exact_simd level, bool squares) {
+void exact_case(benchmark::State& st, tandem::exact_simd level, bool squares, bool wide = false) {
   if (tandem::exact_simd_force(level) != level) {
     st.SkipWithError("this CPU lacks the level");
     return;
   }
-  const auto& x = data<T>();
+  const std::vector<T>* xp = nullptr;
+  if constexpr (sizeof(T) == 8) xp = wide ? &wide_data() : &data<T>();
+  else xp = &data<T>();
+  const auto& x = *xp;
   tandem::kernels::exact_accumulator s;
   tandem::kernels::exact_square_accumulator q;
   for (auto _ : st) {
@@ -191,6 +210,8 @@ int main(int argc, char** argv) {
   reg("compensated_f32/avx512", BM_compensated_f32_avx512);
   reg("exact_sum_f32/avx512", [](benchmark::State& s) { exact_case<float>(s, exact_simd::avx512, false); });
   reg("exact_sum_sq_f32/avx512", [](benchmark::State& s) { exact_case<float>(s, exact_simd::avx512, true); });
+  reg("exact_sum_wide/avx512", [](benchmark::State& s) { exact_case<double>(s, exact_simd::avx512, false, true); });
+  reg("exact_sum_sq_wide/avx512", [](benchmark::State& s) { exact_case<double>(s, exact_simd::avx512, true, true); });
   reg("exact_sum/scalar", [](benchmark::State& s) { exact_case<double>(s, exact_simd::scalar, false); });
   benchmark::Initialize(&argc, argv);
   std::printf("n = %zu, one thread; best SIMD level here: %s\n", g_n,

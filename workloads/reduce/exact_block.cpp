@@ -1,6 +1,7 @@
 // exact_add: the per-block fast path at the SIMD level in use, the scalar level, and the
 // element-by-element reference path.
 #include <array>
+#include <climits>
 #include <atomic>
 #include <cmath>
 #include <cstddef>
@@ -9,6 +10,7 @@
 #include <cstring>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "exact_block_levels.hpp"
 #include "tandem/errors.hpp"
@@ -43,10 +45,7 @@ struct vscalar {
     return d;
   }
   static bool any_magnitude(reg a) { return (kernels::exact_bits_of(a) & abs_mask) != 0; }
-  template <class F>
-  static void spill(reg a, F&& f) {
-    if (a != 0) f(a);
-  }
+  static void store(double* p, reg a) { *p = a; }
   static ireg izero() { return 0; }
   static ireg abs_bits(reg x) { return kernels::exact_bits_of(x) & abs_mask; }
   static ireg imax(ireg a, ireg b) { return a > b ? a : b; }

@@ -3,10 +3,12 @@
 #include <immintrin.h>
 
 #include <array>
+#include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <utility>
+#include <vector>
 
 #include "exact_block_levels.hpp"
 #include "tandem/kernels/exact_sum.hpp"
@@ -35,13 +37,7 @@ struct v256 {
   static bool any_magnitude(reg a) {
     return !_mm256_testz_si256(_mm256_castpd_si256(a), _mm256_set1_epi64x(std::int64_t(abs_mask)));
   }
-  template <class F>
-  static void spill(reg a, F&& f) {
-    alignas(32) double t[width];
-    _mm256_store_pd(t, a);
-    for (double v : t)
-      if (v != 0) f(v);
-  }
+  static void store(double* p, reg a) { _mm256_storeu_pd(p, a); }
   static ireg izero() { return _mm256_setzero_si256(); }
   static ireg abs_bits(reg x) {
     return _mm256_and_si256(_mm256_castpd_si256(x), _mm256_set1_epi64x(std::int64_t(abs_mask)));

@@ -6,26 +6,31 @@
 // Method (error-free extraction, as in ReproBLAS; workloads/reduce/EXACT.md has the proof):
 // a level is a running double s that starts at S = 1.5 * 2^b. While s stays in [2^b, 2^(b+1)),
 // s + r rounds r to a multiple of 2^(b-52); t = (s + r) - s is that rounded part, exactly, and
-// r - t the exact remainder, passed to the next level whose b is W = 51 - h bits lower. With at
-// most 2^h deposits per lane, s cannot leave its binade. After K levels a remainder that is not
-// zero marks the block dirty: it is run again adding such remainders into the exact accumulator
-// one by one, so the result is exact for every input. A block's level sums are integers times
-// 2^(b-52), read from s's mantissa bits, and go into the exact accumulator once per block.
-// Include it after <array>, <cstddef>, <cstdint>, <cstring>, <utility> and tandem/kernels/exact_sum.hpp, and after
-// the TU's `#pragma GCC target`: the pragma then applies to this file's functions only, never to
-// the shared inline functions of other headers (which the linker may merge across TUs).
+// r - t the exact remainder, passed to the next level whose b is 51 - h bits lower. With at most
+// 2^h deposits per lane, s cannot leave its binade. A block's plan (b of level 1 from its largest
+// |x|, the level count K from its smallest) makes the last level's grid hold every element's
+// lowest bit, so that level only adds; when four levels do not reach it, the last remainder is
+// tested, and a block with one that is not zero runs again keeping those remainders, whose sum
+// is then added the same way (they are exact doubles). So the result is exact for every input. A block's level sums
+// are integers times 2^(b-52), read from s's mantissa bits, and go into the exact accumulator
+// once per block. Blocks are deposited with the previous block's plan while they are scanned
+// (one pass over memory), and again from L1 with their own plan when they leave it.
+//
+// Include it after <array>, <climits>, <cstddef>, <cstdint>, <cstring>, <utility>, <vector> and
+// tandem/kernels/exact_sum.hpp, and after the TU's `#pragma GCC target`: the pragma then applies
+// to this file's functions only, never to the shared inline functions of other headers (which
+// the linker may merge across TUs).
 #pragma once
 
 namespace tandem::exact_detail {
 namespace {
 
-// Elements per block: 16 KiB of doubles, well inside L1 (48 KiB on Zen 5), so the deposit pass
-// reads what the scan pass just brought in.
+// Elements per block: 16 KiB of doubles, well inside L1 (48 KiB on Zen 5), so a block that
+// leaves the speculated plan is run again from L1.
 constexpr std::size_t block = 2048;
 // At most four levels. Level 1 takes the top 51 - h - 2 bits below the block's largest exponent,
 // each further level 51 - h more (h = 6 on AVX-512: 44 + 45 + 45 + 45 bits). A sum of N(0, 1)
-// doubles needs 2 per block; their squares (106-bit products, ~130 bits from the largest square
-// to the lowest bit of the smallest) need 4.
+// doubles needs 2 per block; their squares' p and e streams 2 or 3 each.
 constexpr int max_levels = 4;
 constexpr std::uint64_t frac_mask = (std::uint64_t{1} << 52) - 1;
 constexpr std::uint64_t abs_mask = ~(std::uint64_t{1} << 63);
@@ -131,9 +136,8 @@ enum class mode : int { plain, careful, speculative };
 // The loops over levels and accumulators are unrolled so that s and q live in registers (rolled,
 // GCC kept them on the stack: 2.4x slower).
 template <class V, int U, int Ks, int Kq, mode M, class In>
-unsigned deposit(const In* x, std::size_t n, const level_plan& ps, const level_plan& pq, level_sums& out_s,
-                 level_sums& out_q, kernels::exact_accumulator& acc_s, kernels::exact_square_accumulator& acc_q,
-                 block_scan* sc) {
+unsigned deposit(const In* x, std::size_t n, const level_plan& ps, const level_plan* pq, level_sums& out_s,
+                 level_sums* out_q, block_scan* sc, double* rem) {
   using reg = typename V::reg;
   constexpr bool is_careful = M == mode::careful;
   typename V::ireg mx = V::izero(), mn = V::iones();
@@ -141,21 +145,23 @@ unsigned deposit(const In* x, std::size_t n, const level_plan& ps, const level_p
   constexpr bool check_s = Ks == max_levels, check_q = Kq == max_levels;
   constexpr int ls = Sum ? Ks : 1, lq = Sq ? Kq : 1;
   constexpr bool with_error = Sq && sizeof(In) == sizeof(double);  // float squares are exact doubles
-  // e (|e| <= ulp(p)/2, below level 1's grid) starts at level 2, or 1 when that is the only one.
-  constexpr int e_first = lq > 1 ? 1 : 0;
-  reg s[ls][U], q[lq][U];
+  // p into pq[0]'s levels, e into pq[1]'s (e's own, 53 bits lower: |e| <= ulp(p)/2).
+  constexpr int le = with_error ? lq : 1;
+  reg s[ls][U], q[lq][U], qe[le][U];
 #pragma GCC unroll 8
   for (int u = 0; u < U; ++u) {
 #pragma GCC unroll 8
     for (int k = 0; k < ls; ++k) s[k][u] = V::set1(ps.s0[k]);
 #pragma GCC unroll 8
-    for (int k = 0; k < lq; ++k) q[k][u] = V::set1(pq.s0[k]);
+    for (int k = 0; k < lq; ++k) q[k][u] = V::set1(pq[0].s0[k]);
+#pragma GCC unroll 8
+    for (int k = 0; k < le; ++k) qe[k][u] = V::set1(pq[1].s0[k]);
   }
   reg dirty_s = V::zero(), dirty_q = V::zero();
   for (std::size_t i = 0; i < n; i += V::width * U) {
-    // The next block, one cache line per 64 bytes deposited: the memory keeps streaming while
-    // this block is computed from L1 instead of idling until the next scan (prefetches never
-    // fault past the end). Measured at 10^8 doubles: 1.66x -> see EXACT.md for the figures.
+    // A pass from L1 (after a scan, or a rerun) prefetches the next block, one cache line per 64
+    // bytes deposited, so the memory keeps streaming meanwhile (prefetches never fault past the
+    // end); the speculative pass streams by itself (its prefetches measured 5-20% slower).
     if constexpr (M != mode::speculative) {
 #pragma GCC unroll 8
       for (std::size_t b = 0; b < V::width * U * sizeof(In); b += 64)
@@ -176,7 +182,7 @@ unsigned deposit(const In* x, std::size_t n, const level_plan& ps, const level_p
         step<V, check_s>(s[Ks - 1][u], r);
         if constexpr (check_s) {
           if constexpr (is_careful) {
-            if (V::any_magnitude(r)) V::spill(r, [&](double v) { acc_s.add(v); });
+            V::store(rem + i + std::size_t(u) * V::width, r);
           } else {
             dirty_s = V::bor(dirty_s, r);
           }
@@ -192,13 +198,13 @@ unsigned deposit(const In* x, std::size_t n, const level_plan& ps, const level_p
         if constexpr (with_error) {
           r2 = V::fms(xv, xv, p);
 #pragma GCC unroll 8
-          for (int k = e_first; k < Kq - 1; ++k) step<V, true>(q[k][u], r2);
-          step<V, check_q>(q[Kq - 1][u], r2);
+          for (int k = 0; k < Kq - 1; ++k) step<V, true>(qe[k][u], r2);
+          step<V, check_q>(qe[Kq - 1][u], r2);
         }
         if constexpr (check_q) {
           if constexpr (is_careful) {
-            if (V::any_magnitude(r)) V::spill(r, [&](double v) { acc_q.add_term(v); });
-            if (V::any_magnitude(r2)) V::spill(r2, [&](double v) { acc_q.add_term(v); });
+            V::store(rem + n + i + std::size_t(u) * V::width, r);
+            V::store(rem + 2 * n + i + std::size_t(u) * V::width, r2);
           } else {
             dirty_q = V::bor(dirty_q, V::bor(r, r2));
           }
@@ -227,24 +233,28 @@ unsigned deposit(const In* x, std::size_t n, const level_plan& ps, const level_p
       typename V::ireg t = V::izero();
 #pragma GCC unroll 8
       for (int u = 0; u < U; ++u) t = V::iadd(t, V::level_int(q[k][u]));
-      out_q.lev[k] = V::hsum(t);
+      out_q[0].lev[k] = V::hsum(t);
+      if constexpr (with_error) {
+        typename V::ireg te = V::izero();
+#pragma GCC unroll 8
+        for (int u = 0; u < U; ++u) te = V::iadd(te, V::level_int(qe[k][u]));
+        out_q[1].lev[k] = V::hsum(te);
+      }
     }
   }
   return dirty;
 }
 
-using deposit_fn = unsigned (*)(const void*, std::size_t, const level_plan&, const level_plan&, level_sums&,
-                                level_sums&, kernels::exact_accumulator&, kernels::exact_square_accumulator&,
-                                block_scan*);
+using deposit_fn = unsigned (*)(const void*, std::size_t, const level_plan&, const level_plan*, level_sums&,
+                                level_sums*, block_scan*, double*);
 
 template <class V, int U, class In, int Ks, int Kq, mode M>
-unsigned deposit_entry(const void* x, std::size_t n, const level_plan& ps, const level_plan& pq, level_sums& os,
-                       level_sums& oq, kernels::exact_accumulator& as, kernels::exact_square_accumulator& aq,
-                       block_scan* sc) {
+unsigned deposit_entry(const void* x, std::size_t n, const level_plan& ps, const level_plan* pq, level_sums& os,
+                       level_sums* oq, block_scan* sc, double* rem) {
   if constexpr (Ks == 0 && Kq == 0) {
     return 0;
   } else {
-    return deposit<V, U, Ks, Kq, M>(static_cast<const In*>(x), n, ps, pq, os, oq, as, aq, sc);
+    return deposit<V, U, Ks, Kq, M>(static_cast<const In*>(x), n, ps, pq, os, oq, sc, rem);
   }
 }
 
@@ -255,8 +265,7 @@ constexpr std::array<deposit_fn, sizeof...(I)> deposit_table(std::index_sequence
   return {&deposit_entry<V, U, In, int(I) / m, int(I) % m, M>...};
 }
 
-// log2 of the deposits one lane's level receives in a full block (squares: twice, p's remainder
-// and e).
+// log2 of the deposits one lane's level receives in a full block.
 template <class V, int U>
 constexpr int headroom_bits() {
   int h = 0;
@@ -279,13 +288,35 @@ inline int exponent_bound(std::uint64_t max_abs_bits) {
 
 // Everything decided about a block from its scan.
 struct block_plan {
-  level_plan ps, pq;
+  level_plan ps, pq[2];  // the sum; the squares' p = fl(x*x) and (double input) e = x*x - p
   bool slow_sum, slow_sq;  // element by element (NaN, infinities, beyond the fast path's range)
-  int e, lowest;           // the bounds the plan was made for
+  int e;                   // the bound on |x| the plan was made for
+  // The smallest lowest bit of x each part's levels hold exactly (its last grid; for the
+  // squares in x's terms); INT_MIN where the last level is checked or the part is not run.
+  int need_sum, need_sq;
 };
 
+// The lowest bit of x (ulp exponent) that a level plan's last grid holds: for the sum, x's own;
+// for the squares, the x whose p (lowest bit 2 u + 52) and e (2 u) both lie on their grids.
+inline int need_of(const level_plan& p) {
+  return p.k == 0 || p.k == max_levels ? INT_MIN : p.b[p.k - 1] - 52;
+}
+inline int need_of_squares(const level_plan* p, bool with_error) {
+  if (p[0].k == 0 || p[0].k == max_levels) return INT_MIN;
+  const int g0 = p[0].b[p[0].k - 1] - 52;
+  int u = with_error ? g0 - 52 : g0;  // smallest u with 2u + 52 >= g0 (float: 2u >= g0)
+  u = (u + 1) >> 1;                   // ceil(u / 2), u of either sign
+  if (with_error) {
+    const int g1 = p[1].b[p[1].k - 1] - 52;
+    const int u1 = (g1 + 1) >> 1;
+    u = u1 > u ? u1 : u;
+  }
+  return u;
+}
+
 // The plan for a block with these bounds; `In` float or double. The slack (one bit above the
-// largest, eight below the smallest) lets the next blocks of similar data reuse it.
+// largest; below the smallest, eight bits for the sum and two for the squares, where each bit of
+// x costs two and a fourth level costs 20%) lets the next blocks of similar data reuse it.
 template <class In>
 block_plan make_plan(const block_scan& sc, bool want_sq, int h_sum, int h_sq, bool slack) {
   block_plan b{};
@@ -297,16 +328,26 @@ block_plan make_plan(const block_scan& sc, bool want_sq, int h_sum, int h_sq, bo
   b.e = exponent_bound(sc.max_abs_bits) + (slack ? 1 : 0);
   // Float elements, widened, have zeros in the last 29 bits of their mantissa (a float
   // subnormal's true lowest bit, 2^-149, lies above this bound too).
-  b.lowest = ulp_exponent(sc.min_abs_bits) + (sizeof(In) == sizeof(float) ? 29 : 0) - (slack ? 8 : 0);
+  const int lowest = ulp_exponent(sc.min_abs_bits) + (sizeof(In) == sizeof(float) ? 29 : 0);
+  const int lowest_s = lowest - (slack ? 8 : 0), lowest_q = lowest - (slack ? 2 : 0);
   // Level 1's S = 1.5 * 2^(e + h + 2) must be finite.
   b.slow_sum = b.e + h_sum + 2 > 1023;
   // p <= 2^(2e) must leave level 1 finite too; tiny x have no exact fma error.
   b.slow_sq = want_sq && ((sizeof(In) == sizeof(double) && sc.min_abs_bits < tiny_square_bits) ||
                           2 * b.e + h_sq + 2 > 1023);
-  b.ps = plan_levels(b.e, h_sum, b.lowest);
-  b.pq = plan_levels(2 * b.e, h_sq, 2 * b.lowest);
+  b.ps = plan_levels(b.e, h_sum, lowest_s);
+  // p's lowest bit: its ulp, at least 2^(2 ex - 52) for x's exponent ex (ulp(x) = 2^(ex - 52));
+  // e's: ulp(x)^2. Float squares are exact: p only, lowest ulp(x)^2. Each stream takes one
+  // deposit per element and level, as the sum does; both get the larger level count.
+  const bool with_error = sizeof(In) == sizeof(double);
+  b.pq[0] = plan_levels(2 * b.e, h_sq, 2 * lowest_q + (with_error ? 52 : 0));
+  b.pq[1] = plan_levels(2 * b.e - 53, h_sq, 2 * lowest_q);
+  if (with_error && b.pq[1].k > b.pq[0].k) b.pq[0].k = b.pq[1].k;
+  b.pq[1].k = with_error ? b.pq[0].k : 0;
   if (b.slow_sum) b.ps.k = 0;
-  if (!want_sq || b.slow_sq) b.pq.k = 0;
+  if (!want_sq || b.slow_sq) b.pq[0].k = b.pq[1].k = 0;
+  b.need_sum = need_of(b.ps);
+  b.need_sq = need_of_squares(b.pq, with_error);
   return b;
 }
 
@@ -317,8 +358,16 @@ bool plan_holds(const block_plan& b, const block_scan& sc, bool want_sq) {
   if (sc.max_abs_bits >= inf_bits) return false;
   if (sc.max_abs_bits == 0) return true;
   if (exponent_bound(sc.max_abs_bits) > b.e) return false;
-  if (ulp_exponent(sc.min_abs_bits) + (sizeof(In) == sizeof(float) ? 29 : 0) < b.lowest) return false;
+  const int lowest = ulp_exponent(sc.min_abs_bits) + (sizeof(In) == sizeof(float) ? 29 : 0);
+  if (lowest < b.need_sum || lowest < b.need_sq) return false;
   return !(want_sq && sizeof(In) == sizeof(double) && sc.min_abs_bits < tiny_square_bits);
+}
+
+// Adds a sum of doubles (units of 2^-1074) to a sum of squares (units of 2^-2148).
+inline void add_as_square_terms(kernels::exact_accumulator t, kernels::exact_square_accumulator& q) {
+  t.normalise();
+  constexpr int shift = kernels::exact_square_accumulator::offset - kernels::exact_accumulator::offset;
+  for (int i = 0; i < kernels::exact_accumulator::limbs; ++i) q.add_int(t.limb[i], 32 * i + shift);
 }
 
 // exact_add for one SIMD level: V the traits, U the independent accumulators per level (they
@@ -326,7 +375,7 @@ bool plan_holds(const block_plan& b, const block_scan& sc, bool want_sq) {
 template <class V, int U, class In>
 void exact_add_blocks(const In* x, std::size_t n, kernels::exact_accumulator& sum, kernels::exact_square_accumulator* sq) {
   constexpr int h_sum = headroom_bits<V, U>();
-  constexpr int h_sq = h_sum + 1;
+  constexpr int h_sq = h_sum;  // p and e have levels of their own: one deposit each per element
   constexpr std::size_t step = V::width * U;
   constexpr auto pairs = std::make_index_sequence<(max_levels + 1) * (max_levels + 1)>{};
   static constexpr auto plain_fn = deposit_table<V, U, In, mode::plain>(pairs);
@@ -337,17 +386,22 @@ void exact_add_blocks(const In* x, std::size_t n, kernels::exact_accumulator& su
   kernels::exact_square_accumulator& acc_q = want_sq ? *sq : dummy_q;
   block_plan plan{};
   bool reuse = false;  // plan came from earlier blocks, all on the fast path
+  // A plan that holds is kept, so one made from an unusually small minimum would cost a level
+  // on every later block: every `refresh` blocks it is remade from the latest block's scan.
+  constexpr unsigned refresh = 8;
+  unsigned held_blocks = 0;
+  block_scan spec_sc{};
   for (std::size_t at = 0; at < n; at += block) {
     const std::size_t len = n - at < block ? n - at : block;
     const In* xb = x + at;
     const std::size_t body = len - len % step;
-    level_sums ls{}, lq{};
+    level_sums ls{}, lq[2]{};
     unsigned dirty = 0;
     bool held = false;
     if (reuse && body != 0) {
-      block_scan sc;
-      dirty = speculative_fn[std::size_t((max_levels + 1) * plan.ps.k + plan.pq.k)](xb, body, plan.ps, plan.pq, ls, lq,
-                                                                                     sum, acc_q, &sc);
+      block_scan& sc = spec_sc;
+      dirty = speculative_fn[std::size_t((max_levels + 1) * plan.ps.k + plan.pq[0].k)](xb, body, plan.ps, plan.pq, ls, lq,
+                                                                                     &sc, nullptr);
       const block_scan tail = scan<V>(xb + body, len - body);
       if (tail.max_abs_bits > sc.max_abs_bits) sc.max_abs_bits = tail.max_abs_bits;
       if (tail.min_abs_bits < sc.min_abs_bits) sc.min_abs_bits = tail.min_abs_bits;
@@ -355,18 +409,32 @@ void exact_add_blocks(const In* x, std::size_t n, kernels::exact_accumulator& su
     }
     if (!held) {
       plan = make_plan<In>(scan<V>(xb, len), want_sq, h_sum, h_sq, true);
-      reuse = plan.ps.k != 0 && (plan.pq.k != 0 || !want_sq);
+      reuse = plan.ps.k != 0 && (plan.pq[0].k != 0 || !want_sq);
       ls = level_sums{};
-      lq = level_sums{};
-      dirty = plain_fn[std::size_t((max_levels + 1) * plan.ps.k + plan.pq.k)](xb, body, plan.ps, plan.pq, ls, lq, sum,
-                                                                             acc_q, nullptr);
+      lq[0] = lq[1] = level_sums{};
+      dirty = plain_fn[std::size_t((max_levels + 1) * plan.ps.k + plan.pq[0].k)](xb, body, plan.ps, plan.pq, ls, lq, nullptr,
+                                                                             nullptr);
     }
-    const std::size_t which = std::size_t((max_levels + 1) * plan.ps.k + plan.pq.k);
-    // A dirty part is run again, its nonzero remainders added one by one.
-    if (dirty != 0) careful_fn[which](xb, body, plan.ps, plan.pq, ls, lq, sum, acc_q, nullptr);
-    const bool fast_sum = plan.ps.k != 0, fast_sq = plan.pq.k != 0;
+    const std::size_t which = std::size_t((max_levels + 1) * plan.ps.k + plan.pq[0].k);
+    // A dirty part is run again keeping its last remainders, which are exact doubles far smaller
+    // than the block's: their sum is added exactly the same way, with plans of their own.
+    if (dirty != 0) {
+      std::vector<double> rem(3 * body, 0.0);
+      careful_fn[which](xb, body, plan.ps, plan.pq, ls, lq, nullptr, rem.data());
+      if (plan.ps.k == max_levels) exact_add_blocks<V, U>(rem.data(), body, sum, nullptr);
+      if (plan.pq[0].k == max_levels) {
+        kernels::exact_accumulator t;
+        t.clear();
+        exact_add_blocks<V, U>(rem.data() + body, 2 * body, t, nullptr);
+        add_as_square_terms(t, acc_q);
+      }
+    }
+    const bool fast_sum = plan.ps.k != 0, fast_sq = plan.pq[0].k != 0;
     if (fast_sum) flush(plan.ps, ls, sum);
-    if (fast_sq) flush(plan.pq, lq, acc_q);
+    if (fast_sq) {
+      flush(plan.pq[0], lq[0], acc_q);
+      flush(plan.pq[1], lq[1], acc_q);  // k = 0 for float input: nothing
+    }
     // The tail shorter than one step goes element by element.
     for (std::size_t i = body; i < len; ++i) {
       if (fast_sum) sum.add(double(xb[i]));
@@ -376,6 +444,10 @@ void exact_add_blocks(const In* x, std::size_t n, kernels::exact_accumulator& su
       for (std::size_t i = 0; i < len; ++i) sum.add(double(xb[i]));
     if (want_sq && plan.slow_sq)
       for (std::size_t i = 0; i < len; ++i) acc_q.add_square(double(xb[i]));
+    if (held && ++held_blocks % refresh == 0) {
+      const block_plan fresh = make_plan<In>(spec_sc, want_sq, h_sum, h_sq, true);
+      if (fresh.ps.k != 0 && (fresh.pq[0].k != 0 || !want_sq)) plan = fresh;
+    }
   }
 }
 
