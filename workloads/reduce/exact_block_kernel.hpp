@@ -3,7 +3,7 @@
 // its own target flags. Everything here has internal linkage (an unnamed namespace), so the
 // linker can never hand one level's instructions to another.
 //
-// Method (error-free extraction, as in ReproBLAS; workloads/reduce/EXACT.md has the proof):
+// Method (error-free extraction, as in ReproBLAS; workloads/reduce/README.md, "--exact" has the proof):
 // a level is a running double s that starts at S = 1.5 * 2^b. While s stays in [2^b, 2^(b+1)),
 // s + r rounds r to a multiple of 2^(b-52); t = (s + r) - s is that rounded part, exactly, and
 // r - t the exact remainder, passed to the next level whose b is 51 - h bits lower. With at most
@@ -47,7 +47,7 @@ struct block_scan {
 };
 
 // b for each level, from the block's bound |x| <= 2^e and the headroom h (log2 of the deposits
-// per lane and level). Level 1 needs b >= e + h + 2 (proof in EXACT.md); below 2^-1022, s would be
+// per lane and level). Level 1 needs b >= e + h + 2 (proof in README.md, "--exact"); below 2^-1022, s would be
 // subnormal, but b = -1022 already has ulp 2^-1074, the grid of every double, so it clamps there.
 struct level_plan {
   int b[max_levels];

@@ -5,7 +5,7 @@
 // count), and each chunk's partial is the line-fragment monoid of tandem/kernels/count_matches.hpp,
 // so lines cut by chunks, one line longer than every chunk, a last line without a newline, CRLF
 // ('\r' is part of the line, as grep sees it) and overlapping occurrences all count exactly as grep
-// counts them. See workloads/reduce/COUNT_MATCHES.md.
+// counts them. See workloads/reduce/README.md ("count-matches").
 #pragma once
 
 #include <cstddef>

@@ -47,7 +47,7 @@ struct exact_moments {
 };
 
 // Adds x[0..n) to `sum` and, when sq is not null, their squares to *sq; exactly. The fast path
-// runs per block of 2048 elements in L1 (see workloads/reduce/EXACT.md); blocks holding NaN,
+// runs per block of 2048 elements in L1 (see workloads/reduce/README.md, "--exact"); blocks holding NaN,
 // infinities or values beyond its range take the element-by-element path. Thread-safe (no state
 // but the arguments); uses the SIMD level exact_simd_active() reports.
 void exact_add(const double* x, std::size_t n, kernels::exact_accumulator& sum, kernels::exact_square_accumulator* sq);
