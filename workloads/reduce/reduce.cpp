@@ -17,6 +17,7 @@
 #include "tandem/io/npy.hpp"
 #include "tandem/job.hpp"
 #include "tandem/shared_buffer.hpp"
+#include "tandem/workloads/exact_reduce.hpp"
 
 namespace tandem {
 
@@ -166,6 +167,9 @@ bool is_npy(std::span<const std::byte> f) {
 class reduce_workload final : public workload_of<reduce_result> {
  public:
   explicit reduce_workload(const reduce_options& o) : o_(o) {
+    // A bad TANDEM_REDUCE_SIMD stops here, before any work, with one line.
+    detail::reduce_simd_level();
+    exact_simd_check_environment();
     if (o.input.empty()) {
       if (o.n > reduce_max_generated)
         throw usage_error("reduce: --n must be at most 2^34 = 17179869184 (got " + std::to_string(o.n) + ")");
