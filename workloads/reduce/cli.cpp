@@ -26,7 +26,7 @@ workload_factory add_flags(CLI::App& cmd) {
   cmd.add_option("--dtype", s->dtype, "f32 or f64: of the generated array, or of a raw --input file")
       ->check(non_empty())
       ->capture_default_str();
-  cmd.add_option("-n,--n", s->o.n, "Generated elements when there is no --input (at most 2^34)")
+  cmd.add_option("-n,--n", s->o.n, "Generated elements when there is no --input (at most 2^34, and held in memory: at most 3/4 of it)")
       ->check(whole_number(0, reduce_max_generated))
       ->capture_default_str();
   cmd.add_option("--dist", s->dist, "Distribution of the generated array: uniform [0, 1) or normal")

@@ -1,5 +1,7 @@
 #include "tandem/workloads/reduce.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -173,6 +175,15 @@ class reduce_workload final : public workload_of<reduce_result> {
     if (o.input.empty()) {
       if (o.n > reduce_max_generated)
         throw usage_error("reduce: --n must be at most 2^34 = 17179869184 (got " + std::to_string(o.n) + ")");
+      // A generated array is held in memory: refuse one that would not fit, before touching it.
+      const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+      const double physical = pages > 0 && page > 0 ? double(pages) * double(page) : 0;
+      const double bytes = double(o.n) * double(item_size(o.dtype));
+      if (physical > 0 && bytes > physical * 0.75)
+        throw usage_error("reduce: a generated array of " + std::to_string(o.n) + " " +
+                          std::string(to_string(o.dtype)) + " values needs " + std::to_string(std::uint64_t(bytes / 1e9)) +
+                          " GB, more than 3/4 of this machine's " + std::to_string(std::uint64_t(physical / 1e9)) +
+                          " GB of memory; reduce a file with --input instead (it is read in chunks)");
       in_ = {nullptr, o.n, o.dtype};
       return;
     }

@@ -420,6 +420,9 @@ TEST(reduce_inputs, malformed_files_are_one_line_usage_errors) {
   o.input.clear();
   o.n = reduce_max_generated + 1;
   EXPECT_THROW(make_reduce_workload(o), usage_error);
+  // 2^34 doubles (128 GiB) exceed 3/4 of any machine these tests run on: refused before any memory.
+  o.n = reduce_max_generated;
+  expect_usage("", "more than 3/4");
 }
 
 TEST(reduce_inputs, generated_arrays_are_the_same_on_every_backend) {
