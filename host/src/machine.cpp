@@ -1,6 +1,7 @@
 #include "tandem/machine.hpp"
 
 #include <sys/utsname.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -206,6 +207,11 @@ void print_machine(std::ostream& out, const machine_info& m) {
       << "        CUDA: " << (m.build.cuda ? "on (" + m.build.cuda_compiler + ", architectures " + m.build.cuda_architectures + ")" : "off")
       << "\n        BLAS: " << (m.build.blas ? m.build.blas_name : "none") << "\n"
       << "        MPI:  " << (m.build.mpi ? "on" : "off") << "\n";
+}
+
+std::uint64_t physical_memory_bytes() noexcept {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? std::uint64_t(pages) * std::uint64_t(page) : 0;
 }
 
 }  // namespace tandem

@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "tandem/env.hpp"
+#include "tandem/machine.hpp"
 
 namespace tandem {
 
@@ -43,7 +44,7 @@ struct arena_state {
   std::map<std::size_t, std::size_t> free_ranges;  // offset -> length, coalesced
 
   arena_state() {
-    std::size_t bytes = std::size_t(sysconf(_SC_PHYS_PAGES)) * std::size_t(sysconf(_SC_PAGESIZE));
+    std::size_t bytes = physical_memory_bytes();
     if (const auto env = env_bytes("TANDEM_SHARED_ARENA_BYTES", shared_arena::min_bytes, shared_arena::max_bytes))
       bytes = *env;
     capacity = round_up(bytes);

@@ -2,8 +2,6 @@
 // place; the fold sums the tiles' squares in the job's fixed order.
 #include "tandem/workloads/gemm.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -11,6 +9,7 @@
 
 #include "gemm_blas.hpp"
 #include "tandem/errors.hpp"
+#include "tandem/machine.hpp"
 
 namespace tandem {
 
@@ -32,9 +31,8 @@ gemm_dtype parse_gemm_dtype(const std::string& s) {
 }
 
 std::uint64_t gemm_memory_limit() {
-  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-  const std::uint64_t physical = pages > 0 && page > 0 ? std::uint64_t(pages) * std::uint64_t(page) : std::uint64_t{1} << 32;
-  return physical / 4 * 3;
+  const std::uint64_t physical = physical_memory_bytes();
+  return (physical > 0 ? physical : std::uint64_t{1} << 32) / 4 * 3;
 }
 
 std::uint64_t gemm_default_tile(std::uint64_t m, std::uint64_t n) {

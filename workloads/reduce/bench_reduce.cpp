@@ -111,7 +111,9 @@ void run_op(benchmark::State& state, const char* backend, reduce_op op, reduce_d
   state.SetLabel(std::string(detail::reduce_simd_level()));
 }
 
-void gpu_resident(benchmark::State& state, int what) {
+enum class gpu_case { tandem_sum, cub_sum, h2d_copy, streamed_sum };
+
+void gpu_run(benchmark::State& state, gpu_case what) {
 #if TANDEM_WITH_GPU_CODE
   if (!gpu::available()) {
     state.SkipWithError(("no usable GPU: " + gpu::discover().reason).c_str());
@@ -119,36 +121,19 @@ void gpu_resident(benchmark::State& state, int what) {
   }
   const reduce_input& in = data(reduce_dtype::f64);
   auto ctx = gpu::context::open();
-  detail::reduce_gpu engine(*ctx, in, std::uint64_t{1} << 40);
+  // Resident, or (streamed_sum) never resident: streamed from host memory every run.
+  detail::reduce_gpu engine(*ctx, in, what == gpu_case::streamed_sum ? 1 : std::uint64_t{1} << 40);
   const std::size_t chunks = (in.n + reduce_chunk_elements - 1) / reduce_chunk_elements;
   std::vector<kernels::reduce_partial> out(chunks);
   for (auto _ : state) {
-    if (what == 0) engine.partials(kernels::pass_sum, {0, chunks}, out.data());
-    else if (what == 1) benchmark::DoNotOptimize(engine.cub_sum());
-    else engine.copy_in_from_pinned();
+    if (what == gpu_case::cub_sum) benchmark::DoNotOptimize(engine.cub_sum());
+    else if (what == gpu_case::h2d_copy) engine.copy_in_from_pinned();
+    else engine.partials(kernels::pass_sum, {0, chunks}, out.data());
   }
   state.SetBytesProcessed(state.iterations() * bytes_of(in));
   state.SetLabel(ctx->device_name());
 #else
   (void)what;
-  state.SkipWithError("no usable GPU: this build has no GPU code");
-#endif
-}
-
-void gpu_streamed(benchmark::State& state) {
-#if TANDEM_WITH_GPU_CODE
-  if (!gpu::available()) {
-    state.SkipWithError(("no usable GPU: " + gpu::discover().reason).c_str());
-    return;
-  }
-  const reduce_input& in = data(reduce_dtype::f64);
-  auto ctx = gpu::context::open();
-  detail::reduce_gpu engine(*ctx, in, 1);  // never resident: streamed from host memory every run
-  const std::size_t chunks = (in.n + reduce_chunk_elements - 1) / reduce_chunk_elements;
-  std::vector<kernels::reduce_partial> out(chunks);
-  for (auto _ : state) engine.partials(kernels::pass_sum, {0, chunks}, out.data());
-  state.SetBytesProcessed(state.iterations() * bytes_of(in));
-#else
   state.SkipWithError("no usable GPU: this build has no GPU code");
 #endif
 }
@@ -172,9 +157,10 @@ TANDEM_REDUCE_BENCH(threads_exact_var, "threads", var, f64, true)
 
 BENCHMARK(read_pass)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
-void gpu_tandem_sum(benchmark::State& s) { gpu_resident(s, 0); }
-void gpu_cub_sum(benchmark::State& s) { gpu_resident(s, 1); }
-void gpu_h2d_copy(benchmark::State& s) { gpu_resident(s, 2); }
+void gpu_tandem_sum(benchmark::State& s) { gpu_run(s, gpu_case::tandem_sum); }
+void gpu_cub_sum(benchmark::State& s) { gpu_run(s, gpu_case::cub_sum); }
+void gpu_h2d_copy(benchmark::State& s) { gpu_run(s, gpu_case::h2d_copy); }
+void gpu_streamed(benchmark::State& s) { gpu_run(s, gpu_case::streamed_sum); }
 BENCHMARK(gpu_tandem_sum)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(gpu_cub_sum)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(gpu_h2d_copy)->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -34,17 +34,11 @@ struct scan_state {
 
   // A newline ends the open fragment.
   void close() noexcept {
-    if (!r.has_newline) {
-      r.has_newline = 1;
-      r.head = matched;
-    } else if (matched) {
-      ++r.middle;
-    }
+    kernels::close_fragment(r, matched);
     matched = false;
   }
   line_match_partial finish() noexcept {
-    r.tail = matched;
-    if (!r.has_newline) r.head = matched;
+    kernels::finish_fragments(r, matched);
     return r;
   }
   // Bytes [i, len) one at a time (the vector loops' edges).

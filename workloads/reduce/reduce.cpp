@@ -1,7 +1,5 @@
 #include "tandem/workloads/reduce.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -18,6 +16,7 @@
 #include "tandem/io/mapped_file.hpp"
 #include "tandem/io/npy.hpp"
 #include "tandem/job.hpp"
+#include "tandem/machine.hpp"
 #include "tandem/shared_buffer.hpp"
 #include "tandem/workloads/exact_reduce.hpp"
 
@@ -176,8 +175,7 @@ class reduce_workload final : public workload_of<reduce_result> {
       if (o.n > reduce_max_generated)
         throw usage_error("reduce: --n must be at most 2^34 = 17179869184 (got " + std::to_string(o.n) + ")");
       // A generated array is held in memory: refuse one that would not fit, before touching it.
-      const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-      const double physical = pages > 0 && page > 0 ? double(pages) * double(page) : 0;
+      const double physical = double(physical_memory_bytes());
       const double bytes = double(o.n) * double(item_size(o.dtype));
       if (physical > 0 && bytes > physical * 0.75)
         throw usage_error("reduce: a generated array of " + std::to_string(o.n) + " " +

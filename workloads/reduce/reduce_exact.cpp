@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <limits>
-#include <optional>
 
 #include "reduce_gpu.hpp"
 #include "tandem/errors.hpp"
@@ -68,11 +67,6 @@ reduce_values run_exact(run_context& ctx, const reduce_input& in, std::uint32_t 
   j.group_chunks = reduce_group_chunks;
   j.params = {in.data, in.n, in.dtype, squares};
   j.regions = regions;
-  std::optional<reduce_gpu> own;
-  if (ctx.which == backend::gpu && !engine) {
-    if (!ctx.gpu) throw std::logic_error("run_reduce: the gpu backend needs a device context");
-    engine = &own.emplace(*ctx.gpu, in, std::uint64_t{1});
-  }
   exact_moments total;
   total.clear();
   const std::size_t chunks = j.plan.chunks();

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <iosfwd>
 #include <string>
 #include <vector>
@@ -42,6 +43,9 @@ struct machine_info {
 };
 
 machine_info describe_machine();
+// Bytes of physical memory (sysconf), or 0 when the system does not say. The limit on inputs a
+// workload holds in memory (gemm's matrices, reduce's generated arrays) is 3/4 of it.
+std::uint64_t physical_memory_bytes() noexcept;
 build_features this_build();
 nlohmann::json to_json(const machine_info& m);
 void print_machine(std::ostream& out, const machine_info& m);

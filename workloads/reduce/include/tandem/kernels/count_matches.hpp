@@ -39,6 +39,23 @@ struct line_match_partial {
   std::uint8_t tail = 0;  // a match after the last newline
 };
 
+// A newline ends the open fragment (`matched`: whether it held a match): the first one is the
+// head, later ones complete a line inside the piece.
+TANDEM_HD_INLINE void close_fragment(line_match_partial& r, bool matched) {
+  if (!r.has_newline) {
+    r.has_newline = 1;
+    r.head = matched;
+  } else if (matched) {
+    ++r.middle;
+  }
+}
+
+// The piece's end: the open fragment is the tail (and, without any newline, the head too).
+TANDEM_HD_INLINE void finish_fragments(line_match_partial& r, bool matched) {
+  r.tail = matched;
+  if (!r.has_newline) r.head = matched;
+}
+
 // The partial of no bytes: the combine's identity.
 TANDEM_HD_INLINE line_match_partial line_match_identity() { return {}; }
 
@@ -101,17 +118,11 @@ TANDEM_HD_INLINE line_match_partial piece_partial(const unsigned char* text, std
     if (!matched && match_at(text + i, avail - i, pattern, m)) matched = true;
     if (text[i] == '\n') {
       ++r.newlines;
-      if (!r.has_newline) {
-        r.has_newline = 1;
-        r.head = matched;
-      } else if (matched) {
-        ++r.middle;
-      }
+      close_fragment(r, matched);
       matched = false;
     }
   }
-  r.tail = matched;
-  if (!r.has_newline) r.head = matched;
+  finish_fragments(r, matched);
   return r;
 }
 

@@ -128,25 +128,35 @@ struct exact_fixed_accumulator {
   }
 };
 
+// A double taken apart: x = (negative ? -1 : 1) * m * 2^(pos - 1074), m the integer significand
+// (53 bits, fewer for a subnormal) and pos its lowest bit's position, max(field, 1) - 1.
+enum class exact_kind { zero, finite, nan, inf };
+struct exact_parts {
+  exact_kind kind;
+  bool negative;
+  std::uint64_t m;
+  int pos;
+};
+
+TANDEM_HD_INLINE exact_parts exact_parts_of(double x) {
+  const std::uint64_t b = exact_bits_of(x);
+  const int field = int((b >> 52) & 0x7ff);
+  const std::uint64_t frac = b & ((std::uint64_t{1} << 52) - 1);
+  const bool negative = (b >> 63) != 0;
+  if (field == 0x7ff) return {frac != 0 ? exact_kind::nan : exact_kind::inf, negative, 0, 0};
+  if (field == 0 && frac == 0) return {exact_kind::zero, negative, 0, 0};
+  return {exact_kind::finite, negative, field == 0 ? frac : frac | (std::uint64_t{1} << 52), (field == 0 ? 1 : field) - 1};
+}
+
 // Sums of doubles: positions 0 .. 2097 (2^-1074 .. the top bit of DBL_MAX) plus 64 bits of
 // headroom: 2162 bits, 68 limbs.
 struct exact_accumulator : exact_fixed_accumulator<68, 1074> {
   // x exactly; NaN and infinities are counted, not summed.
   TANDEM_HD_INLINE void add(double x) {
-    const std::uint64_t b = exact_bits_of(x);
-    const int field = int((b >> 52) & 0x7ff);
-    const std::uint64_t frac = b & ((std::uint64_t{1} << 52) - 1);
-    const bool negative = (b >> 63) != 0;
-    if (field == 0x7ff) {
-      if (frac != 0) ++nan_count;
-      else if (negative) ++neg_inf_count;
-      else ++pos_inf_count;
-      return;
-    }
-    if (field == 0 && frac == 0) return;
-    // x = m * 2^(e) with e = max(field, 1) - 1075, i.e. at position max(field, 1) - 1.
-    const std::uint64_t m = field == 0 ? frac : frac | (std::uint64_t{1} << 52);
-    add_shifted(m, (field == 0 ? 1 : field) - 1, negative);
+    const exact_parts p = exact_parts_of(x);
+    if (p.kind == exact_kind::nan) ++nan_count;
+    else if (p.kind == exact_kind::inf) ++(p.negative ? neg_inf_count : pos_inf_count);
+    else if (p.kind == exact_kind::finite) add_shifted(p.m, p.pos, p.negative);
   }
   using exact_fixed_accumulator::add;
 };
@@ -156,38 +166,30 @@ struct exact_accumulator : exact_fixed_accumulator<68, 1074> {
 struct exact_square_accumulator : exact_fixed_accumulator<134, 2148> {
   // x*x exactly; NaN is counted as NaN, either infinity as +inf.
   TANDEM_HD_INLINE void add_square(double x) {
-    const std::uint64_t b = exact_bits_of(x);
-    const int field = int((b >> 52) & 0x7ff);
-    const std::uint64_t frac = b & ((std::uint64_t{1} << 52) - 1);
-    if (field == 0x7ff) {
-      if (frac != 0) ++nan_count;
-      else ++pos_inf_count;
-      return;
-    }
-    if (field == 0 && frac == 0) return;
-    const std::uint64_t m = field == 0 ? frac : frac | (std::uint64_t{1} << 52);
+    const exact_parts p = exact_parts_of(x);
+    if (p.kind != exact_kind::finite) return count_special(p);
     std::uint64_t hi, lo;
-    exact_square_53(m, hi, lo);
-    // x^2 = m^2 * 2^(2e): position 2 * (max(field, 1) - 1), the 106-bit m^2 in two parts.
-    const int pos = 2 * ((field == 0 ? 1 : field) - 1);
-    add_shifted(lo, pos, false);
-    if (hi != 0) add_shifted(hi, pos + 64, false);
+    exact_square_53(p.m, hi, lo);
+    // x^2 = m^2 * 2^(2e): position 2 * pos, the 106-bit m^2 in two parts.
+    add_shifted(lo, 2 * p.pos, false);
+    if (hi != 0) add_shifted(hi, 2 * p.pos + 64, false);
   }
   // A double that is itself an exact term of the sum of squares (the block kernels' parts of
   // x*x: p and the fma error e), at its own position; NaN and infinities as in add_square.
   TANDEM_HD_INLINE void add_term(double t) {
-    const std::uint64_t b = exact_bits_of(t);
-    const int field = int((b >> 52) & 0x7ff);
-    const std::uint64_t frac = b & ((std::uint64_t{1} << 52) - 1);
-    if (field == 0x7ff) {
-      if (frac != 0) ++nan_count;
-      else ++pos_inf_count;
-      return;
-    }
-    if (field == 0 && frac == 0) return;
-    const std::uint64_t m = field == 0 ? frac : frac | (std::uint64_t{1} << 52);
-    add_shifted(m, (field == 0 ? 1 : field) - 1 + (offset - 1074), (b >> 63) != 0);
+    const exact_parts p = exact_parts_of(t);
+    if (p.kind != exact_kind::finite) return count_special(p);
+    add_shifted(p.m, p.pos + (offset - 1074), p.negative);
   }
+
+ private:
+  // A square's NaN is NaN, and either infinity squares to +inf; zero adds nothing.
+  TANDEM_HD_INLINE void count_special(const exact_parts& p) {
+    if (p.kind == exact_kind::nan) ++nan_count;
+    else if (p.kind == exact_kind::inf) ++pos_inf_count;
+  }
+
+ public:
   using exact_fixed_accumulator::add;
 };
 
