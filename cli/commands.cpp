@@ -2,10 +2,12 @@
 #include <iostream>
 #include <limits>
 #include <memory>
+#include <sstream>
 
 #include "cli.hpp"
 #include "tandem/backend.hpp"
 #include "tandem/machine.hpp"
+#include "tandem/ranks.hpp"
 
 namespace tandem::cli {
 
@@ -67,6 +69,8 @@ void add_info_command(CLI::App& app) {
   auto json = std::make_shared<bool>(false);
   cmd->add_flag("--json", *json, "Print JSON");
   cmd->callback([json] {
+    ranks::start();
+    if (!ranks::is_root()) return;  // one description of the job's MPI world, from rank 0
     const machine_info m = describe_machine();
     if (*json) std::cout << to_json(m).dump(2) << "\n";
     else print_machine(std::cout, m);
@@ -85,11 +89,20 @@ void add_workload_command(CLI::App& app, const workload_command& w) {
   add_common_flags(*cmd, *flags, "auto");
   workload_factory make = w.add_flags(*cmd);
   cmd->callback([flags, make, &w] {
-    const std::optional<out_file> out = out_destination(*flags);  // before the run: exit 2 if unwritable
-    const std::unique_ptr<workload> work = make(*flags);
+    ranks::start();
+    std::optional<out_file> out;
+    std::unique_ptr<workload> work;
+    // A bad flag value or input fails on every rank at once, with rank 0's message (ranks.hpp).
+    ranks::agreed([&] {
+      if (ranks::is_root()) out = out_destination(*flags);  // before the run: exit 2 if unwritable
+      work = make(*flags);
+    });
     report r;
     session sess;
-    r.runs.push_back(run_workload(*work, to_run_options(*flags), std::cerr, sess));
+    // Under MPI every rank runs its share; rank 0 holds the answer, prints it and writes the files.
+    std::ostringstream quiet;
+    r.runs.push_back(run_workload(*work, to_run_options(*flags), ranks::is_root() ? std::cerr : quiet, sess));
+    if (!ranks::is_root()) return;
     const int status = emit(*flags, r, out);
     if (!flags->json && w.print_answer) w.print_answer(r.runs.front());
     if (status != exit_ok) throw exit_status{status};

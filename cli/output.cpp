@@ -16,6 +16,7 @@
 #include "tandem/interrupt.hpp"
 #include "tandem/io/ordered_file_sink.hpp"
 #include "tandem/machine.hpp"
+#include "tandem/ranks.hpp"
 
 namespace tandem::cli {
 
@@ -106,6 +107,9 @@ int emit(const common_flags& f, const report& r, const std::optional<out_file>& 
     if (f.json) std::cout << doc;
   }
   if (!f.json) {
+    if (const ranks::world_info& w = ranks::world(); w.active)
+      std::cout << "MPI: " << w.size << (w.size == 1 ? " rank" : " ranks") << " (" << w.implementation
+                << ", thread level " << w.thread_level << "); each runs its share of the chunks on the backend below\n";
     for (const run_report& rr : r.runs) {
       print_table(std::cout, rr, r.peers);
       std::cout << "\n";

@@ -11,8 +11,10 @@
 #include <filesystem>
 #include <iostream>
 #include <regex>
+#include <sstream>
 
 #include "cli.hpp"
+#include "tandem/ranks.hpp"
 
 namespace tandem::cli {
 
@@ -146,17 +148,25 @@ void add_bench_command(CLI::App& app) {
       ->check(non_empty());
   cmd->add_flag("--quick", s->quick, "Smaller problem sizes, for a smoke test");
   cmd->callback([s] {
-    const std::optional<out_file> out = out_destination(s->flags);  // before the runs: exit 2 if unwritable
+    ranks::start();
+    std::optional<out_file> out;
+    ranks::agreed([&] {
+      if (ranks::is_root()) out = out_destination(s->flags);  // before the runs: exit 2 if unwritable
+    });
     report r;
     session sess;  // one GPU context for every workload
+    // Under MPI each workload runs across the ranks; the peers run on rank 0 alone, which prints.
+    std::ostringstream quiet;
     for (const workload_command* w : workload_commands()) {
-      bench_entry e = w->bench(s->quick);
-      r.runs.push_back(run_workload(*e.work, to_run_options(s->flags), std::cerr, sess));
-      if (!s->peers.empty()) {
+      bench_entry e;
+      ranks::agreed([&] { e = w->bench(s->quick); });
+      r.runs.push_back(run_workload(*e.work, to_run_options(s->flags), ranks::is_root() ? std::cerr : quiet, sess));
+      if (!s->peers.empty() && ranks::is_root()) {
         auto p = e.peers(s->peers);
         r.peers.insert(r.peers.end(), p.begin(), p.end());
       }
     }
+    if (!ranks::is_root()) return;
     const int status = emit(s->flags, r, out);
     if (status != exit_ok) throw exit_status{status};
   });

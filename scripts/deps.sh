@@ -4,7 +4,7 @@
 # Usage: scripts/deps.sh [build|test|bench]
 set -euo pipefail
 what=${1:-test}
-pkgs=(cmake ninja-build g++ libcli11-dev nlohmann-json3-dev librandom123-dev libsimdjson-dev libopenblas-dev libgmp-dev)
+pkgs=(cmake ninja-build g++ libcli11-dev nlohmann-json3-dev librandom123-dev libsimdjson-dev libopenblas-dev libgmp-dev libopenmpi-dev openmpi-bin)
 case "$what" in
   build) ;;
   test) pkgs+=(libgtest-dev libgmock-dev libbenchmark-dev libtbb-dev gcovr) ;;

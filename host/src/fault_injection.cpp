@@ -1,5 +1,7 @@
 #include "fault_injection.hpp"
 
+#include <stdexcept>
+
 #include <signal.h>
 #include <string.h>
 
@@ -98,3 +100,9 @@ bool hit(const char* point) noexcept {
 }
 
 }  // namespace tandem::fault
+
+namespace tandem::detail {
+void chunk_span_fault_point() {
+  if (fault::hit("chunk_span")) throw std::runtime_error("a chunk failed (injected by TANDEM_FAULT=chunk_span)");
+}
+}  // namespace tandem::detail

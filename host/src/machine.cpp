@@ -1,4 +1,5 @@
 #include "tandem/machine.hpp"
+#include "tandem/ranks.hpp"
 
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -175,6 +176,7 @@ nlohmann::json to_json(const machine_info& m) {
             {"caches", caches}}},
           {"os", m.os},
           {"gpu", gpu},
+          {"mpi", ranks::to_json(ranks::world())},
           {"build",
            {{"version", m.build.version},
             {"cuda", m.build.cuda},
@@ -207,6 +209,9 @@ void print_machine(std::ostream& out, const machine_info& m) {
       << "        CUDA: " << (m.build.cuda ? "on (" + m.build.cuda_compiler + ", architectures " + m.build.cuda_architectures + ")" : "off")
       << "\n        BLAS: " << (m.build.blas ? m.build.blas_name : "none") << "\n"
       << "        MPI:  " << (m.build.mpi ? "on" : "off") << "\n";
+  if (const ranks::world_info& w = ranks::world(); w.active)
+    out << "MPI:    " << w.implementation << ", " << w.size << (w.size == 1 ? " rank" : " ranks") << " ("
+        << w.local_size << " on " << w.node << "), thread level " << w.thread_level << "\n";
 }
 
 std::uint64_t physical_memory_bytes() noexcept {

@@ -13,6 +13,7 @@
 #include "tandem/gpu/context.hpp"
 #include "tandem/gpu/device.hpp"
 #include "tandem/interrupt.hpp"
+#include "tandem/ranks.hpp"
 
 namespace tandem {
 
@@ -33,7 +34,8 @@ session::session() = default;
 session::~session() = default;
 
 gpu::context& session::gpu() {
-  if (!gpu_) gpu_ = gpu::context::open(0);
+  // Ranks on one node use different devices: local rank modulo the device count (docs/mpi.md).
+  if (!gpu_) gpu_ = gpu::context::open(ranks::gpu_device(int(gpu::discover().devices.size())));
   return *gpu_;
 }
 
@@ -50,6 +52,17 @@ backend_status can_run(const workload& w, backend b) {
 void checkpoint(const char* fault_point) {
   fault::hit(fault_point);
   throw_if_interrupted();
+}
+
+// Whether every rank can run a backend: `st` when one rank, else the first refusal (by rank).
+backend_status agreed_status(const backend_status& st) {
+  if (!ranks::distributed()) return st;
+  try {
+    ranks::checked(st.available ? nullptr : std::make_exception_ptr(unavailable_error(st.reason)));
+  } catch (const ranks::failure& f) {
+    return backend_status::no(f.what());
+  }
+  return st;
 }
 
 // Calls release() however the runs end.
@@ -92,8 +105,15 @@ run_report run_workload(workload& w, const run_options& options, std::ostream& n
     } else {
       chosen = *requested.fixed;
     }
+    if (ranks::distributed()) {
+      // Every rank runs what rank 0 chose, and a backend runs only where every rank can run it:
+      // the ranks' collectives must match (nodes may differ in cores and GPUs).
+      int c = static_cast<int>(chosen);
+      ranks::broadcast_value(c);
+      chosen = static_cast<backend>(c);
+    }
     rec.backend = std::string(to_string(chosen));
-    const backend_status status = can_run(w, chosen);
+    const backend_status status = agreed_status(can_run(w, chosen));
     if (!status.available) {
       if (options.backends.size() == 1)
         throw unavailable_error("backend " + rec.backend + " unavailable: " + status.reason);
@@ -108,12 +128,16 @@ run_report run_workload(workload& w, const run_options& options, std::ostream& n
     run_context ctx;
     ctx.which = chosen;
     ctx.workers = rec.workers;
-    if (chosen == backend::gpu) ctx.gpu = &s.gpu();
-    // Inputs first, then the executor: procs workers are forked after the inputs exist.
-    w.prepare(ctx);
-    prepared guard{w, ctx};
+    std::optional<prepared> guard;
     std::unique_ptr<executor> ex;
-    if (chosen != backend::gpu) ex = make_executor(chosen, rec.workers, options.procs);
+    // A set-up that fails on any rank fails on every rank, with that rank's message (ranks.hpp).
+    ranks::agreed([&] {
+      if (chosen == backend::gpu) ctx.gpu = &s.gpu();
+      // Inputs first, then the executor: procs workers are forked after the inputs exist.
+      w.prepare(ctx);
+      guard.emplace(w, ctx);
+      if (chosen != backend::gpu) ex = make_executor(chosen, rec.workers, options.procs);
+    });
     ctx.cpu = ex.get();
 
     for (unsigned i = 0; i < options.warmup; ++i) {

@@ -54,11 +54,18 @@ tasks_result run_tasks(run_context& ctx, const tasks_options& o) {
   tasks_result r;
   r.sums.assign(o.count, kernels::uint128{});
   if (j.params.pieces == 0) return r;  // n = 0: every sum is 0
-  run_groups(ctx, j, std::max<std::size_t>(window_chunks / j.group_chunks, 1),
-             [&](std::size_t task, std::span<const kernels::uint128> pieces) {
-               for (const kernels::uint128& s : pieces) r.sums[task] = kernels::add(r.sums[task], s);
-               r.total = kernels::add(r.total, r.sums[task]);
-             });
+  // A group is one task: its pieces' sum is the summary (16 bytes per task travel between ranks).
+  fold_groups(
+      ctx, j, std::max<std::size_t>(window_chunks / j.group_chunks, 1),
+      [](std::size_t, std::span<const kernels::uint128> pieces) {
+        kernels::uint128 sum;
+        for (const kernels::uint128& s : pieces) sum = kernels::add(sum, s);
+        return sum;
+      },
+      [&](std::size_t task, const kernels::uint128& sum) {
+        r.sums[task] = sum;
+        r.total = kernels::add(r.total, sum);
+      });
   return r;
 }
 

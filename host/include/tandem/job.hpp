@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <span>
 #include <stdexcept>
+#include <type_traits>
 #include <vector>
 
 #include "tandem/build_config.hpp"
@@ -18,6 +19,7 @@
 #include "tandem/executor.hpp"
 #include "tandem/gpu/context.hpp"
 #include "tandem/interrupt.hpp"
+#include "tandem/ranks.hpp"
 #include "tandem/workload.hpp"
 
 namespace tandem {
@@ -51,10 +53,17 @@ concept gpu_chunk_kernel = requires(gpu::context& c, const typename Kernel::para
   Kernel::run_gpu(c, p, plan, s, out);
 };
 
+namespace detail {
+// The fault point `chunk_span` (docs/reliability.md): TANDEM_FAULT=chunk_span@N:fail makes the
+// N-th run_span of the process throw as a failing chunk would.
+void chunk_span_fault_point();
+}  // namespace detail
+
 // Runs chunks `span` of `j` on ctx's backend into out[0 .. span.size()).
 template <chunk_kernel Kernel>
 void run_span(run_context& ctx, const job<Kernel>& j, chunk_span span, typename Kernel::partial_type* out) {
   if (span.size() == 0) return;
+  detail::chunk_span_fault_point();
   if (ctx.which == backend::gpu) {
     if constexpr (gpu_chunk_kernel<Kernel>) {
 #if TANDEM_WITH_GPU_CODE
@@ -69,17 +78,21 @@ void run_span(run_context& ctx, const job<Kernel>& j, chunk_span span, typename 
   ctx.cpu->run(make_chunk_job<Kernel>(j.plan, j.params, j.regions), span, out);
 }
 
-// Runs every chunk of `j`, at most `window_groups` groups at a time (memory: one window of
-// partials), and calls on_group(g, partials of group g in chunk order) for every group in order.
+// Runs the chunks of groups [groups.first, groups.last) of `j` (every group when not given), at
+// most `window_groups` groups at a time (memory: one window of partials), and calls
+// on_group(g, partials of group g in chunk order) for every group in order.
 template <chunk_kernel Kernel, class OnGroup>
-void run_groups(run_context& ctx, const job<Kernel>& j, std::size_t window_groups, OnGroup&& on_group) {
+void run_groups(run_context& ctx, const job<Kernel>& j, std::size_t window_groups, OnGroup&& on_group,
+                chunk_span groups = {0, std::size_t(-1)}) {
   using partial_type = typename Kernel::partial_type;
   if (j.group_chunks == 0) throw std::invalid_argument("job: group_chunks must be at least 1");
   window_groups = std::max<std::size_t>(window_groups, 1);
-  const std::size_t groups = j.groups();
-  partial_type* partials = ctx.windows.get<partial_type>(std::min(j.plan.chunks(), window_groups * j.group_chunks));
-  for (std::size_t g0 = 0; g0 < groups; g0 += window_groups) {
-    const std::size_t g1 = std::min(groups, g0 + window_groups);
+  groups.last = std::min(groups.last, j.groups());
+  if (groups.first >= groups.last) return;
+  partial_type* partials =
+      ctx.windows.get<partial_type>(std::min(j.plan.chunks(), window_groups * j.group_chunks));
+  for (std::size_t g0 = groups.first; g0 < groups.last; g0 += window_groups) {
+    const std::size_t g1 = std::min(groups.last, g0 + window_groups);
     const chunk_span window{j.group(g0).first, j.group(g1 - 1).last};
     run_span(ctx, j, window, partials);
     for (std::size_t g = g0; g < g1; ++g) {
@@ -88,6 +101,45 @@ void run_groups(run_context& ctx, const job<Kernel>& j, std::size_t window_group
     }
     throw_if_interrupted();  // a signal recorded during the fold (docs/reliability.md)
   }
+}
+
+// The fixed fold across MPI ranks (ranks.hpp). The job's groups are shared out in contiguous
+// blocks (ranks::my_share); each rank runs its block and makes one summary per group,
+// summarize(g, partials) -> Summary (trivially copyable), and rank 0 calls on_summary(g, summary)
+// for every group of the job in group order: its own block as it runs, then each other rank's,
+// received whole, in rank order. So rank 0 folds exactly the summaries, in exactly the order,
+// `seq` folds, and only summaries travel (sizeof(Summary) per group). Other ranks never call
+// on_summary: their part of the answer is on rank 0. With one rank this is run_groups with
+// on_group = on_summary(g, summarize(g, partials)).
+template <chunk_kernel Kernel, class Summarize, class OnSummary>
+void fold_groups(run_context& ctx, const job<Kernel>& j, std::size_t window_groups, Summarize&& summarize,
+                 OnSummary&& on_summary) {
+  using partial_type = typename Kernel::partial_type;
+  using summary_type = std::invoke_result_t<Summarize&, std::size_t, std::span<const partial_type>>;
+  static_assert(std::is_trivially_copyable_v<summary_type>, "a group summary travels between ranks as bytes");
+  if (!ranks::distributed()) {
+    run_groups(ctx, j, window_groups, [&](std::size_t g, std::span<const partial_type> p) { on_summary(g, summarize(g, p)); });
+    return;
+  }
+  const std::size_t groups = j.groups();
+  const ranks::share mine = ranks::my_share(groups);
+  if (ranks::is_root()) {
+    run_groups(ctx, j, window_groups, [&](std::size_t g, std::span<const partial_type> p) { on_summary(g, summarize(g, p)); },
+               {mine.first, mine.last});
+    std::vector<summary_type> theirs;
+    for (int r = 1; r < ranks::world().size; ++r) {
+      const ranks::share s = ranks::share_of(groups, r, ranks::world().size);
+      theirs.resize(s.size());
+      ranks::receive(r, theirs.data(), s.size() * sizeof(summary_type));
+      for (std::size_t g = s.first; g < s.last; ++g) on_summary(g, theirs[g - s.first]);
+    }
+    return;
+  }
+  std::vector<summary_type> summaries;
+  summaries.reserve(mine.size());
+  run_groups(ctx, j, window_groups, [&](std::size_t g, std::span<const partial_type> p) { summaries.push_back(summarize(g, p)); },
+             {mine.first, mine.last});
+  ranks::send(0, summaries.data(), summaries.size() * sizeof(summary_type));
 }
 
 }  // namespace tandem
