@@ -16,6 +16,8 @@
 #include "tandem/errors.hpp"
 #include "tandem/executor.hpp"
 #include "tandem/executors.hpp"
+#include "tandem/job.hpp"
+#include "tandem/ranks.hpp"
 
 namespace {
 
@@ -161,6 +163,70 @@ struct throwing_kernel {
     return 1;
   }
 };
+
+// MPI ranks own contiguous blocks of a job's groups, in rank order, covering every group once.
+TEST(ranks, shares_partition_the_groups_in_rank_order) {
+  for (int size = 1; size <= 7; ++size)
+    for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{5}, std::size_t{64}, std::size_t{1000003}}) {
+      std::size_t next = 0, smallest = n, largest = 0;
+      for (int r = 0; r < size; ++r) {
+        const ranks::share s = ranks::share_of(n, r, size);
+        ASSERT_EQ(s.first, next) << "n " << n << " rank " << r << " of " << size;
+        ASSERT_LE(s.first, s.last);
+        next = s.last;
+        smallest = std::min(smallest, s.size());
+        largest = std::max(largest, s.size());
+      }
+      EXPECT_EQ(next, n) << "n " << n << " size " << size;
+      EXPECT_LE(largest - smallest, 1u) << "n " << n << " size " << size;
+    }
+}
+
+// What fold_groups does across P ranks, simulated in one process: each "rank" runs its block of
+// groups (run_groups over its share) and summarises them; rank 0 folds every summary in group
+// order. The answer must be bitwise the one-process fold for every P, although the sum depends
+// on its grouping (determinism.grouping_changes_the_float_sum).
+TEST(ranks, blocks_of_groups_fold_to_the_same_bits_for_any_rank_count) {
+  seq_executor seq;
+  run_context ctx = cpu_context(seq);
+  job<float_sum_kernel> j;
+  j.plan = chunk_plan(1000003, 256);
+  j.group_chunks = 7;
+  j.params = {777};
+  auto summarize = [](std::size_t, std::span<const double> p) {
+    double s = 0;
+    for (double x : p) s += x;
+    return s;
+  };
+  double want = 0;
+  std::size_t calls = 0;
+  fold_groups(ctx, j, 3, summarize, [&](std::size_t g, double s) {
+    EXPECT_EQ(g, calls++);
+    want += s;
+  });
+  ASSERT_EQ(calls, j.groups());
+  for (int size = 1; size <= 5; ++size) {
+    std::vector<double> summaries;
+    for (int r = 0; r < size; ++r) {
+      const ranks::share s = ranks::share_of(j.groups(), r, size);
+      run_groups(ctx, j, 3, [&](std::size_t, std::span<const double> p) { summaries.push_back(summarize(0, p)); },
+                 {s.first, s.last});
+    }
+    ASSERT_EQ(summaries.size(), j.groups());
+    double got = 0;
+    for (double s : summaries) got += s;
+    EXPECT_EQ(std::bit_cast<std::uint64_t>(got), std::bit_cast<std::uint64_t>(want)) << size << " ranks";
+  }
+  // Summing each rank's block first (another tree) changes the bits: the fixed order matters.
+  double per_rank = 0;
+  for (int r = 0; r < 3; ++r) {
+    const ranks::share s = ranks::share_of(j.groups(), r, 3);
+    double block = 0;
+    run_groups(ctx, j, 3, [&](std::size_t, std::span<const double> p) { block += summarize(0, p); }, {s.first, s.last});
+    per_rank += block;
+  }
+  EXPECT_NE(std::bit_cast<std::uint64_t>(per_rank), std::bit_cast<std::uint64_t>(want));
+}
 
 TEST(executors, chunk_error_reaches_caller) {
   for (const char* name : {"seq", "threads"}) {
