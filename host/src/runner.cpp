@@ -115,8 +115,12 @@ run_report run_workload(workload& w, const run_options& options, std::ostream& n
     rec.backend = std::string(to_string(chosen));
     const backend_status status = agreed_status(can_run(w, chosen));
     if (!status.available) {
-      if (options.backends.size() == 1)
-        throw unavailable_error("backend " + rec.backend + " unavailable: " + status.reason);
+      if (options.backends.size() == 1) {
+        const std::string why = "backend " + rec.backend + " unavailable: " + status.reason;
+        // Every rank knows it (agreed_status): they all leave quietly, rank 0 says why.
+        if (ranks::distributed()) throw ranks::failure(3, why);
+        throw unavailable_error(why);
+      }
       rec.skipped = true;
       rec.reason = status.reason;
       notes << w.name() << ": skipping backend " << rec.backend << ": " << status.reason << '\n';
