@@ -61,6 +61,10 @@ void device_gemm(gpu::context& ctx, gpu::stream_t s, gemm_dtype t, std::uint64_t
 #if defined(TANDEM_GPU_EMULATED)
   (void)ctx;
   (void)s;
+  // One BLAS thread: OpenBLAS's bits depend on its thread count, which a launcher's core binding
+  // changes (mpirun -np 2 binds each rank to one core), and the emulated device must give the same
+  // bits for the same call wherever it runs, as cuBLAS does on one device.
+  gemm_blas::single_threaded_scope one_thread;
   if (t == gemm_dtype::bf16 || t == gemm_dtype::f16) {
     // The device's inputs are 16-bit: widen them (exactly) and multiply in float.
     std::vector<float> wa(rows * k), wb(k * cols);
