@@ -56,13 +56,13 @@ gemm_kernel::partial_type gemm_kernel::run(const params_type& p, chunk_range til
   const std::uint64_t n = p.tiling.n;
   for (std::size_t t = tiles.begin; t < tiles.end; ++t) {
     const kernels::gemm_tile tl = kernels::tile_of(p.tiling, t);
-    const std::uint64_t row = tl.row0 - p.row0;  // in the rows p holds
-    auto* c = static_cast<std::byte*>(p.c) + (row * n + tl.col0) * elem;
+    const std::uint64_t held = tl.row0 - p.row0;  // in the rows p holds
+    auto* c = static_cast<std::byte*>(p.c) + (held * n + tl.col0) * elem;
     if (p.beta != 0 && p.c0 && p.c0 != p.c)  // in place (the library call): C is its own C0
       for (std::uint64_t r = 0; r < tl.rows; ++r)
-        std::memcpy(c + r * n * elem, static_cast<const std::byte*>(p.c0) + ((row + r) * n + tl.col0) * elem,
+        std::memcpy(c + r * n * elem, static_cast<const std::byte*>(p.c0) + ((held + r) * n + tl.col0) * elem,
                     tl.cols * elem);
-    const auto* a = static_cast<const std::byte*>(p.a) + row * p.k * elem;
+    const auto* a = static_cast<const std::byte*>(p.a) + held * p.k * elem;
     const auto* b = static_cast<const std::byte*>(p.b) + tl.col0 * elem;
     gemm_blas::gemm(p.f64 != 0, tl.rows, tl.cols, p.k, p.alpha, a, p.k, b, n, p.beta, c, n);
     double s = 0;
