@@ -10,6 +10,7 @@
 #include "gemm_blas.hpp"
 #include "tandem/errors.hpp"
 #include "tandem/machine.hpp"
+#include "tandem/ranks.hpp"
 
 namespace tandem {
 
@@ -55,12 +56,13 @@ gemm_kernel::partial_type gemm_kernel::run(const params_type& p, chunk_range til
   const std::uint64_t n = p.tiling.n;
   for (std::size_t t = tiles.begin; t < tiles.end; ++t) {
     const kernels::gemm_tile tl = kernels::tile_of(p.tiling, t);
-    auto* c = static_cast<std::byte*>(p.c) + (tl.row0 * n + tl.col0) * elem;
+    const std::uint64_t held = tl.row0 - p.row0;  // in the rows p holds
+    auto* c = static_cast<std::byte*>(p.c) + (held * n + tl.col0) * elem;
     if (p.beta != 0 && p.c0 && p.c0 != p.c)  // in place (the library call): C is its own C0
       for (std::uint64_t r = 0; r < tl.rows; ++r)
-        std::memcpy(c + r * n * elem, static_cast<const std::byte*>(p.c0) + ((tl.row0 + r) * n + tl.col0) * elem,
+        std::memcpy(c + r * n * elem, static_cast<const std::byte*>(p.c0) + ((held + r) * n + tl.col0) * elem,
                     tl.cols * elem);
-    const auto* a = static_cast<const std::byte*>(p.a) + tl.row0 * p.k * elem;
+    const auto* a = static_cast<const std::byte*>(p.a) + held * p.k * elem;
     const auto* b = static_cast<const std::byte*>(p.b) + tl.col0 * elem;
     gemm_blas::gemm(p.f64 != 0, tl.rows, tl.cols, p.k, p.alpha, a, p.k, b, n, p.beta, c, n);
     double s = 0;
@@ -86,22 +88,66 @@ job<gemm_kernel> gemm_job(const gemm_params& p) {
   return j;
 }
 
-gemm_run_summary run_gemm_tiles(run_context& ctx, const gemm_params& p, std::span<const memory_region> regions) {
+gemm_rows gemm_rank_rows(const kernels::gemm_tiling& t, int rank, int size) {
+  const ranks::share s = ranks::share_of(std::size_t(t.row_tiles), rank, size);
+  gemm_rows r;
+  r.group_first = s.first;
+  r.group_last = s.last;
+  r.first = std::min<std::uint64_t>(s.first * t.tile, t.m);
+  r.last = std::min<std::uint64_t>(s.last * t.tile, t.m);
+  return r;
+}
+
+std::vector<double> run_gemm_groups(run_context& ctx, const gemm_params& p, chunk_span groups,
+                                    std::span<const memory_region> regions, std::int32_t* max_blas_threads) {
   job<gemm_kernel> j = gemm_job(p);
   j.regions = regions;
-  gemm_run_summary s;
-  if (j.plan.items() == 0) return s;
+  std::vector<double> sums;
+  if (j.plan.items() == 0 || groups.first >= groups.last) return sums;
+  sums.reserve(groups.size());
   gemm_blas::single_threaded_scope one_thread;
-  double total = 0;
+  std::int32_t threads = 0;
   // Partials are 16 bytes: every group of the job in one window up to 4096 rows of tiles.
-  run_groups(ctx, j, 4096, [&](std::size_t, std::span<const gemm_tile_partial> tiles) {
-    double row = 0;
-    for (const gemm_tile_partial& t : tiles) {
-      row += t.sum_squares;
-      s.max_blas_threads = std::max(s.max_blas_threads, t.blas_threads);
-    }
+  run_groups(
+      ctx, j, 4096,
+      [&](std::size_t, std::span<const gemm_tile_partial> tiles) {
+        double row = 0;
+        for (const gemm_tile_partial& t : tiles) {
+          row += t.sum_squares;
+          threads = std::max(threads, t.blas_threads);
+        }
+        sums.push_back(row);
+      },
+      groups);
+  if (max_blas_threads) *max_blas_threads = threads;
+  return sums;
+}
+
+double fold_gemm_group_sums(std::size_t groups, const std::vector<double>& mine) {
+  double total = 0;
+  for (double s : mine) total += s;
+  if (!ranks::distributed()) return total;
+  const int size = ranks::world().size;
+  if (!ranks::is_root()) {
+    ranks::send(0, mine.data(), mine.size() * sizeof(double));
+    return total;
+  }
+  // Rank 0's block is groups [0, ..): the sum above is the start of the fold in group order.
+  std::vector<double> theirs;
+  for (int r = 1; r < size; ++r) {
+    const ranks::share s = ranks::share_of(groups, r, size);
+    theirs.resize(s.size());
+    ranks::receive(r, theirs.data(), s.size() * sizeof(double));
+    for (double v : theirs) total += v;
+  }
+  return total;
+}
+
+gemm_run_summary run_gemm_tiles(run_context& ctx, const gemm_params& p, std::span<const memory_region> regions) {
+  gemm_run_summary s;
+  double total = 0;
+  for (double row : run_gemm_groups(ctx, p, {0, std::size_t(p.tiling.row_tiles)}, regions, &s.max_blas_threads))
     total += row;
-  });
   s.frobenius_norm = std::sqrt(total);
   return s;
 }

@@ -3,9 +3,11 @@
 // far below any bound it judges, for float and double data alike.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
 
+#include "tandem/ranks.hpp"
 #include "tandem/workloads/gemm.hpp"
 
 namespace tandem {
@@ -40,7 +42,7 @@ std::vector<std::uint64_t> picks(std::uint64_t count, std::uint64_t side) {
 
 }  // namespace
 
-gemm_check_result check_gemm(const gemm_params& p, std::uint64_t m, std::uint64_t n, gemm_dtype dtype) {
+gemm_check_result check_gemm(const gemm_params& p, std::uint64_t m, std::uint64_t n, gemm_dtype dtype, gemm_rows mine) {
   gemm_check_result r;
   r.bound = kernels::gemm_error_bound(p.k, unit_roundoff(dtype), input_roundoff(dtype));
   const bool all = m * n <= gemm_check_all_entries;
@@ -55,7 +57,9 @@ gemm_check_result check_gemm(const gemm_params& p, std::uint64_t m, std::uint64_
   std::vector<double> arow(k);
   double worst = 0;
   for (std::uint64_t i : rows) {
-    for (std::uint64_t kk = 0; kk < k; ++kk) arow[kk] = element(p.a, f64, i * k + kk);
+    if (i < mine.first || i >= mine.last) continue;  // another rank's rows
+    const std::uint64_t held = i - p.row0;             // in the rows p holds
+    for (std::uint64_t kk = 0; kk < k; ++kk) arow[kk] = element(p.a, f64, held * k + kk);
     for (std::size_t j = 0; j < cols.size(); ++j) {
       const double* bc = bcols.data() + j * k;
       double s = 0, comp = 0, mag = 0;
@@ -69,7 +73,7 @@ gemm_check_result check_gemm(const gemm_params& p, std::uint64_t m, std::uint64_
         mag += std::fabs(prod);
       }
       const double exact_ab = s + comp;
-      const std::uint64_t at = i * n + cols[j];
+      const std::uint64_t at = held * n + cols[j];
       const double c0 = p.beta != 0 && p.c0 ? element(p.c0, f64, at) : 0;
       const double ref = p.alpha * exact_ab + p.beta * c0;
       const double scale = std::fabs(p.alpha) * mag + std::fabs(p.beta) * std::fabs(c0);
@@ -82,6 +86,28 @@ gemm_check_result check_gemm(const gemm_params& p, std::uint64_t m, std::uint64_
   }
   r.max_rel_error = worst;
   r.passed = worst <= r.bound;
+  return r;
+}
+
+gemm_check_result merge_checks(const gemm_check_result& x, const gemm_check_result& y) {
+  gemm_check_result r;
+  r.entries = x.entries + y.entries;
+  r.max_rel_error = std::max(x.max_rel_error, y.max_rel_error);  // never NaN (see above)
+  r.bound = x.bound;
+  r.passed = r.max_rel_error <= r.bound;
+  return r;
+}
+
+gemm_check_result merge_checks_across_ranks(const gemm_check_result& mine) {
+  if (!ranks::distributed()) return mine;
+  gemm_check_result r = mine;
+  r.entries = ranks::sum(mine.entries);
+  // The errors are >= 0 or +infinity: their bit patterns order as the values do.
+  std::uint64_t bits;
+  std::memcpy(&bits, &mine.max_rel_error, 8);
+  bits = ranks::max(bits);
+  std::memcpy(&r.max_rel_error, &bits, 8);
+  r.passed = r.max_rel_error <= r.bound;
   return r;
 }
 

@@ -14,6 +14,7 @@
 #include "tandem/io/mapped_file.hpp"
 #include "tandem/io/npy.hpp"
 #include "tandem/io/ordered_file_sink.hpp"
+#include "tandem/ranks.hpp"
 #include "tandem/shared_buffer.hpp"
 #include "tandem/workloads/gemm.hpp"
 
@@ -48,13 +49,19 @@ npy_operand open_operand(const std::string& path, const char* flag) {
   return o;
 }
 
+// Elements [first, first + count) of generated matrix `which` (a rank makes only its rows).
 template <class T>
-void generate(T* out, std::uint64_t count, std::uint64_t seed, std::uint32_t which) {
+void generate(T* out, std::uint64_t first, std::uint64_t count, std::uint64_t seed, std::uint32_t which) {
   const std::uint64_t key = kernels::gemm_key(seed, which);
   for (std::uint64_t i = 0; i < count; ++i) {
-    if constexpr (sizeof(T) == 8) out[i] = kernels::gemm_value_f64(key, i);
-    else out[i] = kernels::gemm_value_f32(key, i);
+    if constexpr (sizeof(T) == 8) out[i] = kernels::gemm_value_f64(key, first + i);
+    else out[i] = kernels::gemm_value_f32(key, first + i);
   }
+}
+void generate(std::size_t elem, void* out, std::uint64_t first, std::uint64_t count, std::uint64_t seed,
+              std::uint32_t which) {
+  if (elem == 8) generate(static_cast<double*>(out), first, count, seed, which);
+  else generate(static_cast<float*>(out), first, count, seed, which);
 }
 
 class gemm_workload final : public workload_of<gemm_result> {
@@ -92,15 +99,22 @@ class gemm_workload final : public workload_of<gemm_result> {
       throw usage_error("gemm: every dimension must be at most 2^31 - 1 = 2147483647 (BLAS's int)");
     if (!std::isfinite(o.alpha) || !std::isfinite(o.beta)) throw usage_error("gemm: --alpha and --beta must be finite");
     elem_ = gemm_holds_f64(dtype_) ? 8 : 4;
-    // In long double: m * n * 8 overflows 64 bits long before any limit.
-    const long double values = (o.a.empty() ? (long double)m_ * k_ + (long double)k_ * n_ : 0.0L) +
-                               (long double)m_ * n_ * (o.beta != 0 ? 2 : 1);
-    const long double bytes = values * elem_;
-    if (bytes > (long double)gemm_memory_limit())
-      throw usage_error("gemm: A, B and C need " + gib(std::uint64_t(std::min<long double>(bytes, 1e19L))) +
-                        "; the limit is 3/4 of this machine's memory, " + gib(gemm_memory_limit()));
     tile_ = o.tile ? o.tile : gemm_default_tile(m_, n_);
     if (tile_ > gemm_max_dim) tile_ = gemm_max_dim;
+    // This rank's block of rows (all of them with one rank): what it generates, holds and computes.
+    rows_ = gemm_rank_rows(kernels::make_gemm_tiling(m_, n_, tile_), ranks::world().rank, ranks::world().size);
+    // Rank 0 gathers the whole C for --output (its own block starts at row 0).
+    c_rows_ = ranks::is_root() && !o.output.empty() ? m_ : rows_.count();
+    // What this rank holds, times the ranks on its node (they share its memory). In long double:
+    // m * n * 8 overflows 64 bits long before any limit.
+    const long double held = (long double)rows_.count();
+    const long double values = (o.a.empty() ? held * k_ + (long double)k_ * n_ : 0.0L) + (long double)c_rows_ * n_ +
+                               (o.beta != 0 ? held * n_ : 0.0L);
+    const long double bytes = values * elem_ * ranks::world().local_size;
+    if (bytes > (long double)gemm_memory_limit())
+      throw usage_error("gemm: A, B and C need " + gib(std::uint64_t(std::min<long double>(bytes, 1e19L))) +
+                        (ranks::world().local_size > 1 ? " (on this node's ranks together)" : "") +
+                        "; the limit is 3/4 of this machine's memory, " + gib(gemm_memory_limit()));
     if (!o.output.empty()) ordered_file_sink::check(o.output);
   }
 
@@ -136,27 +150,25 @@ class gemm_workload final : public workload_of<gemm_result> {
   }
 
   void prepare(run_context& ctx) override {
-    if (c_.empty()) {
+    if (!ready_) {
+      // This rank's rows of A and the initial C, all of B (the same values the whole run makes
+      // for them: each is a hash of its index).
+      const std::uint64_t held = rows_.count();
       if (o_.a.empty()) {
-        a_mem_ = shared_buffer(m_ * k_ * elem_);
+        a_mem_ = shared_buffer(held * k_ * elem_);
         b_mem_ = shared_buffer(k_ * n_ * elem_);
-        if (elem_ == 8) {
-          generate(static_cast<double*>(a_mem_.data()), m_ * k_, o_.seed, 0);
-          generate(static_cast<double*>(b_mem_.data()), k_ * n_, o_.seed, 1);
-        } else {
-          generate(static_cast<float*>(a_mem_.data()), m_ * k_, o_.seed, 0);
-          generate(static_cast<float*>(b_mem_.data()), k_ * n_, o_.seed, 1);
-        }
+        generate(elem_, a_mem_.data(), rows_.first * k_, held * k_, o_.seed, 0);
+        generate(elem_, b_mem_.data(), 0, k_ * n_, o_.seed, 1);
       }
-      c_ = shared_buffer(m_ * n_ * elem_);
+      c_ = shared_buffer(c_rows_ * n_ * elem_);
       if (o_.beta != 0) {
-        c0_ = shared_buffer(m_ * n_ * elem_);
-        if (elem_ == 8) generate(static_cast<double*>(c0_.data()), m_ * n_, o_.seed, 2);
-        else generate(static_cast<float*>(c0_.data()), m_ * n_, o_.seed, 2);
+        c0_ = shared_buffer(held * n_ * elem_);
+        generate(elem_, c0_.data(), rows_.first * n_, held * n_, o_.seed, 2);
       }
+      ready_ = true;
     }
     if (ctx.which == backend::gpu && ctx.gpu)
-      gpu_ = std::make_unique<gemm_gpu>(*ctx.gpu, params_of(), dtype_, o_.gpu_mode, o_.gpu_memory);
+      gpu_ = std::make_unique<gemm_gpu>(*ctx.gpu, params_of(), dtype_, o_.gpu_mode, o_.gpu_memory, rows_);
   }
   void release(run_context&) override { gpu_.reset(); }
 
@@ -168,20 +180,28 @@ class gemm_workload final : public workload_of<gemm_result> {
     r.k = k_;
     r.tile = tile_;
     r.dtype = dtype_;
+    // This rank's groups (rows of tiles): one sum of squares each, folded on rank 0 in group order.
+    const std::size_t groups = p.tiling.row_tiles;
     if (ctx.which == backend::gpu) {
       if (!gpu_) throw std::logic_error("gemm: the gpu backend was not prepared");
-      r.frobenius_norm = std::sqrt(gpu_->run(o_.check || !o_.output.empty()));
+      gpu_->run(o_.check || !o_.output.empty());
+      r.frobenius_norm = std::sqrt(fold_gemm_group_sums(groups, gpu_->group_sums()));
     } else {
-      const memory_region regions[] = {{p.a, m_ * k_ * elem_, "A"},
+      const std::uint64_t held = rows_.count();
+      const memory_region regions[] = {{p.a, held * k_ * elem_, "A"},
                                        {p.b, k_ * n_ * elem_, "B"},
-                                       {p.c, m_ * n_ * elem_, "C"},
-                                       {p.c0, p.c0 ? m_ * n_ * elem_ : 0, "the initial C"}};
-      r.frobenius_norm = run_gemm_tiles(ctx, p, regions).frobenius_norm;
+                                       {p.c, c_rows_ * n_ * elem_, "C"},
+                                       {p.c0, p.c0 ? held * n_ * elem_ : 0, "the initial C"}};
+      r.frobenius_norm =
+          std::sqrt(fold_gemm_group_sums(groups, run_gemm_groups(ctx, p, {rows_.group_first, rows_.group_last}, regions)));
     }
     if (o_.check) {
-      r.check = check_gemm(p, m_, n_, dtype_);
-      // A wrong product is a failed run (exit 1), its numbers in the one line that says so.
-      if (!r.check->passed) {
+      // Each rank checks the sampled entries in its rows; the counts add and the errors' maximum
+      // is taken over ranks: the whole check's numbers, on every rank, without moving C.
+      r.check = merge_checks_across_ranks(check_gemm(p, m_, n_, dtype_, rows_));
+      // A wrong product is a failed run (exit 1), its numbers in the one line that says so (from
+      // rank 0: the others carry on, and rank 0's failure ends them).
+      if (!r.check->passed && ranks::is_root()) {
         char line[256];
         std::snprintf(line, sizeof line, "gemm: check failed on %s: max relative error %.3g > bound %.3g (%llu entries, k = %llu, %s)",
                       std::string(to_string(ctx.which)).c_str(), r.check->max_rel_error, r.check->bound,
@@ -189,23 +209,45 @@ class gemm_workload final : public workload_of<gemm_result> {
         throw std::runtime_error(line);
       }
     }
-    if (!o_.output.empty()) write_output();
+    if (!o_.output.empty()) {
+      gather_c();
+      if (ranks::is_root()) write_output();
+    }
     return r;
   }
 
  private:
   gemm_params params_of() const {
     gemm_params p;
-    p.a = o_.a.empty() ? a_mem_.data() : a_.data;
+    // A .npy A is mapped whole; this rank reads only its rows of it.
+    p.a = o_.a.empty() ? a_mem_.data() : static_cast<const std::byte*>(a_.data) + rows_.first * k_ * elem_;
     p.b = o_.b.empty() ? b_mem_.data() : b_.data;
     p.c = c_.data();
     p.c0 = o_.beta != 0 ? c0_.data() : nullptr;
+    p.row0 = rows_.first;
     p.k = k_;
     p.tiling = kernels::make_gemm_tiling(m_, n_, tile_);
     p.alpha = o_.alpha;
     p.beta = o_.beta;
     p.f64 = elem_ == 8;
     return p;
+  }
+
+  // Rank 0 receives every other rank's block of rows of C, in rank order, into its full C (each
+  // block in pieces below 2^31 bytes: ranks::receive); the others send theirs.
+  void gather_c() {
+    if (!ranks::distributed()) return;
+    const kernels::gemm_tiling t = kernels::make_gemm_tiling(m_, n_, tile_);
+    const int size = ranks::world().size;
+    if (!ranks::is_root()) {
+      if (rows_.count()) ranks::send(0, c_.data(), rows_.count() * n_ * elem_);
+      return;
+    }
+    for (int r = 1; r < size; ++r) {
+      const gemm_rows theirs = gemm_rank_rows(t, r, size);
+      if (theirs.count())
+        ranks::receive(r, static_cast<std::byte*>(c_.data()) + theirs.first * n_ * elem_, theirs.count() * n_ * elem_);
+    }
   }
 
   void write_output() const {
@@ -220,6 +262,9 @@ class gemm_workload final : public workload_of<gemm_result> {
   gemm_dtype dtype_ = gemm_dtype::f64;
   std::uint64_t m_ = 0, n_ = 0, k_ = 0, tile_ = 1;
   std::size_t elem_ = 8;
+  gemm_rows rows_;              // this rank's rows (all of them with one rank)
+  std::uint64_t c_rows_ = 0;    // rows of C held: rows_, or all of them on rank 0 with --output
+  bool ready_ = false;          // inputs made (prepare runs once per backend)
   npy_operand a_, b_;
   shared_buffer a_mem_, b_mem_, c_, c0_;
   std::unique_ptr<gemm_gpu> gpu_;

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -263,6 +264,119 @@ TEST(gemm, the_check_passes_a_right_product_and_fails_a_wrong_one) {
   EXPECT_FALSE(r.passed);
   P.C()[0] = std::nan("");
   EXPECT_FALSE(check_gemm(p, P.m, P.n, gemm_dtype::f64).passed);
+}
+
+// MPI without mpirun: rank r of P computes only its block of rows of tiles (gemm_rank_rows), from
+// its rows of A and the initial C, into a C of its rows only. The blocks, laid end to end in rank
+// order, must be the whole run's C bit for bit, their group sums the whole run's in group order
+// (so the fold on rank 0 gives the same Frobenius norm), and the blocks' checks merged the whole
+// check; on every CPU backend and the gpu engine (both schedules), P = 1 .. 5 (empty ranks too).
+template <class T>
+void expect_rank_blocks_equal_the_whole(backend b, shape sh, std::uint64_t tile, double alpha, double beta,
+                                        std::uint64_t budget = 0) {
+  const std::string what = std::string(to_string(b)) + " " + std::to_string(sh.m) + "x" + std::to_string(sh.n) + "x" +
+                           std::to_string(sh.k) + " tile " + std::to_string(tile) + " budget " + std::to_string(budget);
+  backend_context ctx(b, 3);
+  problem<T> P(sh, 31);
+  const gemm_params whole = P.params(alpha, beta, tile);
+  const gemm_dtype dt = sizeof(T) == 8 ? gemm_dtype::f64 : gemm_dtype::f32;
+  std::vector<double> want_sums;
+  if (b == backend::gpu) {
+    gemm_gpu g(*ctx->gpu, whole, dt, gemm_gpu_mode::automatic, budget);
+    g.run(true);
+    want_sums = g.group_sums();
+  } else {
+    want_sums = run_gemm_groups(*ctx, whole, {0, std::size_t(whole.tiling.row_tiles)});
+  }
+  ASSERT_EQ(want_sums.size(), whole.tiling.row_tiles) << what;
+  const std::vector<T> want_c(P.C(), P.C() + P.m * P.n);
+  const gemm_check_result want_check = check_gemm(whole, P.m, P.n, dt);
+  for (int size = 1; size <= 5; ++size) {
+    std::vector<T> c(P.m * P.n, T(-7));
+    std::vector<double> sums;
+    std::optional<gemm_check_result> check;
+    std::uint64_t next_row = 0;
+    for (int rank = 0; rank < size; ++rank) {
+      const gemm_rows rows = gemm_rank_rows(whole.tiling, rank, size);
+      ASSERT_EQ(rows.first, rank == 0 ? 0 : next_row) << what << " rank " << rank << " of " << size;
+      next_row = rows.last;
+      // The rank's own copies of its rows: nothing outside them can be read.
+      shared_buffer a(rows.count() * P.k * sizeof(T) + 1), c0(rows.count() * P.n * sizeof(T) + 1),
+          cb(rows.count() * P.n * sizeof(T) + 1);
+      std::memcpy(a.data(), P.A() + rows.first * P.k, rows.count() * P.k * sizeof(T));
+      std::memcpy(c0.data(), P.C0() + rows.first * P.n, rows.count() * P.n * sizeof(T));
+      gemm_params p = whole;
+      p.a = a.data();
+      p.c = cb.data();
+      p.c0 = c0.data();
+      p.row0 = rows.first;
+      std::vector<double> mine;
+      if (b == backend::gpu) {
+        gemm_gpu g(*ctx->gpu, p, dt, gemm_gpu_mode::automatic, budget, rows);
+        g.run(true);
+        mine = g.group_sums();
+      } else {
+        mine = run_gemm_groups(*ctx, p, {rows.group_first, rows.group_last});
+      }
+      ASSERT_EQ(mine.size(), rows.group_last - rows.group_first) << what;
+      sums.insert(sums.end(), mine.begin(), mine.end());
+      std::memcpy(c.data() + rows.first * P.n, cb.data(), rows.count() * P.n * sizeof(T));
+      const gemm_check_result part = check_gemm(p, P.m, P.n, dt, rows);
+      check = check ? merge_checks(*check, part) : part;
+    }
+    ASSERT_EQ(next_row, P.m) << what << " P " << size;
+    EXPECT_EQ(0, std::memcmp(want_c.data(), c.data(), c.size() * sizeof(T))) << what << " P " << size;
+    ASSERT_EQ(sums.size(), want_sums.size()) << what << " P " << size;
+    for (std::size_t g = 0; g < sums.size(); ++g)
+      EXPECT_EQ(std::bit_cast<std::uint64_t>(sums[g]), std::bit_cast<std::uint64_t>(want_sums[g]))
+          << what << " P " << size << " group " << g;
+    EXPECT_EQ(check->entries, want_check.entries) << what << " P " << size;
+    EXPECT_EQ(std::bit_cast<std::uint64_t>(check->max_rel_error), std::bit_cast<std::uint64_t>(want_check.max_rel_error))
+        << what << " P " << size;
+    EXPECT_EQ(check->passed, want_check.passed);
+  }
+  // Outside mpirun the fold is the plain sum in group order: the norm the whole run reports.
+  if (b != backend::gpu) {
+    std::memcpy(P.C(), P.C0(), P.c.size());
+    EXPECT_EQ(std::sqrt(fold_gemm_group_sums(want_sums.size(), want_sums)), run_gemm_tiles(*ctx, whole).frobenius_norm);
+  }
+}
+
+TEST_P(gemm_backends, rank_blocks_of_rows_equal_the_whole_run) {
+  const backend b = *parse_backend(GetParam());
+  TANDEM_SKIP_UNLESS_AVAILABLE(b);
+  // One group (every rank but 0 empty), a few groups (more ranks than groups), a prime number of
+  // groups with a short last one, and the 64 x 64 sampled check.
+  expect_rank_blocks_equal_the_whole<double>(b, {1, 1, 1}, 4, 1, 0);
+  expect_rank_blocks_equal_the_whole<double>(b, {7, 13, 5}, 2, 1.25, 0.5);
+  expect_rank_blocks_equal_the_whole<float>(b, {97, 3, 11}, 8, -0.5, 2);
+  expect_rank_blocks_equal_the_whole<double>(b, {300, 280, 19}, 23, 1, 0);
+  if (b == backend::gpu) {  // the streamed schedule: panels of rows inside each group
+    expect_rank_blocks_equal_the_whole<double>(b, {53, 47, 29}, 8, 1.5, -0.75, 12 * 1024);
+    expect_rank_blocks_equal_the_whole<float>(b, {97, 31, 11}, 9, 1, 1, 3000);
+  }
+}
+
+TEST(gemm, rank_rows_cover_the_rows_of_tiles_in_rank_order) {
+  // 13 rows of tiles (the last short) over 1 .. 16 ranks: contiguous, whole groups, rank order.
+  const kernels::gemm_tiling t = kernels::make_gemm_tiling(100, 10, 8);
+  for (int size = 1; size <= 16; ++size) {
+    std::uint64_t row = 0;
+    std::size_t group = 0;
+    for (int rank = 0; rank < size; ++rank) {
+      const gemm_rows r = gemm_rank_rows(t, rank, size);
+      EXPECT_EQ(r.first, row);
+      EXPECT_EQ(r.group_first, group);
+      EXPECT_EQ(r.first, std::min<std::uint64_t>(r.group_first * 8, 100));
+      EXPECT_EQ(r.last, std::min<std::uint64_t>(r.group_last * 8, 100));
+      // Blocks differ by at most one group, the larger first.
+      EXPECT_LE(r.group_last - r.group_first, 13 / std::size_t(size) + 1);
+      row = r.last;
+      group = r.group_last;
+    }
+    EXPECT_EQ(row, 100u);
+    EXPECT_EQ(group, 13u);
+  }
 }
 
 TEST(gemm_kernels, tiles_cover_c_exactly_once) {

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -81,11 +82,14 @@ nlohmann::json result_json(const gemm_result& r);
 // the full k (C_tile = alpha A_rows B_cols + beta C0_tile), written in place into C (shared
 // memory for procs). Its partial: the tile's sum of squares and the BLAS thread count seen inside
 // the worker (the oversubscription guard's evidence: it must be 1).
+// Under MPI a rank holds only its block of rows of A, C and the initial C (gemm_rank_rows): a, c
+// and c0 then point at row `row0` of their matrix, and tiles are found at (tile row - row0).
 struct gemm_params {
-  const void* a = nullptr;   // m x k, row-major
-  const void* b = nullptr;   // k x n, row-major
-  void* c = nullptr;         // m x n, row-major: the result
+  const void* a = nullptr;   // m x k, row-major (rows row0.. of it)
+  const void* b = nullptr;   // k x n, row-major (all of it)
+  void* c = nullptr;         // m x n, row-major: the result (rows row0.. of it)
   const void* c0 = nullptr;  // m x n initial C, read when beta != 0 (C itself may not be: runs repeat)
+  std::uint64_t row0 = 0;    // the first row a, c and c0 hold
   std::uint64_t k = 0;
   kernels::gemm_tiling tiling;
   double alpha = 1, beta = 0;
@@ -104,26 +108,56 @@ struct gemm_kernel {
 // One fold group per row of tiles.
 job<gemm_kernel> gemm_job(const gemm_params& p);
 
+// The rows of C (and of A and the initial C) rank `rank` of `size` computes: its block of the
+// job's groups (ranks::share_of over the rows of tiles), as rows [first, last); empty blocks sit at
+// m. Rank 0's block always starts at row 0.
+struct gemm_rows {
+  std::uint64_t first = 0, last = 0;
+  std::size_t group_first = 0, group_last = 0;
+  std::uint64_t count() const noexcept { return last - first; }
+};
+gemm_rows gemm_rank_rows(const kernels::gemm_tiling& t, int rank, int size);
+
+// The tiles of groups [groups.first, groups.last) of p (rows of tiles; p holds their rows from
+// p.row0), one sum of squares of C per group in group order. `max_blas_threads` (if given) gets
+// the largest BLAS thread count a tile saw.
+std::vector<double> run_gemm_groups(run_context& ctx, const gemm_params& p, chunk_span groups,
+                                    std::span<const memory_region> regions = {},
+                                    std::int32_t* max_blas_threads = nullptr);
+// The job's fixed fold of the groups' sums of squares: `mine` are this rank's groups (its block,
+// in order); rank 0 receives every other rank's, in rank order, and adds all of them in group
+// order, so it gets the bits one rank gets (8 bytes per group travel). Other ranks return the sum
+// of their own groups. With one rank: the sum of `mine` in order.
+double fold_gemm_group_sums(std::size_t groups, const std::vector<double>& mine);
+
 struct gemm_run_summary {
   double frobenius_norm = 0;
   std::int32_t max_blas_threads = 0;  // the largest BLAS thread count any tile saw
 };
 // Runs every tile of p on ctx's CPU backend (seq, threads, procs; procs needs a, b, c, c0 in
 // shared memory or a mapping made before the pool, and says which it is not). `regions` are what
-// the params point into, for procs' check.
+// the params point into, for procs' check. Rank-local: it never calls MPI (the library call below
+// runs on it, so a program that calls gemm() on some ranks only cannot hang).
 gemm_run_summary run_gemm_tiles(run_context& ctx, const gemm_params& p, std::span<const memory_region> regions = {});
 
 // The library call for programs that embed Tandem: C = alpha A B + beta C (row-major, contiguous)
 // on ctx's CPU backend in tiles of `tile` (0: the default). For procs, A, B and C must be in shared
-// memory (tandem::shared_buffer).
+// memory (tandem::shared_buffer). It is rank-local under MPI: every calling rank computes all of
+// C (so rank 0 holds the full C); `tandem gemm` is the distributed one (row blocks, gathered).
 void gemm(run_context& ctx, std::uint64_t m, std::uint64_t n, std::uint64_t k, double alpha, const double* a,
           const double* b, double beta, double* c, std::uint64_t tile = 0);
 void gemm(run_context& ctx, std::uint64_t m, std::uint64_t n, std::uint64_t k, float alpha, const float* a,
           const float* b, float beta, float* c, std::uint64_t tile = 0);
 
 // The float64 check of C (see gemm_check_result) for the dtype's unit roundoff; `c0` may be null
-// when beta is 0.
-gemm_check_result check_gemm(const gemm_params& p, std::uint64_t m, std::uint64_t n, gemm_dtype dtype);
+// when beta is 0. Only the sampled entries in rows [rows.first, rows.last) are checked (p holds
+// them from p.row0): a rank checks its own block, and merge_checks of every block's result is the
+// check of the whole C, bit for bit (a count and a maximum).
+gemm_check_result check_gemm(const gemm_params& p, std::uint64_t m, std::uint64_t n, gemm_dtype dtype,
+                             gemm_rows rows = {0, std::uint64_t(-1)});
+gemm_check_result merge_checks(const gemm_check_result& x, const gemm_check_result& y);
+// merge_checks over every rank (a sum and a maximum: 16 bytes each way); the result on every rank.
+gemm_check_result merge_checks_across_ranks(const gemm_check_result& mine);
 
 // The BLAS threads a BLAS call on this thread would use now (openblas_get_num_threads).
 int blas_threads_here();
