@@ -177,16 +177,21 @@ class reduce_workload final : public workload_of<reduce_result> {
       if (o.n > reduce_max_generated)
         throw usage_error("reduce: --n must be at most 2^34 = 17179869184 (got " + std::to_string(o.n) + ")");
       // Under MPI a rank generates and holds its share only.
-      const reduce_elements part = reduce_share(o.n, ranks::world().rank, ranks::world().size);
+      const ranks::world_info& w = ranks::world();
+      const reduce_elements part = reduce_share(o.n, w.rank, w.size);
       // A generated array is held in memory: refuse one that would not fit, before touching it.
+      // The ranks on this node share its memory: their shares (within one group of this one's)
+      // together must fit.
       const double physical = double(physical_memory_bytes());
       const std::uint64_t held = part.last - part.first;
-      const double bytes = double(held) * double(item_size(o.dtype));
+      const double bytes = double(held) * double(item_size(o.dtype)) * double(std::max(w.local_size, 1));
       if (physical > 0 && bytes > physical * 0.75)
-        throw usage_error("reduce: a generated array of " + std::to_string(held) + " " +
-                          std::string(to_string(o.dtype)) + " values" + (ranks::distributed() ? " (this rank's share)" : "") +
-                          " needs " + std::to_string(std::uint64_t(bytes / 1e9)) + " GB, more than 3/4 of this machine's " +
-                          std::to_string(std::uint64_t(physical / 1e9)) +
+        throw usage_error("reduce: a generated array of " + std::to_string(o.n) + " " + std::string(to_string(o.dtype)) +
+                          " values needs " + std::to_string(std::uint64_t(bytes / 1e9)) + " GB" +
+                          (w.size > 1 ? " on this node (" + std::to_string(w.local_size) + " of " +
+                                            std::to_string(w.size) + " ranks, " + std::to_string(held) + " values each)"
+                                      : std::string()) +
+                          ", more than 3/4 of this machine's " + std::to_string(std::uint64_t(physical / 1e9)) +
                           " GB of memory; reduce a file with --input instead (it is read in chunks)");
       in_ = {nullptr, o.n, o.dtype, part.first, part.last};
       return;
