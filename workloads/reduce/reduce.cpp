@@ -6,11 +6,14 @@
 #include <limits>
 #include <optional>
 #include <span>
+#include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "reduce_cpu.hpp"
 #include "reduce_exact.hpp"
+#include "reduce_fold.hpp"
 #include "reduce_gpu.hpp"
 #include "tandem/errors.hpp"
 #include "tandem/io/mapped_file.hpp"
@@ -31,19 +34,24 @@ constexpr std::size_t window_groups = 256;
 std::size_t item_size(reduce_dtype t) noexcept { return t == reduce_dtype::f32 ? 4 : 8; }
 
 struct reduce_params {
-  const void* data;
-  std::uint64_t n;
+  const void* data;    // element `first`
+  std::uint64_t first;
   reduce_dtype dtype;
   std::uint32_t pass;
+  detail::reduce_gpu* engine;  // the gpu backend's (it holds or streams the data), else null
 };
 
 struct reduce_chunk_kernel {
   using params_type = reduce_params;
   using partial_type = kernels::reduce_partial;
   static partial_type run(const params_type& p, chunk_range r) {
+    const std::uint64_t at = r.begin - p.first;
     if (p.dtype == reduce_dtype::f32)
-      return detail::reduce_chunk(static_cast<const float*>(p.data) + r.begin, r.size(), p.pass);
-    return detail::reduce_chunk(static_cast<const double*>(p.data) + r.begin, r.size(), p.pass);
+      return detail::reduce_chunk(static_cast<const float*>(p.data) + at, r.size(), p.pass);
+    return detail::reduce_chunk(static_cast<const double*>(p.data) + at, r.size(), p.pass);
+  }
+  static void run_gpu(gpu::context&, const params_type& p, const chunk_plan&, chunk_span span, partial_type* out) {
+    p.engine->partials(p.pass, span, out);
   }
 };
 
@@ -83,25 +91,35 @@ reduce_values finish(const kernels::reduce_summary& s, std::uint32_t pass, reduc
   return v;
 }
 
-// The default mode: chunk partials from `compute(span, out)`, folded in the job's fixed tree.
-template <class ComputeSpan>
-kernels::reduce_summary fold_default(std::uint64_t n, ComputeSpan&& compute, window_buffer& windows) {
-  const chunk_plan plan = reduce_plan(n);
-  const std::size_t chunks = plan.chunks();
-  const std::size_t window_chunks = window_groups * reduce_group_chunks;
-  kernels::reduce_partial* partials = windows.get<kernels::reduce_partial>(std::min(chunks, window_chunks));
+// A group's summary: its chunks' partials folded in chunk order.
+kernels::reduce_summary summarize_group(std::span<const kernels::reduce_partial> partials) {
+  kernels::reduce_summary group = kernels::summarize(partials[0]);
+  for (std::size_t c = 1; c < partials.size(); ++c) kernels::merge(group, kernels::summarize(partials[c]));
+  return group;
+}
+
+job<reduce_chunk_kernel> reduce_job(const reduce_input& in, std::uint32_t pass, detail::reduce_gpu* engine,
+                                    std::span<const memory_region> regions) {
+  job<reduce_chunk_kernel> j;
+  j.plan = reduce_plan(in.n);
+  j.group_chunks = reduce_group_chunks;
+  j.params = {in.data, in.first, in.dtype, pass, engine};
+  j.regions = regions;
+  return j;
+}
+
+// The default mode: group summaries folded left to right in group order. Under MPI each rank
+// runs its block of groups and rank 0 folds every rank's summaries in group order (fold_groups):
+// the same tree, so the same bits, as one process.
+kernels::reduce_summary fold_default(run_context& ctx, const reduce_input& in, std::uint32_t pass,
+                                     detail::reduce_gpu* engine) {
+  const memory_region regions[] = {{in.data, in.held() * item_size(in.dtype), "the array"}};
+  const job<reduce_chunk_kernel> j = reduce_job(in, pass, engine, regions);
+  detail::check_holds(in, ranks::my_share(j.groups()));
   kernels::reduce_summary total;
-  for (std::size_t c0 = 0; c0 < chunks; c0 += window_chunks) {
-    const chunk_span window{c0, std::min(chunks, c0 + window_chunks)};
-    compute(window, partials);
-    for (std::size_t g0 = window.first; g0 < window.last; g0 += reduce_group_chunks) {
-      const std::size_t g1 = std::min(window.last, g0 + reduce_group_chunks);
-      kernels::reduce_summary group = kernels::summarize(partials[g0 - c0]);
-      for (std::size_t c = g0 + 1; c < g1; ++c) kernels::merge(group, kernels::summarize(partials[c - c0]));
-      kernels::merge(total, group);
-    }
-    throw_if_interrupted();
-  }
+  fold_groups(
+      ctx, j, window_groups, [](std::size_t, std::span<const kernels::reduce_partial> p) { return summarize_group(p); },
+      [&](std::size_t, const kernels::reduce_summary& group) { kernels::merge(total, group); });
   return total;
 }
 
@@ -116,22 +134,7 @@ reduce_result run_on(run_context& ctx, const reduce_input& in, reduce_op op, boo
     if (!ctx.gpu) throw std::logic_error("run_reduce: the gpu backend needs a device context");
     engine = &own.emplace(*ctx.gpu, in, std::uint64_t{1});  // streamed: the data stays in host memory
   }
-  const memory_region regions[] = {{in.data, in.n * item_size(in.dtype), "the array"}};
-  auto compensated = [&](std::uint32_t pass) {
-    job<reduce_chunk_kernel> j;
-    j.plan = reduce_plan(in.n);
-    j.group_chunks = reduce_group_chunks;
-    j.params = {in.data, in.n, in.dtype, pass};
-    j.regions = regions;
-    const kernels::reduce_summary s = fold_default(
-        in.n,
-        [&](chunk_span span, kernels::reduce_partial* out) {
-          if (engine) engine->partials(pass, span, out);
-          else run_span(ctx, j, span, out);
-        },
-        ctx.windows);
-    return finish(s, pass, in.dtype);
-  };
+  auto compensated = [&](std::uint32_t pass) { return finish(fold_default(ctx, in, pass, engine), pass, in.dtype); };
   const std::uint32_t pass = reduce_passes(op);
   if (!exact) {
     r.v = compensated(pass);
@@ -145,10 +148,11 @@ reduce_result run_on(run_context& ctx, const reduce_input& in, reduce_op op, boo
 
 // --- inputs --------------------------------------------------------------------------------------
 
-// Fills x[0, n) with the seeded array, on every core (prepare is not timed, but 10^9 elements on
-// one core would take seconds).
+// Fills x[0, last - first) with elements [first, last) of the seeded array, on every core (prepare
+// is not timed, but 10^9 elements on one core would take seconds).
 template <class T>
-void generate(T* x, std::uint64_t n, std::uint64_t seed, kernels::reduce_dist dist) {
+void generate(T* x, std::uint64_t first, std::uint64_t last, std::uint64_t seed, kernels::reduce_dist dist) {
+  const std::uint64_t n = last - first;
   const unsigned threads = std::max(1u, std::min(std::thread::hardware_concurrency(), 64u));
   const std::uint64_t per = (n / threads + 1023) / 1024 * 1024;
   std::vector<std::jthread> pool;
@@ -156,7 +160,7 @@ void generate(T* x, std::uint64_t n, std::uint64_t seed, kernels::reduce_dist di
     const std::uint64_t b = std::min(n, t * per), e = std::min(n, b + per);
     if (b >= e) break;
     pool.emplace_back([=] {
-      for (std::uint64_t i = b; i < e; ++i) x[i] = T(kernels::generated_element(seed, dist, i));
+      for (std::uint64_t i = b; i < e; ++i) x[i] = T(kernels::generated_element(seed, dist, first + i));
     });
   }
 }
@@ -174,15 +178,24 @@ class reduce_workload final : public workload_of<reduce_result> {
     if (o.input.empty()) {
       if (o.n > reduce_max_generated)
         throw usage_error("reduce: --n must be at most 2^34 = 17179869184 (got " + std::to_string(o.n) + ")");
+      // Under MPI a rank generates and holds its share only.
+      const ranks::world_info& w = ranks::world();
+      const reduce_elements part = reduce_share(o.n, w.rank, w.size);
       // A generated array is held in memory: refuse one that would not fit, before touching it.
+      // The ranks on this node share its memory: their shares (within one group of this one's)
+      // together must fit.
       const double physical = double(physical_memory_bytes());
-      const double bytes = double(o.n) * double(item_size(o.dtype));
+      const std::uint64_t held = part.last - part.first;
+      const double bytes = double(held) * double(item_size(o.dtype)) * double(std::max(w.local_size, 1));
       if (physical > 0 && bytes > physical * 0.75)
-        throw usage_error("reduce: a generated array of " + std::to_string(o.n) + " " +
-                          std::string(to_string(o.dtype)) + " values needs " + std::to_string(std::uint64_t(bytes / 1e9)) +
-                          " GB, more than 3/4 of this machine's " + std::to_string(std::uint64_t(physical / 1e9)) +
+        throw usage_error("reduce: a generated array of " + std::to_string(o.n) + " " + std::string(to_string(o.dtype)) +
+                          " values needs " + std::to_string(std::uint64_t(bytes / 1e9)) + " GB" +
+                          (w.size > 1 ? " on this node (" + std::to_string(w.local_size) + " of " +
+                                            std::to_string(w.size) + " ranks, " + std::to_string(held) + " values each)"
+                                      : std::string()) +
+                          ", more than 3/4 of this machine's " + std::to_string(std::uint64_t(physical / 1e9)) +
                           " GB of memory; reduce a file with --input instead (it is read in chunks)");
-      in_ = {nullptr, o.n, o.dtype};
+      in_ = {nullptr, o.n, o.dtype, part.first, part.last};
       return;
     }
     file_ = mapped_file(o.input);
@@ -200,6 +213,11 @@ class reduce_workload final : public workload_of<reduce_result> {
                           std::to_string(size) + " bytes each); is --dtype right?");
       in_ = {file_.data(), file_.size() / size, o.dtype};
     }
+    // The whole file stays mapped; a rank reads the pages of its share only (no copy, no rank 0).
+    const reduce_elements part = reduce_share(in_.n, ranks::world().rank, ranks::world().size);
+    in_.data = static_cast<const std::byte*>(in_.data) + part.first * item_size(in_.dtype);
+    in_.first = part.first;
+    in_.last = part.last;
     file_.advise_sequential();
   }
 
@@ -220,11 +238,12 @@ class reduce_workload final : public workload_of<reduce_result> {
   auto_thresholds thresholds() const override { return {2e6, 6.4e7}; }
 
   void prepare(run_context& ctx) override {
-    if (o_.input.empty() && !generated_.data() && in_.n > 0) {
+    if (o_.input.empty() && !generated_.data() && in_.held() > 0) {
       // Made before procs forks its workers, who inherit it (huge pages: docs/io.md).
-      generated_ = inherited_buffer(in_.n * item_size(in_.dtype));
-      if (in_.dtype == reduce_dtype::f32) generate(static_cast<float*>(generated_.data()), in_.n, o_.seed, o_.dist);
-      else generate(static_cast<double*>(generated_.data()), in_.n, o_.seed, o_.dist);
+      generated_ = inherited_buffer(in_.held() * item_size(in_.dtype));
+      if (in_.dtype == reduce_dtype::f32)
+        generate(static_cast<float*>(generated_.data()), in_.first, in_.held_last(), o_.seed, o_.dist);
+      else generate(static_cast<double*>(generated_.data()), in_.first, in_.held_last(), o_.seed, o_.dist);
       in_.data = generated_.data();
     }
     if (ctx.which == backend::gpu && ctx.gpu) gpu_.emplace(*ctx.gpu, in_, o_.gpu_resident_limit);
@@ -250,6 +269,37 @@ nlohmann::json number(double x) {
 }
 
 }  // namespace
+
+reduce_elements reduce_share(std::uint64_t n, int rank, int size) noexcept {
+  const ranks::share g = ranks::share_of(detail::reduce_groups(n), rank, size);
+  const std::uint64_t group_elements = reduce_group_chunks * reduce_chunk_elements;
+  return {std::min(n, g.first * group_elements), std::min(n, g.last * group_elements)};
+}
+
+namespace detail {
+
+void check_holds(const reduce_input& in, ranks::share groups) {
+  if (groups.size() == 0) return;
+  const std::uint64_t group_elements = reduce_group_chunks * reduce_chunk_elements;
+  const std::uint64_t first = groups.first * group_elements, last = std::min(in.n, groups.last * group_elements);
+  if (first < in.first || last > in.held_last())
+    throw std::logic_error("run_reduce: the input holds elements [" + std::to_string(in.first) + ", " +
+                           std::to_string(in.held_last()) + "), not [" + std::to_string(first) + ", " +
+                           std::to_string(last) + ") that this rank reduces");
+}
+
+void reduce_group_summaries(run_context& ctx, const reduce_input& in, std::uint32_t pass, reduce_gpu* engine,
+                            ranks::share groups,
+                            const std::function<void(std::size_t, const kernels::reduce_summary&)>& on_summary) {
+  check_holds(in, groups);
+  const memory_region regions[] = {{in.data, in.held() * item_size(in.dtype), "the array"}};
+  run_groups(
+      ctx, reduce_job(in, pass, engine, regions), window_groups,
+      [&](std::size_t g, std::span<const kernels::reduce_partial> p) { on_summary(g, summarize_group(p)); },
+      {groups.first, groups.last});
+}
+
+}  // namespace detail
 
 std::string_view to_string(reduce_op op) noexcept {
   switch (op) {

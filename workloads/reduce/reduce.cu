@@ -16,6 +16,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <stdexcept>
+#include <string>
 
 #include "reduce_gpu.hpp"
 #include "tandem/workloads/exact_reduce.hpp"
@@ -153,10 +155,14 @@ struct reduce_gpu::state {
     auto* dst = static_cast<std::byte*>(out);
     const std::uint64_t first = span.first * reduce_chunk_elements;
     const std::uint64_t last = std::min<std::uint64_t>(in.n, span.last * reduce_chunk_elements);
+    // Under MPI the engine holds (or streams) this rank's elements only: in.first is element 0 here.
+    if (first < in.first || last > in.held_last())
+      throw std::logic_error("reduce_gpu: chunks [" + std::to_string(span.first) + ", " + std::to_string(span.last) +
+                             ") lie outside the elements the engine was given");
     if (resident) {
       reserve_partials(span.size() * size);
       const gpu::stream_t st = c.stream(0);
-      launch(st, data.data() + first * item, last - first, lane_[0]);
+      launch(st, data.data() + (first - in.first) * item, last - first, lane_[0]);
       c.copy(dst, lane_[0].partials.data(), span.size() * size, gpu::copy_kind::device_to_host, st);
       c.synchronize(st);
       return;
@@ -177,7 +183,7 @@ struct reduce_gpu::state {
       lane& l = lane_[b % streams];
       const gpu::stream_t st = c.stream(unsigned(b % streams));
       drain(l, st);
-      std::memcpy(l.staging.data(), host + e0 * item, n * item);
+      std::memcpy(l.staging.data(), host + (e0 - in.first) * item, n * item);
       c.copy(l.data.data(), l.staging.data(), n * item, gpu::copy_kind::host_to_device, st);
       launch(st, l.data.data(), n, l);
       l.pending_first = (e0 - first) / reduce_chunk_elements;
@@ -196,7 +202,7 @@ reduce_gpu::reduce_gpu(gpu::context& c, const reduce_input& in, std::uint64_t re
   s.item = in.dtype == reduce_dtype::f32 ? 4 : 8;
   if (stream_batch != 0)
     s.batch = std::max<std::uint64_t>(1, stream_batch / reduce_chunk_elements) * reduce_chunk_elements;
-  const std::uint64_t bytes = in.n * s.item;
+  const std::uint64_t bytes = in.held() * s.item;
   std::uint64_t limit = resident_limit;
   if (limit == 0) {
     for (const gpu::device_info& d : gpu::discover().devices)
@@ -207,7 +213,7 @@ reduce_gpu::reduce_gpu(gpu::context& c, const reduce_input& in, std::uint64_t re
   const gpu::stream_t s0 = c.stream(0);
   if (s.resident) {
     // Lane states for every chunk at once: 2.5 KiB per 2^15 elements.
-    const std::uint64_t chunks = (in.n + reduce_chunk_elements - 1) / reduce_chunk_elements;
+    const std::uint64_t chunks = (in.held() + reduce_chunk_elements - 1) / reduce_chunk_elements;
     s.data = gpu::device_array<std::byte>(c, bytes, s0);
     if (bytes) c.copy(s.data.data(), in.data, bytes, gpu::copy_kind::host_to_device, s0);
     s.lane_[0].lanes = gpu::device_array<lane_state<double>>(c, chunks * reduce_lanes, s0);
@@ -260,9 +266,9 @@ double reduce_gpu::cub_sum() {
   const gpu::stream_t st = s.ctx->stream(0);
   const double r = s.item == 4
                        ? double(thrust::reduce(gpu::policy(*s.ctx, st), reinterpret_cast<const float*>(s.data.data()),
-                                               reinterpret_cast<const float*>(s.data.data()) + s.in.n, 0.0f))
+                                               reinterpret_cast<const float*>(s.data.data()) + s.in.held(), 0.0f))
                        : thrust::reduce(gpu::policy(*s.ctx, st), reinterpret_cast<const double*>(s.data.data()),
-                                        reinterpret_cast<const double*>(s.data.data()) + s.in.n, 0.0);
+                                        reinterpret_cast<const double*>(s.data.data()) + s.in.held(), 0.0);
   s.ctx->synchronize(st);
   return r;
 }
@@ -270,7 +276,7 @@ double reduce_gpu::cub_sum() {
 void reduce_gpu::copy_in_from_pinned() {
   state& s = *s_;
   if (!s.resident) throw std::logic_error("reduce_gpu::copy_in_from_pinned: the data is not on the device");
-  const std::size_t bytes = s.in.n * s.item;
+  const std::size_t bytes = s.in.held() * s.item;
   if (s.pinned_copy.size() < bytes) {
     s.pinned_copy = gpu::pinned_array<std::byte>(*s.ctx, bytes);
     std::memcpy(s.pinned_copy.data(), s.in.data, bytes);

@@ -18,6 +18,8 @@ namespace tandem::detail {
 
 class reduce_gpu {
  public:
+  // The engine holds or streams elements [in.first, in.held_last()) only (a rank's share under
+  // MPI); asking for chunks outside them is a std::logic_error.
   // resident_limit: upload when the data fits in this many bytes (0: half the device's memory).
   // stream_batch: elements per streamed batch (0: the default, 2^24; tests make it small).
   reduce_gpu(gpu::context& c, const reduce_input& in, std::uint64_t resident_limit, std::uint64_t stream_batch = 0);

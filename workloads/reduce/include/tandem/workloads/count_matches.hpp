@@ -101,7 +101,21 @@ count_matches_params count_matches_params_of(const unsigned char* text, std::uin
 // The job over p's text: chunks of o.chunk_bytes, fold groups of whole chunks.
 job<count_matches_kernel> count_matches_job(const count_matches_params& p, const count_matches_options& o);
 
-// The count over an already prepared job (its text must stay mapped), on any backend.
+// One MPI rank's part of a count: the fragment monoid over the bytes of a block of fold groups, and
+// whether the file's last line has no newline (known only to the block holding the file's end).
+struct count_matches_block {
+  kernels::line_match_partial partial;
+  std::uint8_t open_last_line = 0;
+};
+// The part of groups [groups.first, groups.last) of j, reading only their bytes (and up to
+// pattern_length - 1 after them).
+count_matches_block count_matches_of_groups(run_context& ctx, const job<count_matches_kernel>& j, ranks::share groups);
+// a's bytes followed by b's.
+count_matches_block merge(const count_matches_block& a, const count_matches_block& b) noexcept;
+
+// The count over an already prepared job (its text must stay mapped), on any backend. Under MPI
+// each rank counts its block of groups (ranks::my_share) and rank 0 combines them; only rank 0's
+// result is complete.
 count_matches_result run_count_matches(run_context& ctx, const job<count_matches_kernel>& j);
 // Maps o.path and counts, on any backend. Throws usage_error for a missing, unreadable or
 // non-regular file and for a bad pattern (one line each).

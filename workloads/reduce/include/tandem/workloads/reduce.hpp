@@ -47,12 +47,28 @@ struct reduce_options {
   std::uint64_t gpu_resident_limit = 0;
 };
 
-// The data a reduction reads: in memory or mapped, never copied.
+// The data a reduction reads: in memory or mapped, never copied. Elements [first, last) of the n
+// are held, element `first` at `data` (the defaults: all of them, from element 0). Under MPI a
+// rank needs only its share (reduce_share): the chunks of its block of fold groups.
 struct reduce_input {
   const void* data = nullptr;
   std::uint64_t n = 0;
   reduce_dtype dtype = reduce_dtype::f64;
+  std::uint64_t first = 0;
+  std::uint64_t last = std::uint64_t(-1);
+
+  std::uint64_t held_last() const noexcept { return last < n ? last : n; }
+  std::uint64_t held() const noexcept { return held_last() > first ? held_last() - first : 0; }
 };
+
+// The elements [first, last) of an n-element array that rank `rank` of `size` reads: the chunks
+// of its contiguous block of fold groups (ranks::share_of over the job's groups), so a whole
+// number of chunks from a chunk boundary. The shares of ranks 0 .. size-1 tile [0, n) in order.
+struct reduce_elements {
+  std::uint64_t first = 0;
+  std::uint64_t last = 0;
+};
+reduce_elements reduce_share(std::uint64_t n, int rank, int size) noexcept;
 
 // Values in the data's precision (a float32 array's results are float32 values, held in double).
 // Those the op did not compute are NaN and left out of the JSON.
