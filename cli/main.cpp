@@ -72,6 +72,9 @@ int run(CLI::App& app, int argc, char** argv) {
       ranks::abort(status);
     }
     if (speaks()) std::cerr << line << "\n";
+    // An agreed failure: rank 0 gives the job's status; the other ranks end normally, so that
+    // mpirun does not start ending them (with their own lines) while they finish MPI.
+    if (agreed && ranks::distributed() && !ranks::is_root()) return cli::exit_ok;
     return status;
   }
   // A signal recorded but not acted on (docs/reliability.md) still decides the status.
