@@ -56,7 +56,9 @@ TEST(montecarlo_tail, key_orders_doubles_and_round_trips) {
                                        2.2e-308,  1.0,    1.5,  1e308, INFINITY};
   for (std::size_t i = 0; i < ordered.size(); ++i) {
     EXPECT_EQ(bits(tail_value(tail_key(ordered[i]))), bits(ordered[i]));
-    if (i > 0) EXPECT_LT(tail_key(ordered[i - 1]), tail_key(ordered[i])) << ordered[i - 1] << " " << ordered[i];
+    if (i > 0) {
+      EXPECT_LT(tail_key(ordered[i - 1]), tail_key(ordered[i])) << ordered[i - 1] << " " << ordered[i];
+    }
   }
 }
 
@@ -116,13 +118,18 @@ TEST(montecarlo_tail, selection_and_cvar_match_a_sort_for_1_to_4_ranks) {
 // A million ties at the k-th value: added as one multiple, not value by value.
 TEST(montecarlo_tail, ties_at_the_threshold_are_counted_exactly) {
   const std::uint64_t k = 1'000'003;
-  std::vector<double> v(k + 10, 0.1);
-  v[0] = -1e300;  // far below: its sum with the ties needs every bit of the accumulator's range
-  v[1] = 1e-310;
-  const lower_tail t = lower_tail_over_ranks(v, k);
+  std::vector<double> v(k + 10, 1.0);
+  v[5] = 0.5;
+  v[7] = 0x1p-30;
+  lower_tail t = lower_tail_over_ranks(v, k);
   ASSERT_TRUE(t.found);
-  EXPECT_EQ(t.var, 0.1);
-  std::vector<double> smallest(k - 2, 0.1);
+  EXPECT_EQ(t.var, 1.0);
+  EXPECT_EQ(t.cvar, (0.5 + 0x1p-30 + double(k - 2)) / double(k));  // the sum is exact in double
+  // Far below: the sum with the ties needs the accumulator's whole range, and rounds to -1e300.
+  v[5] = -1e300;
+  v[7] = 1e-310;
+  t = lower_tail_over_ranks(v, k);
+  std::vector<double> smallest(k - 2, 1.0);
   smallest.push_back(-1e300);
   smallest.push_back(1e-310);
   EXPECT_EQ(bits(t.cvar), bits(fsum(smallest) / double(k)));
