@@ -9,6 +9,7 @@
 
 #include "tandem/build_config.hpp"
 #include "tandem/errors.hpp"
+#include "tandem/ranks.hpp"
 #include "tandem/workloads/montecarlo_fold.hpp"
 #include "tandem/workloads/sobol.hpp"
 #include "montecarlo_lanes.hpp"
@@ -204,6 +205,34 @@ montecarlo_result run_montecarlo(executor& ex, const montecarlo_options& o) {
   return run_montecarlo(ctx, o);
 }
 
+namespace {
+// fold_groups' exchange (job.hpp) for the GPU engine, which runs its own windows rather than
+// run_groups: each rank runs its block of the groups; rank 0 adds its own summaries as they come,
+// then every other rank's, received whole in rank order. So rank 0 folds the tree `seq` folds.
+void run_gpu_groups(montecarlo_gpu& engine, montecarlo_fold& fold) {
+  if (!ranks::distributed()) return engine.run(fold);
+  using summary = kernels::mc_chunk_stats;
+  const std::uint64_t groups = engine.groups();
+  const ranks::share mine = ranks::my_share(groups);
+  auto add = [&](std::uint64_t g, const summary& s) { fold.add_group_summary(g * engine.group_samples(), s); };
+  if (!ranks::is_root()) {
+    std::vector<summary> summaries;
+    summaries.reserve(mine.size());
+    engine.run(fold, mine.first, mine.last, [&](std::uint64_t, const summary& s) { summaries.push_back(s); });
+    ranks::send(0, summaries.data(), summaries.size() * sizeof(summary));
+    return;
+  }
+  engine.run(fold, mine.first, mine.last, add);
+  std::vector<summary> theirs;
+  for (int r = 1; r < ranks::world().size; ++r) {
+    const ranks::share s = ranks::share_of(groups, r, ranks::world().size);
+    theirs.resize(s.size());
+    ranks::receive(r, theirs.data(), s.size() * sizeof(summary));
+    for (std::size_t g = s.first; g < s.last; ++g) add(g, theirs[g - s.first]);
+  }
+}
+}  // namespace
+
 // In a build without GPU code no engine can be made (montecarlo_gpu_none.cpp), so these need no
 // guard of their own.
 montecarlo_result run_montecarlo(montecarlo_gpu& engine, const montecarlo_options& o) {
@@ -212,7 +241,7 @@ montecarlo_result run_montecarlo(montecarlo_gpu& engine, const montecarlo_option
   if (std::memcmp(&p, &engine.params(), sizeof p) != 0)
     throw std::invalid_argument("run_montecarlo: the GPU engine was made for other options");
   montecarlo_fold fold(p, o.var_level);
-  engine.run(fold);
+  run_gpu_groups(engine, fold);
   montecarlo_result r = fold.finish();
   add_closed_forms(o, r);
   return r;
@@ -308,13 +337,18 @@ montecarlo_result run_montecarlo(run_context& ctx, const montecarlo_options& o) 
   montecarlo_fold fold(j.params.p, o.var_level);
   const std::uint64_t chunk = j.plan.chunk_size();
   std::vector<kernels::mc_chunk_stats> stats(j.group_chunks);
-  run_groups(ctx, j, std::max<std::size_t>(1, window_chunks / j.group_chunks), [&](std::size_t g, std::span<const montecarlo_partial> partials) {
-    for (std::size_t c = 0; c < partials.size(); ++c) {
-      stats[c] = partials[c].stats;
-      fold.add_finals(partials[c].finals, partials[c].paths);
-    }
-    fold.add_group(j.group(g).first * chunk, stats.data(), partials.size());
-  });
+  // Each rank keeps the VaR candidates of its own groups (finish() selects across ranks); the
+  // group summaries (120 bytes each) travel to rank 0 and are folded there in group order.
+  fold_groups(
+      ctx, j, std::max<std::size_t>(1, window_chunks / j.group_chunks),
+      [&](std::size_t, std::span<const montecarlo_partial> partials) {
+        for (std::size_t c = 0; c < partials.size(); ++c) {
+          stats[c] = partials[c].stats;
+          fold.add_finals(partials[c].finals, partials[c].paths);
+        }
+        return montecarlo_fold::group_summary(stats.data(), partials.size());
+      },
+      [&](std::size_t g, const kernels::mc_chunk_stats& s) { fold.add_group_summary(j.group(g).first * chunk, s); });
   montecarlo_result r = fold.finish();
   add_closed_forms(o, r);
   return r;

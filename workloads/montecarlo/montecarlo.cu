@@ -193,8 +193,8 @@ struct montecarlo_gpu::state {
     host_candidates = gpu::pinned_array<double>(ctx, paths);
   }
 
-  // Samples [first, first + n) of the job: n is whole groups, or the job's last samples.
-  void run_window(montecarlo_fold& fold, std::uint64_t first, std::uint64_t n) {
+  // Samples [first, first + n) of the job: first and n are whole groups, or n runs to the job's end.
+  void run_window(montecarlo_fold& fold, std::uint64_t first, std::uint64_t n, const group_callback& on_group) {
     const auto policy = gpu::policy(ctx, stream);
     const gpu::counting<std::uint64_t> k(0);
     const path_store out{finals.data(), payoffs.data(), controls.data()};
@@ -228,10 +228,10 @@ struct montecarlo_gpu::state {
     ctx.copy(host_candidates.data(), from, count * sizeof(double), gpu::copy_kind::device_to_host, stream);
     ctx.synchronize(stream);
 
-    const std::uint64_t first_chunk = first / chunk;
+    const std::uint64_t first_group = first / (chunk * group_chunks);
     for (std::uint64_t c = 0; c < chunks; c += group_chunks) {
       const std::uint64_t in_group = std::min(group_chunks, chunks - c);
-      fold.add_group((first_chunk + c) * chunk, host_stats.data() + c, in_group);
+      on_group(first_group + c / group_chunks, montecarlo_fold::group_summary(host_stats.data() + c, in_group));
     }
     fold.add_finals(host_candidates.data(), count);
   }
@@ -246,9 +246,21 @@ const kernels::mc_params& montecarlo_gpu::params() const noexcept { return s_->p
 
 std::uint64_t montecarlo_gpu::window_samples() const noexcept { return s_->window; }
 
+std::uint64_t montecarlo_gpu::group_samples() const noexcept { return s_->chunk * s_->group_chunks; }
+
+std::uint64_t montecarlo_gpu::groups() const noexcept { return (s_->p.samples + group_samples() - 1) / group_samples(); }
+
+void montecarlo_gpu::run(montecarlo_fold& fold, std::uint64_t first_group, std::uint64_t last_group,
+                         const group_callback& on_group) {
+  const std::uint64_t end = std::min(s_->p.samples, std::min(last_group, groups()) * group_samples());
+  for (std::uint64_t first = first_group * group_samples(); first < end; first += s_->window)
+    s_->run_window(fold, first, std::min(s_->window, end - first), on_group);
+}
+
 void montecarlo_gpu::run(montecarlo_fold& fold) {
-  for (std::uint64_t first = 0; first < s_->p.samples; first += s_->window)
-    s_->run_window(fold, first, std::min(s_->window, s_->p.samples - first));
+  run(fold, 0, groups(), [&](std::uint64_t g, const kernels::mc_chunk_stats& s) {
+    fold.add_group_summary(g * group_samples(), s);
+  });
 }
 
 }  // namespace tandem

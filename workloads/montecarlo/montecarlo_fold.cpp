@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "montecarlo_tail.hpp"
+
 namespace tandem {
 
 namespace {
@@ -45,15 +47,15 @@ montecarlo_fold::montecarlo_fold(const kernels::mc_params& p, double var_level)
       std::min<std::uint64_t>(p.paths, std::max<std::uint64_t>(2 * rank_, 1 << 16) + (1 << 17))));
 }
 
-void montecarlo_fold::add_chunk(std::uint64_t first_sample, const kernels::mc_chunk_stats& s) {
-  const std::size_t r = p_.sampling == kernels::mc_sampling::sobol ? first_sample / p_.replicate_points : 0;
-  replicates_[r] = merge_stats(replicates_[r], s);
-}
-
-void montecarlo_fold::add_group(std::uint64_t first_sample, const kernels::mc_chunk_stats* chunks, std::size_t count) {
+kernels::mc_chunk_stats montecarlo_fold::group_summary(const kernels::mc_chunk_stats* chunks, std::size_t count) {
   kernels::mc_chunk_stats group;
   for (std::size_t c = 0; c < count; ++c) group = merge_stats(group, chunks[c]);
-  add_chunk(first_sample, group);
+  return group;
+}
+
+void montecarlo_fold::add_group_summary(std::uint64_t first_sample, const kernels::mc_chunk_stats& group) {
+  const std::size_t r = p_.sampling == kernels::mc_sampling::sobol ? first_sample / p_.replicate_points : 0;
+  replicates_[r] = merge_stats(replicates_[r], group);
 }
 
 void montecarlo_fold::add_finals(const double* values, std::size_t count) {
@@ -98,16 +100,13 @@ montecarlo_result montecarlo_fold::finish() {
   }
   r.mean_variance_reduction = plain_mean_var / (r.mean_std_error * r.mean_std_error);
 
-  // The exact order statistic: the rank_ smallest final prices in ascending order.
+  // The exact order statistic over every rank's candidates, and the correctly rounded CVaR.
   compact();
-  std::sort(lowest_.begin(), lowest_.end());
   r.var_level = level_;
   r.var_rank = rank_;
-  if (lowest_.size() >= rank_) {
-    r.var = lowest_[rank_ - 1];
-    double sum = 0;
-    for (std::uint64_t i = 0; i < rank_; ++i) sum += lowest_[i];
-    r.cvar = sum / static_cast<double>(rank_);
+  if (const lower_tail t = lower_tail_over_ranks(lowest_, rank_); t.found) {
+    r.var = t.var;
+    r.cvar = t.cvar;
   }
 
   if (p_.option == kernels::mc_option::none) return r;

@@ -23,6 +23,9 @@ montecarlo_gpu::~montecarlo_gpu() = default;
 // Unreachable: no engine is ever made.
 const kernels::mc_params& montecarlo_gpu::params() const noexcept { return s_->p; }
 std::uint64_t montecarlo_gpu::window_samples() const noexcept { return 0; }
+std::uint64_t montecarlo_gpu::groups() const noexcept { return 0; }
+std::uint64_t montecarlo_gpu::group_samples() const noexcept { return 0; }
+void montecarlo_gpu::run(montecarlo_fold&, std::uint64_t, std::uint64_t, const group_callback&) { no_gpu_code(); }
 void montecarlo_gpu::run(montecarlo_fold&) { no_gpu_code(); }
 
 }  // namespace tandem

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_runner.hpp"
+#include "fsum_reference.hpp"
 #include "backend_context.hpp"
 #include "tandem/backend.hpp"
 #include "tandem/errors.hpp"
@@ -206,13 +207,12 @@ TEST(montecarlo_var, is_the_exact_order_statistic_of_every_final_price) {
     for (std::uint64_t i = 0; i < o.paths; ++i) finals[i] = kernels::mc_pseudo_path(p, i, false).final_price;
     std::sort(finals.begin(), finals.end());
     const std::uint64_t k = static_cast<std::uint64_t>(std::ceil(level * static_cast<double>(o.paths)));
-    double sum = 0;
-    for (std::uint64_t i = 0; i < k; ++i) sum += finals[i];
+    const double sum = tandem::testing::fsum(std::vector<double>(finals.begin(), finals.begin() + std::ptrdiff_t(k)));
     thread_executor ex(2);
     const montecarlo_result r = run_montecarlo(ex, o);
     EXPECT_EQ(r.var_rank, k);
     EXPECT_EQ(r.var, finals[k - 1]);
-    EXPECT_EQ(r.cvar, sum / static_cast<double>(k));
+    EXPECT_EQ(r.cvar, sum / static_cast<double>(k));  // the correctly rounded sum, over k
     // Mean and spread against a plain two-pass computation (a different summation order).
     double s = 0;
     for (double f : finals) s += f;

@@ -18,8 +18,6 @@ class montecarlo_fold {
  public:
   montecarlo_fold(const kernels::mc_params& p, double var_level);
   std::uint64_t var_rank() const noexcept { return rank_; }
-  // Chunks must arrive in chunk order; first_sample says which replicate a Sobol chunk is in.
-  void add_chunk(std::uint64_t first_sample, const kernels::mc_chunk_stats& s);
   // Final prices, any order: keeps the var_rank() smallest.
   void add_finals(const double* values, std::size_t count);
   // Once known, the rank-th smallest final price so far: add_finals ignores values at or above it,
@@ -27,9 +25,17 @@ class montecarlo_fold {
   std::optional<double> candidate_bound() const {
     return have_threshold_ ? std::optional<double>(threshold_) : std::nullopt;
   }
-  // The statistics of one fold group's chunks, in chunk order: merged into one summary, which is
-  // then merged into its replicate's (groups in order). The same tree for CPU and GPU partials.
-  void add_group(std::uint64_t first_sample, const kernels::mc_chunk_stats* chunks, std::size_t count);
+  // The candidates kept so far (any order): the var_rank() smallest added values are among them.
+  const std::vector<double>& candidates() const noexcept { return lowest_; }
+  // A fold group's summary: its chunks' statistics merged in chunk order. Made where the group
+  // ran (any rank, CPU or GPU), then added on rank 0 in group order (add_group_summary): the same
+  // tree for every backend and rank count.
+  static kernels::mc_chunk_stats group_summary(const kernels::mc_chunk_stats* chunks, std::size_t count);
+  // Groups must arrive in group order; first_sample (the group's first) says which Sobol
+  // replicate the group is in.
+  void add_group_summary(std::uint64_t first_sample, const kernels::mc_chunk_stats& group);
+  // Collective under MPI: every rank calls it with its own candidates (montecarlo_tail.hpp); the
+  // result is complete on rank 0 (elsewhere only the VaR and CVaR are left out).
   montecarlo_result finish();
 
  private:

@@ -6,6 +6,7 @@
 // the window's VaR candidates, which only the final prices below the fold's current rank-th
 // smallest can be, filtered on the device. Only chunk statistics and candidates come back to the
 // host, where montecarlo_fold folds them as it folds the CPU's partials: the same bits as `seq`.
+// Under MPI each rank runs its own block of groups (run with a group range).
 //
 // Memory is fixed when the engine is made (the runner's prepare): the Sobol and bridge tables, one
 // window of per-path values and lanes, and pinned host buffers for what comes back; a run takes
@@ -14,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 
 #include "tandem/gpu/context.hpp"
@@ -41,8 +43,17 @@ class montecarlo_gpu {
   const kernels::mc_params& params() const noexcept;
   std::uint64_t window_samples() const noexcept;
 
-  // Runs every path and hands `fold` each group's chunk statistics, in order, and the VaR
-  // candidates. `fold` must be made for params().
+  // Fold groups of the job (montecarlo_group_chunks chunks each) and their samples.
+  std::uint64_t groups() const noexcept;
+  std::uint64_t group_samples() const noexcept;
+
+  // Runs groups [first_group, last_group) (an MPI rank's block; windows start at first_group),
+  // hands `fold` their VaR candidates and calls on_group(g, summary) for each group in order, the
+  // summary made as the CPU makes it (montecarlo_fold::group_summary). `fold` must be made for
+  // params().
+  using group_callback = std::function<void(std::uint64_t group, const kernels::mc_chunk_stats& summary)>;
+  void run(montecarlo_fold& fold, std::uint64_t first_group, std::uint64_t last_group, const group_callback& on_group);
+  // Every group, each summary added to `fold` in order.
   void run(montecarlo_fold& fold);
 
  private:
