@@ -184,6 +184,11 @@ void predict_range(const forest_params& p, std::uint64_t r0, std::uint64_t r1, w
 
 constexpr std::uint64_t fnv_offset = 0xcbf29ce484222325ull, fnv_prime = 0x100000001b3ull;
 
+// One FNV step, then a rotation: a product carries a bit only upwards, so without it the hash's
+// low bits never saw the values' high bits (two sign flips cancelled; outputs rounded from float,
+// whose low 29 mantissa bits are 0, left the low 24 bits of every checksum alike).
+inline std::uint64_t mix(std::uint64_t h, std::uint64_t v) noexcept { return std::rotl((h ^ v) * fnv_prime, 29); }
+
 }  // namespace
 
 forest_digest digest_outputs(const double* outputs, std::size_t n, std::uint32_t columns) noexcept {
@@ -193,7 +198,7 @@ forest_digest digest_outputs(const double* outputs, std::size_t n, std::uint32_t
   const std::uint32_t summed = std::min(columns, forest_digest::summed);
   for (std::size_t r = 0; r < n; ++r) {
     const double* row = outputs + r * columns;
-    for (std::uint32_t c = 0; c < columns; ++c) h = (h ^ std::bit_cast<std::uint64_t>(row[c])) * fnv_prime;
+    for (std::uint32_t c = 0; c < columns; ++c) h = mix(h, std::bit_cast<std::uint64_t>(row[c]));
     for (std::uint32_t c = 0; c < summed; ++c) d.sums[c] += row[c];
   }
   d.hash = h;
@@ -202,7 +207,7 @@ forest_digest digest_outputs(const double* outputs, std::size_t n, std::uint32_t
 
 void fold_digest(forest_digest& into, const forest_digest& next) noexcept {
   into.rows += next.rows;
-  into.hash = (into.hash ^ next.hash) * fnv_prime + 0x9e3779b97f4a7c15ull;
+  into.hash = mix(into.hash, next.hash) + 0x9e3779b97f4a7c15ull;
   for (std::uint32_t c = 0; c < forest_digest::summed; ++c) into.sums[c] += next.sums[c];
 }
 

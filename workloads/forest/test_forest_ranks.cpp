@@ -117,6 +117,22 @@ TEST(forest_ranks, the_checksum_still_sees_every_value_and_its_place) {
     changed[i] = std::bit_cast<double>(std::bit_cast<std::uint64_t>(changed[i]) ^ 1);
     EXPECT_NE(ranks_fold(changed, rows, 2, 3).hash, whole.hash) << "value " << i;
   }
+  // Two sign flips in one chunk, or in two groups, do not cancel out; nor does any one bit of the
+  // 64 of a value.
+  for (std::size_t second : {std::size_t(3), std::size_t(group_rows * 2 + 1)}) {
+    std::vector<double> changed = out;
+    changed[1] = -changed[1];
+    changed[second] = -changed[second];
+    EXPECT_NE(ranks_fold(changed, rows, 2, 1).hash, whole.hash) << "signs of values 1 and " << second;
+  }
+  for (int bit = 0; bit < 64; ++bit) {
+    std::vector<double> changed = out;
+    changed[5] = std::bit_cast<double>(std::bit_cast<std::uint64_t>(changed[5]) ^ (std::uint64_t{1} << bit));
+    const forest_digest d = ranks_fold(changed, rows, 2, 1);
+    EXPECT_NE(d.hash, whole.hash) << "bit " << bit;
+    // The change reaches the checksum's low half too, whichever bit it was.
+    EXPECT_NE(d.hash & 0xffffffffu, whole.hash & 0xffffffffu) << "bit " << bit;
+  }
   // Two rows swapped across a group edge change it too (the fold is ordered).
   std::vector<double> swapped = out;
   std::swap(swapped[(group_rows - 1) * 2], swapped[group_rows * 2]);
