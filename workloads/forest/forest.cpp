@@ -7,12 +7,14 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <optional>
 
 #include "forest_gpu.hpp"
 #include "forest_io.hpp"
 #include "forest_simd.hpp"
 #include "tandem/errors.hpp"
 #include "tandem/interrupt.hpp"
+#include "tandem/ranks.hpp"
 #include "tandem/shared_buffer.hpp"
 
 namespace tandem {
@@ -182,6 +184,11 @@ void predict_range(const forest_params& p, std::uint64_t r0, std::uint64_t r1, w
 
 constexpr std::uint64_t fnv_offset = 0xcbf29ce484222325ull, fnv_prime = 0x100000001b3ull;
 
+// One FNV step, then a rotation: a product carries a bit only upwards, so without it the hash's
+// low bits never saw the values' high bits (two sign flips cancelled; outputs rounded from float,
+// whose low 29 mantissa bits are 0, left the low 24 bits of every checksum alike).
+inline std::uint64_t mix(std::uint64_t h, std::uint64_t v) noexcept { return std::rotl((h ^ v) * fnv_prime, 29); }
+
 }  // namespace
 
 forest_digest digest_outputs(const double* outputs, std::size_t n, std::uint32_t columns) noexcept {
@@ -191,17 +198,37 @@ forest_digest digest_outputs(const double* outputs, std::size_t n, std::uint32_t
   const std::uint32_t summed = std::min(columns, forest_digest::summed);
   for (std::size_t r = 0; r < n; ++r) {
     const double* row = outputs + r * columns;
-    for (std::uint32_t c = 0; c < columns; ++c) h = (h ^ std::bit_cast<std::uint64_t>(row[c])) * fnv_prime;
+    for (std::uint32_t c = 0; c < columns; ++c) h = mix(h, std::bit_cast<std::uint64_t>(row[c]));
     for (std::uint32_t c = 0; c < summed; ++c) d.sums[c] += row[c];
   }
   d.hash = h;
   return d;
 }
 
-void fold_digest(forest_digest& into, const forest_digest& chunk) noexcept {
-  into.rows += chunk.rows;
-  into.hash = (into.hash ^ chunk.hash) * fnv_prime + 0x9e3779b97f4a7c15ull;
-  for (std::uint32_t c = 0; c < forest_digest::summed; ++c) into.sums[c] += chunk.sums[c];
+void fold_digest(forest_digest& into, const forest_digest& next) noexcept {
+  into.rows += next.rows;
+  into.hash = mix(into.hash, next.hash) + 0x9e3779b97f4a7c15ull;
+  for (std::uint32_t c = 0; c < forest_digest::summed; ++c) into.sums[c] += next.sums[c];
+}
+
+forest_digest empty_digest() noexcept {
+  forest_digest d;
+  d.hash = fnv_offset;
+  return d;
+}
+
+bool forest_group_fold::add(std::uint64_t c, const forest_digest& d) noexcept {
+  if (c % forest_group_chunks == 0) group_ = empty_digest();
+  fold_digest(group_, d);
+  return (c + 1) % forest_group_chunks == 0 || c + 1 == chunks_;
+}
+
+forest_row_share forest_rows_of(std::uint64_t rows, int rank, int size) noexcept {
+  constexpr std::uint64_t group_rows = std::uint64_t{forest_chunk_rows} * forest_group_chunks;
+  const std::uint64_t groups = (rows + group_rows - 1) / group_rows;
+  const ranks::share s = ranks::share_of(std::size_t(groups), rank, size);
+  return {std::min<std::uint64_t>(rows, s.first * group_rows), std::min<std::uint64_t>(rows, s.last * group_rows),
+          s.first, groups};
 }
 
 forest_kernel::partial_type forest_kernel::run(const params_type& p, chunk_range rows, worker_context& w) {
@@ -439,14 +466,32 @@ forest::forest_model synthetic_forest(const forest_synthetic& s, std::uint64_t s
 namespace {
 
 template <class T>
-void generate_rows(T* out, std::uint64_t rows, std::uint32_t features, std::uint64_t seed) {
+void generate(T* out, std::uint64_t first, std::uint64_t rows, std::uint32_t features, std::uint64_t seed) {
   const std::uint64_t key = splitmix(seed ^ 0x726f7773ull);  // "rows"
+  const std::uint64_t i0 = first * features;
   for (std::uint64_t i = 0; i < rows * features; ++i) {
-    const std::uint64_t h = splitmix(key ^ i);
+    const std::uint64_t h = splitmix(key ^ (i0 + i));
     // One value in 64 is missing, so default directions are taken too.
     out[i] = (h & 63) == 0 ? std::numeric_limits<T>::quiet_NaN() : static_cast<T>(unit(h));
   }
 }
+
+}  // namespace
+
+void forest_io::generate_rows(float* out, std::uint64_t first, std::uint64_t rows, std::uint32_t features,
+                              std::uint64_t seed) {
+  generate(out, first, rows, features, seed);
+}
+void forest_io::generate_rows(double* out, std::uint64_t first, std::uint64_t rows, std::uint32_t features,
+                              std::uint64_t seed) {
+  generate(out, first, rows, features, seed);
+}
+
+namespace {
+
+// Another rank's predictions travel to rank 0 in messages of at most this size (the memory rank
+// 0 sets aside for them; big enough that the per-message latency is small beside the bytes).
+constexpr std::size_t spool_piece_bytes = std::size_t{8} << 20;
 
 class forest_workload final : public workload_of<forest_result> {
  public:
@@ -480,9 +525,19 @@ class forest_workload final : public workload_of<forest_result> {
                           std::to_string(forest_max_generated_values / m.features) + " rows for this model)");
       rows_ = o.rows;
     }
-    if (!o.output.empty())
-      writer_ = std::make_unique<forest_io::prediction_writer>(
-          o.output, o.kind, columns_, rows_, m.sum == forest::precision::f32 && o.kind != forest_output::label);
+    // Under MPI: this rank's rows, whole fold groups (forest_rows_of).
+    share_ = forest_rows_of(rows_, ranks::world().rank, ranks::world().size);
+    if (!o.output.empty()) {
+      const bool float_values = m.sum == forest::precision::f32 && o.kind != forest_output::label;
+      // Rank 0 writes the file (temporary name, then rename); the others encode their rows into a
+      // local spool and stream it to rank 0 after their share (send_outputs): no shared file
+      // system is needed, and no rank holds more than a window of the others' rows.
+      if (ranks::is_root())
+        writer_ = std::make_unique<forest_io::prediction_writer>(o.output, o.kind, columns_, rows_, float_values);
+      else if (share_.last > share_.first)
+        spool_ = std::make_unique<forest_io::spool>();
+      format_.emplace(o.output, o.kind, columns_, float_values);
+    }
     // A window of outputs (and of parsed CSV rows) of at most ~32 MiB, in whole chunks.
     const std::size_t row_bytes = std::max<std::size_t>(columns_ * sizeof(double), csv_ ? m.features * (input_f64_ ? 8 : 4) : 0);
     window_chunks_ = std::clamp<std::size_t>((std::size_t{32} << 20) / (row_bytes * forest_chunk_rows), 1, 64);
@@ -514,10 +569,12 @@ class forest_workload final : public workload_of<forest_result> {
     const std::size_t window_rows = window_chunks_ * forest_chunk_rows;
     const std::uint32_t F = predictor_.model().features;
     const std::size_t value_size = input_f64_ ? sizeof(double) : sizeof(float);
-    if (options_.input.empty() && generated_.empty() && rows_ > 0) {
-      generated_ = shared_buffer(rows_ * F * value_size);
-      if (input_f64_) generate_rows(static_cast<double*>(generated_.data()), rows_, F, options_.seed);
-      else generate_rows(static_cast<float*>(generated_.data()), rows_, F, options_.seed);
+    const std::uint64_t mine = share_.last - share_.first;
+    if (options_.input.empty() && generated_.empty() && mine > 0) {  // this rank's rows only
+      generated_ = shared_buffer(mine * F * value_size);
+      if (input_f64_)
+        forest_io::generate_rows(static_cast<double*>(generated_.data()), share_.first, mine, F, options_.seed);
+      else forest_io::generate_rows(static_cast<float*>(generated_.data()), share_.first, mine, F, options_.seed);
     }
     if (csv_ && csv_rows_.empty()) csv_rows_ = shared_buffer(window_rows * F * value_size);
     if (outputs_.empty()) outputs_ = shared_buffer(std::max<std::size_t>(window_rows * columns_, 1) * sizeof(double));
@@ -526,6 +583,45 @@ class forest_workload final : public workload_of<forest_result> {
   }
 
   void release(run_context&) override { gpu_.reset(); }
+
+  // After every rank's share: rank 0 receives each other rank's group digests and then its
+  // encoded predictions, rank by rank in rank order, folding and writing them as they come; so
+  // the fold and the file are the ones a single rank makes. Predictions travel in pieces of at
+  // most spool_piece_bytes, so rank 0 holds one piece of the others' rows at a time.
+  void gather_on_root(forest_digest& total, const std::vector<forest_digest>& my_groups) {
+    const int size = ranks::world().size;
+    std::vector<char> piece;
+    if (!ranks::is_root()) {
+      ranks::send(0, my_groups.data(), my_groups.size() * sizeof(forest_digest));
+      if (!format_) return;
+      const std::uint64_t bytes = spool_ ? spool_->size() : 0;
+      ranks::send(0, &bytes, sizeof bytes);
+      piece.resize(std::size_t(std::min<std::uint64_t>(bytes, spool_piece_bytes)));
+      for (std::uint64_t at = 0; at < bytes; at += piece.size()) {
+        const std::size_t n = std::size_t(std::min<std::uint64_t>(piece.size(), bytes - at));
+        spool_->read(at, piece.data(), n);
+        ranks::send(0, piece.data(), n);
+      }
+      return;
+    }
+    std::vector<forest_digest> theirs;
+    for (int r = 1; r < size; ++r) {
+      const forest_row_share s = forest_rows_of(rows_, r, size);
+      const ranks::share g = ranks::share_of(std::size_t(s.groups), r, size);
+      theirs.resize(g.size());
+      ranks::receive(r, theirs.data(), theirs.size() * sizeof(forest_digest));
+      for (const forest_digest& d : theirs) fold_digest(total, d);
+      if (!format_) continue;
+      std::uint64_t bytes = 0;
+      ranks::receive(r, &bytes, sizeof bytes);
+      piece.resize(std::size_t(std::min<std::uint64_t>(bytes, spool_piece_bytes)));
+      for (std::uint64_t at = 0; at < bytes; at += piece.size()) {
+        const std::size_t n = std::size_t(std::min<std::uint64_t>(piece.size(), bytes - at));
+        ranks::receive(r, piece.data(), n);
+        writer_->write_encoded(piece.data(), n);
+      }
+    }
+  }
 
   forest_result compute(run_context& ctx) override {
     const std::uint32_t F = predictor_.model().features;
@@ -542,6 +638,7 @@ class forest_workload final : public workload_of<forest_result> {
         {nullptr, 0, "the rows to predict"}};
     if (!generated_.empty()) {
       j.params.input = generated_.data();
+      j.params.input_row0 = share_.first;
       j.params.input_f64 = input_f64_;
       regions[3] = {generated_.data(), generated_.size(), "the generated rows"};
     } else if (npy_data_) {
@@ -549,7 +646,7 @@ class forest_workload final : public workload_of<forest_result> {
       j.params.input_f64 = npy_f64_;
       regions[3] = npy_.region("the input .npy file");
     } else if (csv_) {
-      csv_->rewind();
+      csv_->rewind(share_.first);  // each rank reaches its own rows (marks: no parse before them)
       j.params.input = csv_rows_.data();
       j.params.input_f64 = input_f64_;
       regions[3] = {csv_rows_.data(), csv_rows_.size(), "the parsed CSV rows"};
@@ -563,11 +660,15 @@ class forest_workload final : public workload_of<forest_result> {
       }
     } guard{writer_.get()};
 
-    forest_digest total;
-    total.hash = fnv_offset;
+    if (spool_) spool_->clear();
+    std::string text;
+    // Rank 0 folds group digests into the run's as they complete; the others keep theirs for it.
+    forest_digest total = empty_digest();
+    std::vector<forest_digest> my_groups;
+    forest_group_fold fold(j.plan.chunks());
     forest_digest* partials = ctx.windows.get<forest_digest>(window_chunks_);
-    for (std::uint64_t r0 = 0; r0 < rows_; r0 += window_rows) {
-      const std::uint64_t r1 = std::min<std::uint64_t>(rows_, r0 + window_rows);
+    for (std::uint64_t r0 = share_.first; r0 < share_.last; r0 += window_rows) {
+      const std::uint64_t r1 = std::min<std::uint64_t>(share_.last, r0 + window_rows);
       const chunk_span span{std::size_t(r0 / forest_chunk_rows), std::size_t((r1 + forest_chunk_rows - 1) / forest_chunk_rows)};
       if (csv_) {
         if (input_f64_) csv_->read(r1 - r0, static_cast<double*>(csv_rows_.data()));
@@ -588,10 +689,16 @@ class forest_workload final : public workload_of<forest_result> {
       } else {
         run_span(ctx, j, span, partials);
       }
-      for (std::size_t c = 0; c < span.size(); ++c) fold_digest(total, partials[c]);
+      for (std::size_t c = span.first; c < span.last; ++c) {
+        if (!fold.add(c, partials[c - span.first])) continue;
+        if (ranks::is_root()) fold_digest(total, fold.group());
+        else my_groups.push_back(fold.group());
+      }
       if (writer_) writer_->write(j.params.output, r1 - r0);
+      if (spool_) spool_->append(format_->encode(j.params.output, r1 - r0, text));
       throw_if_interrupted();
     }
+    if (ranks::distributed()) gather_on_root(total, my_groups);
     if (writer_) {
       writer_->commit();
       guard.w = nullptr;
@@ -617,7 +724,10 @@ class forest_workload final : public workload_of<forest_result> {
   const std::byte* npy_data_ = nullptr;
   bool npy_f64_ = false;
   std::unique_ptr<forest_io::csv_input> csv_;
-  std::unique_ptr<forest_io::prediction_writer> writer_;
+  std::unique_ptr<forest_io::prediction_writer> writer_;  // rank 0
+  std::optional<forest_io::prediction_format> format_;    // when --output is given
+  std::unique_ptr<forest_io::spool> spool_;               // ranks other than 0, with --output and rows
+  forest_row_share share_;
   shared_buffer generated_, csv_rows_, outputs_;
   std::unique_ptr<forest_gpu> gpu_;
 };

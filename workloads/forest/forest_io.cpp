@@ -1,9 +1,15 @@
 #include "forest_io.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <charconv>
+#include <cstdlib>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <stdexcept>
 #include <string_view>
 
 #include "tandem/errors.hpp"
@@ -67,15 +73,31 @@ csv_input::csv_input(const std::string& path, std::uint32_t features, const std:
         throw usage_error("input '" + path + "': column " + std::to_string(c + 1) + " is " + shown(header_names[c]) +
                           ", the model's feature " + std::to_string(c + 1) + " is " + shown(names[c]));
   data_begin_ = pos;
-  // Rows: the non-blank lines after the header (a memchr pass, GB/s).
-  for (std::size_t p = pos; p < text.size();)
-    if (!blank(next_line(text, p))) ++rows_;
+  // Rows: the non-blank lines after the header (a memchr pass, GB/s), marking where every
+  // forest_chunk_rows-th row begins (16 bytes per 4096 rows) for rewind(row).
+  std::uint64_t line = 2;
+  for (std::size_t p = pos; p < text.size(); ++line) {
+    const std::size_t at = p;
+    if (blank(next_line(text, p))) continue;
+    if (rows_ % forest_chunk_rows == 0) marks_.push_back({at, line});
+    ++rows_;
+  }
   rewind();
 }
 
-void csv_input::rewind() noexcept {
+void csv_input::rewind(std::uint64_t row) {
+  if (row > rows_) throw std::out_of_range("csv_input::rewind: past the last row");
   cursor_ = data_begin_;
   line_ = 2;
+  if (row == 0) return;
+  const mark& m = marks_[std::size_t((row - 1) / forest_chunk_rows)];
+  cursor_ = m.offset;
+  line_ = m.line;
+  const std::string_view text = text_of(file_);
+  for (std::uint64_t skip = (row - 1) / forest_chunk_rows * forest_chunk_rows; skip < row;) {
+    if (!blank(next_line(text, cursor_))) ++skip;
+    ++line_;
+  }
 }
 
 template <class T>
@@ -121,20 +143,17 @@ void csv_input::read_rows(std::uint64_t n, T* out) {
 void csv_input::read(std::uint64_t n, float* out) { read_rows(n, out); }
 void csv_input::read(std::uint64_t n, double* out) { read_rows(n, out); }
 
-prediction_writer::prediction_writer(std::string path, forest_output kind, std::uint32_t columns, std::uint64_t rows,
+prediction_format::prediction_format(const std::string& path, forest_output kind, std::uint32_t columns,
                                      bool float_values)
-    : path_(std::move(path)), kind_(kind), columns_(columns), rows_(rows), float_values_(float_values) {
-  npy_ = path_.size() >= 4 && path_.compare(path_.size() - 4, 4, ".npy") == 0;
-  ordered_file_sink::check(path_);
+    : kind_(kind), columns_(columns), float_values_(float_values) {
+  npy_ = path.size() >= 4 && path.compare(path.size() - 4, 4, ".npy") == 0;
 }
 
-void prediction_writer::begin() {
-  sink_ = std::make_unique<ordered_file_sink>(path_);
+std::string prediction_format::header(std::uint64_t rows) const {
   if (npy_) {
-    std::vector<std::uint64_t> shape{rows_};
+    std::vector<std::uint64_t> shape{rows};
     if (kind_ != forest_output::label || columns_ != 1) shape.push_back(columns_);
-    sink_->write(npy_header(npy_dtype::f64, shape));
-    return;
+    return npy_header(npy_dtype::f64, shape);
   }
   std::string header;
   const char* name = kind_ == forest_output::label ? "class" : kind_ == forest_output::proba ? "proba" : "margin";
@@ -147,30 +166,42 @@ void prediction_writer::begin() {
     }
   }
   header += '\n';
-  sink_->write(header);
+  return header;
 }
 
-void prediction_writer::write(const double* outputs, std::uint64_t n) {
-  if (npy_) {
-    sink_->write(outputs, n * columns_ * sizeof(double));
-    return;
-  }
-  text_.clear();
+std::string_view prediction_format::encode(const double* outputs, std::uint64_t n, std::string& text) const {
+  if (npy_) return {reinterpret_cast<const char*>(outputs), std::size_t(n * columns_ * sizeof(double))};
+  text.clear();
   char buf[40];
   for (std::uint64_t r = 0; r < n; ++r) {
     for (std::uint32_t c = 0; c < columns_; ++c) {
-      if (c) text_ += ',';
+      if (c) text += ',';
       const double v = outputs[r * columns_ + c];
       // Round-trip digits in the precision the value was computed in: the shortest text that
       // reads back to the same float (XGBoost) or double.
       const auto res = float_values_ ? std::to_chars(buf, buf + sizeof buf, static_cast<float>(v))
                                      : std::to_chars(buf, buf + sizeof buf, v);
-      text_.append(buf, res.ptr);
+      text.append(buf, res.ptr);
     }
-    text_ += '\n';
+    text += '\n';
   }
-  sink_->write(text_);
+  return text;
 }
+
+prediction_writer::prediction_writer(std::string path, forest_output kind, std::uint32_t columns, std::uint64_t rows,
+                                     bool float_values)
+    : path_(std::move(path)), format_(path_, kind, columns, float_values), rows_(rows) {
+  ordered_file_sink::check(path_);
+}
+
+void prediction_writer::begin() {
+  sink_ = std::make_unique<ordered_file_sink>(path_);
+  sink_->write(format_.header(rows_));
+}
+
+void prediction_writer::write(const double* outputs, std::uint64_t n) { sink_->write(format_.encode(outputs, n, text_)); }
+
+void prediction_writer::write_encoded(const void* bytes, std::size_t size) { sink_->write(bytes, size); }
 
 void prediction_writer::commit() {
   sink_->commit();
@@ -178,5 +209,71 @@ void prediction_writer::commit() {
 }
 
 void prediction_writer::abandon() noexcept { sink_.reset(); }
+
+namespace {
+// Appends are gathered up to this size before a write() (a window's CSV text is a few MiB).
+constexpr std::size_t spool_buffer_bytes = std::size_t{1} << 20;
+
+[[noreturn]] void spool_failed(const std::string& folder, const char* what, int err) {
+  throw std::runtime_error("cannot " + std::string(what) + " the predictions spooled in '" + folder +
+                           "': " + std::strerror(err));
+}
+}  // namespace
+
+spool::spool() {
+  const char* tmp = std::getenv("TMPDIR");
+  folder_ = tmp && *tmp ? tmp : "/tmp";
+  std::string name = folder_ + "/tandem-forest-spool.XXXXXX";
+  fd_ = ::mkstemp(name.data());
+  if (fd_ < 0) spool_failed(folder_, "make a file for", errno);
+  ::unlink(name.c_str());  // unnamed from here on: closing or dying removes it
+  (void)::fcntl(fd_, F_SETFD, FD_CLOEXEC);
+}
+
+spool::~spool() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void spool::clear() {
+  buffer_.clear();
+  size_ = flushed_ = 0;
+  if (::ftruncate(fd_, 0) != 0) spool_failed(folder_, "empty", errno);
+}
+
+void spool::append(std::string_view bytes) {
+  if (buffer_.size() + bytes.size() > spool_buffer_bytes) flush();
+  if (bytes.size() >= spool_buffer_bytes) write_all(bytes.data(), bytes.size());  // a window: no copy
+  else buffer_.append(bytes);
+  size_ += bytes.size();
+}
+
+void spool::flush() {
+  write_all(buffer_.data(), buffer_.size());
+  buffer_.clear();
+}
+
+void spool::write_all(const char* p, std::size_t left) {
+  while (left > 0) {
+    const ssize_t n = ::pwrite(fd_, p, left, off_t(flushed_));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) spool_failed(folder_, "write", n < 0 ? errno : EIO);
+    p += n;
+    left -= std::size_t(n);
+    flushed_ += std::uint64_t(n);
+  }
+}
+
+void spool::read(std::uint64_t offset, void* out, std::size_t n) {
+  flush();
+  auto* p = static_cast<char*>(out);
+  while (n > 0) {
+    const ssize_t got = ::pread(fd_, p, n, off_t(offset));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) spool_failed(folder_, "read back", got < 0 ? errno : EIO);
+    p += got;
+    offset += std::uint64_t(got);
+    n -= std::size_t(got);
+  }
+}
 
 }  // namespace tandem::forest_io

@@ -95,8 +95,11 @@ struct forest_kernel {
 // The digest of rows [0, n) of outputs (n x columns): what a chunk returns, also computed on the
 // host for the GPU's outputs.
 forest_digest digest_outputs(const double* outputs, std::size_t n, std::uint32_t columns) noexcept;
-// Folds a chunk's digest into the running one, in chunk order.
-void fold_digest(forest_digest& into, const forest_digest& chunk) noexcept;
+// Folds a digest into the running one: chunk digests into their group's in chunk order, group
+// digests into the run's in group order (forest_group_fold).
+void fold_digest(forest_digest& into, const forest_digest& next) noexcept;
+// What a fold starts from: no rows, the FNV offset basis.
+forest_digest empty_digest() noexcept;
 
 class forest_gpu;  // forest.cu
 
@@ -145,6 +148,34 @@ class forest_predictor {
 
 // Rows per chunk: fixed, so the digest's fold is the same on every backend.
 inline constexpr std::size_t forest_chunk_rows = 4096;
+
+// The checksum is a fixed two-level tree (docs/forest.md): the digests of a group's chunks fold in
+// chunk order into the group's digest, and the group digests fold in group order into the run's.
+// MPI ranks run contiguous blocks of whole groups and send rank 0 one digest per group (80 bytes
+// per 65536 rows); every run, with one rank or many, folds the same tree, so the same bits.
+inline constexpr std::size_t forest_group_chunks = 16;
+
+// Folds chunk digests, given in chunk order from the first chunk of a group on, into their
+// groups' digests.
+class forest_group_fold {
+ public:
+  explicit forest_group_fold(std::uint64_t chunks) noexcept : chunks_(chunks) {}
+  // Folds chunk c's digest; true when c is its group's last chunk, whose digest is then group().
+  bool add(std::uint64_t c, const forest_digest& d) noexcept;
+  const forest_digest& group() const noexcept { return group_; }
+
+ private:
+  std::uint64_t chunks_;
+  forest_digest group_;
+};
+
+// The rows rank `rank` of `size` predicts: a contiguous block of whole groups (ranks::share_of
+// over the groups), empty when there are more ranks than groups. `groups` is the job's count.
+struct forest_row_share {
+  std::uint64_t first = 0, last = 0;
+  std::uint64_t first_group = 0, groups = 0;
+};
+forest_row_share forest_rows_of(std::uint64_t rows, int rank, int size) noexcept;
 
 std::unique_ptr<workload> make_forest_workload(const forest_options& o);
 
