@@ -325,6 +325,39 @@ TEST(ordered_file_sink, a_signal_that_ends_the_process_leaves_no_temporary_file)
   }
 }
 
+// SIGKILL cannot be handled: a process killed before commit (an MPI rank ended by mpirun, the
+// OOM killer) must still leave nothing, which an unnamed file (O_TMPFILE) gives.
+TEST(ordered_file_sink, sigkill_before_commit_leaves_nothing) {
+  temp_dir d;
+  const int probe = ::open(d.path.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+  if (probe < 0) GTEST_SKIP() << "this file system has no O_TMPFILE: " << std::strerror(errno);
+  ::close(probe);
+  write_file(d / "kept", "keep me");
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    tandem::ordered_file_sink fresh(d / "new.bin");
+    fresh.write(std::string(3u << 20, 'x'));
+    tandem::ordered_file_sink replacing(d / "kept");
+    replacing.write(std::string(3u << 20, 'y'));
+    ::raise(SIGKILL);
+    ::_exit(99);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  EXPECT_EQ(d.names(), std::vector<std::string>{"kept"});
+  EXPECT_EQ(read_file(d / "kept"), "keep me");
+  // And a commit still gives the file its name, with the right contents.
+  {
+    tandem::ordered_file_sink sink(d / "new.bin");
+    sink.write("whole");
+    sink.commit();
+  }
+  EXPECT_EQ(read_file(d / "new.bin"), "whole");
+  EXPECT_EQ(d.names(), (std::vector<std::string>{"kept", "new.bin"}));
+}
+
 TEST(ordered_file_sink, devices_are_written_directly) {
   tandem::ordered_file_sink sink("/dev/null");
   EXPECT_TRUE(sink.direct());

@@ -137,9 +137,19 @@ ordered_file_sink::ordered_file_sink(std::string path) : path_(std::move(path)) 
     return;
   }
   // A regular file or nothing yet: a fresh temporary file beside it.
-  fd_ = open_temp(path_, target_, temp_);
-  // A signal that ends the process inside its handler (a CLI with no pool waiting) removes it.
-  temp_slot_ = register_temporary_file(temp_.c_str());
+  // Unnamed first (O_TMPFILE): a process killed by SIGKILL at any moment before commit (an MPI
+  // job's other ranks are ended that way a second after SIGTERM) leaves nothing in the folder.
+  // The name is given at commit, just before the rename. File systems without O_TMPFILE get a
+  // named temporary file at once, removed on failure and by the signal handler.
+  fd_ = ::open(folder_of(target_).c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
+  if (fd_ >= 0) {
+    unnamed_ = true;
+    temp_ = target_ + ".tmp." + std::to_string(getpid()) + "." + std::to_string(temp_counter.fetch_add(1));
+  } else {
+    fd_ = open_temp(path_, target_, temp_);
+    // A signal that ends the process inside its handler (a CLI with no pool waiting) removes it.
+    temp_slot_ = register_temporary_file(temp_.c_str());
+  }
   // Replacing a file keeps its permissions; a new one gets 0666 less the umask, as open() gave.
   if (exists) (void)fchmod(fd_, st.st_mode & 07777);
 }
@@ -151,7 +161,7 @@ ordered_file_sink::~ordered_file_sink() {
 void ordered_file_sink::discard() noexcept {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
-  if (!temp_.empty()) ::unlink(temp_.c_str());
+  if (!temp_.empty() && !unnamed_) ::unlink(temp_.c_str());
   unregister_temporary_file(std::exchange(temp_slot_, -1));
   buffer_.clear();
 }
@@ -192,12 +202,30 @@ void ordered_file_sink::write_all(const char* p, std::size_t left) {
   }
 }
 
+// Links the unnamed file to temp_ (a fresh name; registered, so a signal from here on removes it).
+void ordered_file_sink::give_name() {
+  const std::string self = "/proc/self/fd/" + std::to_string(fd_);
+  for (;;) {
+    temp_slot_ = register_temporary_file(temp_.c_str());
+    if (::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, temp_.c_str(), AT_SYMLINK_FOLLOW) == 0) break;
+    const int e = errno;
+    unregister_temporary_file(std::exchange(temp_slot_, -1));
+    if (e != EEXIST) {
+      unnamed_ = true;
+      fail_write("cannot write", e);
+    }
+    temp_ = target_ + ".tmp." + std::to_string(getpid()) + "." + std::to_string(temp_counter.fetch_add(1));
+  }
+  unnamed_ = false;
+}
+
 void ordered_file_sink::commit() {
   if (committed_) throw std::logic_error("ordered_file_sink: commit twice or after a failure: '" + path_ + "'");
   flush();
   // A regular file is synced before the rename, so that after a crash PATH is the old or the new
   // file, never a renamed empty one. Devices and pipes have nothing to sync.
   if (!direct() && fsync(fd_) != 0) fail_write("cannot write", errno);
+  if (unnamed_) give_name();
   const int fd = fd_;
   fd_ = -1;
   if (::close(fd) != 0) fail_write("cannot write", errno);  // NFS and quotas report here

@@ -58,11 +58,13 @@ class ordered_file_sink {
   void flush();
   void write_all(const char* p, std::size_t size);
   [[noreturn]] void fail_write(const char* what, int err);
+  void give_name();
   void discard() noexcept;
 
   std::string path_;    // as given, for messages
   std::string target_;  // PATH with symlinks followed: what commit() replaces
   std::string temp_;    // empty when writing directly
+  bool unnamed_ = false;  // temp_ is the name it will get: the file has none yet (O_TMPFILE)
   int temp_slot_ = -1;  // the temporary file's entry in the signal handler's table (interrupt.hpp)
   int fd_ = -1;
   std::vector<char> buffer_;
