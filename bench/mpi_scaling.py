@@ -30,6 +30,9 @@ def env_for_mpi():
     env = dict(os.environ)
     env.update({"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
                 "OMPI_MCA_rmaps_base_oversubscribe": "1", "OMPI_MCA_btl": "self,vader,tcp",
+                # A rank waiting for another yields its core instead of spinning (ranks x workers
+                # may exceed the cores).
+                "OMPI_MCA_mpi_yield_when_idle": "1",
                 "OMPI_MCA_btl_tcp_if_include": "lo", "OMPI_MCA_oob_tcp_if_include": "lo"})
     return env
 
