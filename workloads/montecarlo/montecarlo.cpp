@@ -206,30 +206,15 @@ montecarlo_result run_montecarlo(executor& ex, const montecarlo_options& o) {
 }
 
 namespace {
-// fold_groups' exchange (job.hpp) for the GPU engine, which runs its own windows rather than
-// run_groups: each rank runs its block of the groups; rank 0 adds its own summaries as they come,
-// then every other rank's, received whole in rank order. So rank 0 folds the tree `seq` folds.
+// The GPU engine runs its own windows rather than run_groups: fold_rank_blocks (job.hpp) gives it
+// the same exchange as fold_groups, so rank 0 folds the tree `seq` folds.
 void run_gpu_groups(montecarlo_gpu& engine, montecarlo_fold& fold) {
-  if (!ranks::distributed()) return engine.run(fold);
-  using summary = kernels::mc_chunk_stats;
-  const std::uint64_t groups = engine.groups();
-  const ranks::share mine = ranks::my_share(groups);
-  auto add = [&](std::uint64_t g, const summary& s) { fold.add_group_summary(g * engine.group_samples(), s); };
-  if (!ranks::is_root()) {
-    std::vector<summary> summaries;
-    summaries.reserve(mine.size());
-    engine.run(fold, mine.first, mine.last, [&](std::uint64_t, const summary& s) { summaries.push_back(s); });
-    ranks::send(0, summaries.data(), summaries.size() * sizeof(summary));
-    return;
-  }
-  engine.run(fold, mine.first, mine.last, add);
-  std::vector<summary> theirs;
-  for (int r = 1; r < ranks::world().size; ++r) {
-    const ranks::share s = ranks::share_of(groups, r, ranks::world().size);
-    theirs.resize(s.size());
-    ranks::receive(r, theirs.data(), s.size() * sizeof(summary));
-    for (std::size_t g = s.first; g < s.last; ++g) add(g, theirs[g - s.first]);
-  }
+  fold_rank_blocks<kernels::mc_chunk_stats>(
+      engine.groups(),
+      [&](std::size_t first, std::size_t last, auto&& emit) {
+        engine.run(fold, first, last, [&](std::uint64_t g, const kernels::mc_chunk_stats& s) { emit(std::size_t(g), s); });
+      },
+      [&](std::size_t g, const kernels::mc_chunk_stats& s) { fold.add_group_summary(g * engine.group_samples(), s); });
 }
 }  // namespace
 

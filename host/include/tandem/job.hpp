@@ -103,43 +103,55 @@ void run_groups(run_context& ctx, const job<Kernel>& j, std::size_t window_group
   }
 }
 
-// The fixed fold across MPI ranks (ranks.hpp). The job's groups are shared out in contiguous
-// blocks (ranks::my_share); each rank runs its block and makes one summary per group,
-// summarize(g, partials) -> Summary (trivially copyable), and rank 0 calls on_summary(g, summary)
-// for every group of the job in group order: its own block as it runs, then each other rank's,
-// received whole, in rank order. So rank 0 folds exactly the summaries, in exactly the order,
-// `seq` folds, and only summaries travel (sizeof(Summary) per group). Other ranks never call
-// on_summary: their part of the answer is on rank 0. With one rank this is run_groups with
-// on_group = on_summary(g, summarize(g, partials)).
+// The exchange under fold_groups, for any runner of groups (run_groups, or a GPU engine with its
+// own windows). The job's `groups` are shared out in contiguous blocks (ranks::my_share); this
+// rank calls run_block(first, last, emit), which must call emit(g, summary) for its groups in
+// order, and rank 0 calls on_summary(g, summary) for every group of the job in group order: its
+// own block as it runs, then each other rank's, received whole, in rank order. So rank 0 folds
+// exactly the summaries, in exactly the order, `seq` folds, and only summaries travel
+// (sizeof(Summary) per group). Other ranks never call on_summary: their part of the answer is on
+// rank 0. With one rank: run_block(0, groups, on_summary).
+template <class Summary, class RunBlock, class OnSummary>
+void fold_rank_blocks(std::size_t groups, RunBlock&& run_block, OnSummary&& on_summary) {
+  static_assert(std::is_trivially_copyable_v<Summary>, "a group summary travels between ranks as bytes");
+  if (!ranks::distributed()) {
+    run_block(std::size_t{0}, groups, [&](std::size_t g, const Summary& s) { on_summary(g, s); });
+    return;
+  }
+  const ranks::share mine = ranks::my_share(groups);
+  if (!ranks::is_root()) {
+    std::vector<Summary> summaries;
+    summaries.reserve(mine.size());
+    run_block(mine.first, mine.last, [&](std::size_t, const Summary& s) { summaries.push_back(s); });
+    ranks::send(0, summaries.data(), summaries.size() * sizeof(Summary));
+    return;
+  }
+  run_block(mine.first, mine.last, [&](std::size_t g, const Summary& s) { on_summary(g, s); });
+  std::vector<Summary> theirs;
+  for (int r = 1; r < ranks::world().size; ++r) {
+    const ranks::share s = ranks::share_of(groups, r, ranks::world().size);
+    theirs.resize(s.size());
+    ranks::receive(r, theirs.data(), s.size() * sizeof(Summary));
+    for (std::size_t g = s.first; g < s.last; ++g) on_summary(g, theirs[g - s.first]);
+  }
+}
+
+// The job's fold across MPI ranks: each rank runs its block of groups of `j` (run_groups over its
+// share) and makes one summary per group, summarize(g, partials) -> Summary (trivially copyable);
+// rank 0 calls on_summary(g, summary) for every group in group order (fold_rank_blocks). With one
+// rank this is run_groups with on_group = on_summary(g, summarize(g, partials)).
 template <chunk_kernel Kernel, class Summarize, class OnSummary>
 void fold_groups(run_context& ctx, const job<Kernel>& j, std::size_t window_groups, Summarize&& summarize,
                  OnSummary&& on_summary) {
   using partial_type = typename Kernel::partial_type;
   using summary_type = std::invoke_result_t<Summarize&, std::size_t, std::span<const partial_type>>;
-  static_assert(std::is_trivially_copyable_v<summary_type>, "a group summary travels between ranks as bytes");
-  if (!ranks::distributed()) {
-    run_groups(ctx, j, window_groups, [&](std::size_t g, std::span<const partial_type> p) { on_summary(g, summarize(g, p)); });
-    return;
-  }
-  const std::size_t groups = j.groups();
-  const ranks::share mine = ranks::my_share(groups);
-  if (ranks::is_root()) {
-    run_groups(ctx, j, window_groups, [&](std::size_t g, std::span<const partial_type> p) { on_summary(g, summarize(g, p)); },
-               {mine.first, mine.last});
-    std::vector<summary_type> theirs;
-    for (int r = 1; r < ranks::world().size; ++r) {
-      const ranks::share s = ranks::share_of(groups, r, ranks::world().size);
-      theirs.resize(s.size());
-      ranks::receive(r, theirs.data(), s.size() * sizeof(summary_type));
-      for (std::size_t g = s.first; g < s.last; ++g) on_summary(g, theirs[g - s.first]);
-    }
-    return;
-  }
-  std::vector<summary_type> summaries;
-  summaries.reserve(mine.size());
-  run_groups(ctx, j, window_groups, [&](std::size_t g, std::span<const partial_type> p) { summaries.push_back(summarize(g, p)); },
-             {mine.first, mine.last});
-  ranks::send(0, summaries.data(), summaries.size() * sizeof(summary_type));
+  fold_rank_blocks<summary_type>(
+      j.groups(),
+      [&](std::size_t first, std::size_t last, auto&& emit) {
+        run_groups(ctx, j, window_groups, [&](std::size_t g, std::span<const partial_type> p) { emit(g, summarize(g, p)); },
+                   {first, last});
+      },
+      on_summary);
 }
 
 }  // namespace tandem
