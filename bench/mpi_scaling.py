@@ -21,7 +21,8 @@ PROBLEMS = {
     "tasks": ["tasks", "--count", "16", "--n", "600000000"],
     "montecarlo": ["montecarlo", "--paths", "2000000", "--steps", "252"],
     "reduce": ["reduce", "--op", "all", "--n", "200000000"],
-    "forest": ["forest", "predict", "--synthetic", "300,8,32", "--rows", "400000"],
+    # Rows in groups of 65,536: 2,000,000 rows are 31 groups, 16 and 15 per rank at P = 2.
+    "forest": ["forest", "predict", "--synthetic", "100,8,32", "--rows", "2000000"],
     "gemm": ["gemm", "--m", "3000", "--n", "3000", "--k", "3000"],
 }
 
