@@ -247,9 +247,6 @@ void gather(const void* mine, std::size_t bytes, void* all) {
 std::uint64_t sum(std::uint64_t v) { return all_reduce(v, MPI_SUM); }
 std::uint64_t max(std::uint64_t v) { return all_reduce(v, MPI_MAX); }
 std::uint64_t min(std::uint64_t v) { return all_reduce(v, MPI_MIN); }
-void barrier() {
-  if (the_world.active) check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
-}
 #else
 // One rank: nothing travels. send/receive have no partner.
 void send(int, const void*, std::size_t) { throw std::logic_error("ranks::send: no other rank"); }
@@ -261,7 +258,6 @@ void gather(const void* mine, std::size_t bytes, void* all) {
 std::uint64_t sum(std::uint64_t v) { return v; }
 std::uint64_t max(std::uint64_t v) { return v; }
 std::uint64_t min(std::uint64_t v) { return v; }
-void barrier() {}
 #endif
 
 }  // namespace tandem::ranks

@@ -124,22 +124,17 @@ std::vector<double> run_gemm_groups(run_context& ctx, const gemm_params& p, chun
 }
 
 double fold_gemm_group_sums(std::size_t groups, const std::vector<double>& mine) {
+  // This rank's block is already computed (`mine`, in group order): fold_rank_blocks (job.hpp)
+  // hands it over, and rank 0 adds every group's sum in group order.
   double total = 0;
-  for (double s : mine) total += s;
-  if (!ranks::distributed()) return total;
-  const int size = ranks::world().size;
-  if (!ranks::is_root()) {
-    ranks::send(0, mine.data(), mine.size() * sizeof(double));
-    return total;
-  }
-  // Rank 0's block is groups [0, ..): the sum above is the start of the fold in group order.
-  std::vector<double> theirs;
-  for (int r = 1; r < size; ++r) {
-    const ranks::share s = ranks::share_of(groups, r, size);
-    theirs.resize(s.size());
-    ranks::receive(r, theirs.data(), s.size() * sizeof(double));
-    for (double v : theirs) total += v;
-  }
+  fold_rank_blocks<double>(
+      groups,
+      [&](std::size_t first, std::size_t, auto&& emit) {
+        for (std::size_t i = 0; i < mine.size(); ++i) emit(first + i, mine[i]);
+      },
+      [&](std::size_t, double s) { total += s; });
+  if (ranks::is_root()) return total;
+  for (double s : mine) total += s;  // another rank: the sum of its own groups
   return total;
 }
 

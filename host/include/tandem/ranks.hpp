@@ -9,7 +9,7 @@
 //
 // Only the thread that called start() calls MPI (MPI_THREAD_FUNNELED): chunk loops never do.
 //
-// Failures: before a run, ranks agree (agree(), checked()): every rank leaves with the status
+// Failures: before a run, ranks agree (checked(), agreed()): every rank leaves with the status
 // and the message of the lowest failing rank, which rank 0 prints once. During a run a rank that
 // fails prints its message, naming itself, and ends every rank (abort()): MPI_Abort, never a
 // hang. A rank that dies is noticed by the launcher, which ends the others.
@@ -123,7 +123,6 @@ void gather(const void* mine, std::size_t bytes, void* all);
 std::uint64_t sum(std::uint64_t v);  // over every rank, on every rank
 std::uint64_t max(std::uint64_t v);
 std::uint64_t min(std::uint64_t v);
-void barrier();
 
 template <class T>
 void broadcast_value(T& v, int root = 0) {

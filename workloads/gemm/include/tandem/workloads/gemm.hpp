@@ -126,7 +126,7 @@ std::vector<double> run_gemm_groups(run_context& ctx, const gemm_params& p, chun
                                     std::int32_t* max_blas_threads = nullptr);
 // The job's fixed fold of the groups' sums of squares: `mine` are this rank's groups (its block,
 // in order); rank 0 receives every other rank's, in rank order, and adds all of them in group
-// order, so it gets the bits one rank gets (8 bytes per group travel). Other ranks return the sum
+// order (fold_rank_blocks), so it gets the bits one rank gets (8 bytes per group travel). Other ranks return the sum
 // of their own groups. With one rank: the sum of `mine` in order.
 double fold_gemm_group_sums(std::size_t groups, const std::vector<double>& mine);
 
