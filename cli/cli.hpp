@@ -5,11 +5,9 @@
 
 #include <cstdint>
 #include <functional>
-#include <initializer_list>
 #include <limits>
 #include <memory>
 #include <optional>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -23,6 +21,7 @@ inline constexpr int exit_ok = 0;
 inline constexpr int exit_failure = 1;      // a run failed, backends disagreed, or stdout could not be written
 inline constexpr int exit_usage = 2;        // bad flag or value
 inline constexpr int exit_unavailable = 3;  // a backend asked for alone cannot run here
+inline constexpr int exit_regression = 4;   // `tandem bench --compare`: a result slower beyond --fail-above
 
 // Thrown by a command to end with a status other than 0 after printing what it had to say.
 struct exit_status {
@@ -77,13 +76,6 @@ int emit(const common_flags& f, const report& r, const std::optional<out_file>& 
 // Flushes stdout and returns `status`, or exit_failure with one line on stderr when what was
 // printed could not all be written (a full disk, a closed descriptor).
 int check_stdout(int status);
-
-// Runs `python3 DIR/script args...` without a shell, finds `pattern` in its output (stdout and
-// stderr) and returns one record per capture group (a time in seconds), named by `variants` in
-// order. A peer that cannot run is skipped with one line on stderr saying why.
-std::vector<peer_record> run_python_peer(const std::string& peers_dir, const char* workload, const char* script,
-                                         const std::vector<std::string>& args, const std::regex& pattern,
-                                         const char* peer, std::initializer_list<const char*> variants);
 
 void add_info_command(CLI::App& app);
 // `tandem <name>` for one workload of the list: the common flags, the workload's own, the run and

@@ -13,7 +13,7 @@ namespace tandem::cli {
 
 void add_common_flags(CLI::App& cmd, common_flags& f, const std::string& default_backend) {
   f.backend = default_backend;
-  cmd.add_option("-b,--backend", f.backend,
+  cmd.add_option("-b,--backend,--backends", f.backend,
                  "Backend, or a comma list to compare: seq, threads, procs, gpu, auto. In a list, a backend that "
                  "cannot run here is skipped with its reason")
       ->check(non_empty())
@@ -98,6 +98,7 @@ void add_workload_command(CLI::App& app, const workload_command& w) {
       work = make(*flags);
     });
     report r;
+    r.command = std::string(w.name);
     session sess;
     // Under MPI every rank runs its share; rank 0 holds the answer, prints it and writes the files.
     std::ostringstream quiet;

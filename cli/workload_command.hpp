@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <span>
@@ -23,11 +24,16 @@ struct common_flags;
 // Builds the workload from its flags once they are parsed (and from the common ones, e.g. --seed).
 using workload_factory = std::function<std::unique_ptr<workload>(const common_flags&)>;
 
-// One workload of `tandem bench`: its built-in problem, and the peers measured beside it in the
-// same run (none, with a note on stderr, when they cannot run).
-struct bench_entry {
-  std::unique_ptr<workload> work;
-  std::function<std::vector<peer_record>(const std::string& peers_dir)> peers;
+// One problem of `tandem bench` for a workload, over a ladder of sizes: `make` builds it at a
+// size (in `size_unit`, the case's own measure: rows, elements, paths, n of an n x n x n product),
+// from the seed of --seed. A workload has one case, or a few that exercise different code (reduce's
+// sum and count-matches). The peers measured beside each size are in cli/bench_peers.cpp.
+struct bench_case {
+  std::string name;       // "" for the workload's main problem; else what differs, e.g. "count-matches"
+  std::string size_unit;  // e.g. "rows"
+  // The ladders of `--sizes small|default|large`, ascending. `small` is what --quick runs.
+  std::vector<double> small, normal, large;
+  std::function<std::unique_ptr<workload>(double size, std::uint64_t seed)> make;
 };
 
 struct workload_command {
@@ -35,8 +41,8 @@ struct workload_command {
   std::string_view summary;  // one line for `tandem --help`
   // Adds the workload's own flags to its subcommand; returns what builds the workload from them.
   workload_factory (*add_flags)(CLI::App& cmd);
-  // The built-in problem of `tandem bench` (smaller with --quick) and its peers.
-  bench_entry (*bench)(bool quick);
+  // The problems `tandem bench` runs, each over a ladder of sizes.
+  std::vector<bench_case> (*bench)();
   // Optional: the answer in words, printed under the table (not with --json).
   void (*print_answer)(const run_report& r) = nullptr;
   // Optional: the run is `tandem <name> <verb>` (forest predict), and add_commands adds the other

@@ -216,12 +216,17 @@ print(("PASS " if ok and out else "FAIL ") + "; ".join(out))' "$out/bench_reduce
 fi
 [ $bench_ok -eq 1 ] && step bench-gpu PASS "${bench_fig:- no gpu cases}" || step bench-gpu FAIL "${bench_fig:-} (see bench_*.err)"
 
-if timeout 300 "$cli" bench --backend seq,threads,gpu --json >"$out/tandem-bench.json" 2>"$out/tandem-bench.err"; then
+if timeout 400 "$cli" bench --backends seq,threads,gpu --out "$out/tandem-bench.json" --html "$out/tandem-bench.html" \
+     >"$out/tandem-bench.txt" 2>"$out/tandem-bench.err"; then
   fig=$(python3 -c '
 import json, sys
 j = json.load(open(sys.argv[1]))
-print("; ".join("%s/%s %.3g s (x%.3g vs seq)" % (r["workload"], r["backend"], r["time_s"]["median"], r.get("speedup_vs_seq") or 0)
-                for r in j["results"] if r["backend"] == "gpu"))' "$out/tandem-bench.json" 2>/dev/null)
+big = {}
+for r in j["results"]:
+    if r["backend"] == "gpu": big[(r["workload"], r.get("case", ""))] = r  # the largest size, last
+x = ["%s %s/%s gpu x%.3g vs seq" % (w, c, r.get("size"), r.get("speedup_vs_seq") or 0) for (w, c), r in big.items()]
+x += ["%s gpu crossover %s" % (c["workload"], c.get("size")) for c in j.get("crossovers", []) if c["backend"] == "gpu"]
+print("; ".join(x))' "$out/tandem-bench.json" 2>/dev/null)
   if [ -z "$fig" ]; then step tandem-bench FAIL "no gpu results: $(grep -m1 -i skip "$out/tandem-bench.err")"
   elif grep -q '"agree": true' "$out/tandem-bench.json"; then step tandem-bench PASS "$fig"
   else step tandem-bench FAIL "backends disagree: $fig"; fi

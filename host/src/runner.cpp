@@ -14,18 +14,19 @@
 #include "tandem/gpu/device.hpp"
 #include "tandem/interrupt.hpp"
 #include "tandem/ranks.hpp"
+#include "tandem/stats.hpp"
 
 namespace tandem {
 
 timing summarize(std::vector<double> runs) {
   timing t;
   if (runs.empty()) return t;
-  std::vector<double> sorted = runs;
-  std::sort(sorted.begin(), sorted.end());
-  const std::size_t n = sorted.size();
-  t.median = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
-  t.min = sorted.front();
-  t.max = sorted.back();
+  const stats::summary s = stats::summarize(runs);
+  t.median = s.median;
+  t.min = s.min;
+  t.max = s.max;
+  t.ci_lo = s.ci_lo;
+  t.ci_hi = s.ci_hi;
   t.runs = std::move(runs);
   return t;
 }
@@ -65,8 +66,10 @@ backend_status agreed_status(const backend_status& st) {
   return st;
 }
 
+}  // namespace
+
 // Calls release() however the runs end.
-struct prepared {
+struct armed_backend::prepared {
   workload& w;
   run_context& ctx;
   ~prepared() {
@@ -76,7 +79,116 @@ struct prepared {
     }
   }
 };
-}  // namespace
+
+armed_backend::armed_backend(workload& w) : w_(w) {}
+armed_backend::~armed_backend() {
+  // The executor first (a procs pool is stopped and reaped), then the workload's release().
+  ex_.reset();
+  guard_.reset();
+}
+
+std::unique_ptr<armed_backend> armed_backend::arm(workload& w, const backend_request& requested,
+                                                  const run_options& options, bool alone, std::ostream& notes,
+                                                  session& s, run_record& rec) {
+  rec.workload = w.name();
+  rec.requested = requested.name();
+  rec.params = w.params();
+  backend chosen;
+  if (requested.is_auto()) {
+    const auto_choice c = choose_auto(w);
+    chosen = c.chosen;
+    rec.reason = c.reason;
+    notes << w.name() << ": " << c.reason << '\n';
+  } else {
+    chosen = *requested.fixed;
+  }
+  if (ranks::distributed()) {
+    // Every rank runs what rank 0 chose, and a backend runs only where every rank can run it:
+    // the ranks' collectives must match (nodes may differ in cores and GPUs).
+    int c = static_cast<int>(chosen);
+    ranks::broadcast_value(c);
+    chosen = static_cast<backend>(c);
+  }
+  rec.backend = std::string(to_string(chosen));
+  const backend_status status = agreed_status(can_run(w, chosen));
+  if (!status.available) {
+    if (alone) {
+      const std::string why = "backend " + rec.backend + " unavailable: " + status.reason;
+      // Every rank knows it (agreed_status): they all leave quietly, rank 0 says why.
+      if (ranks::distributed()) throw ranks::failure(3, why);
+      throw unavailable_error(why);
+    }
+    rec.skipped = true;
+    rec.reason = status.reason;
+    notes << w.name() << ": skipping backend " << rec.backend << ": " << status.reason << '\n';
+    return nullptr;
+  }
+
+  rec.workers = chosen == backend::seq || chosen == backend::gpu ? 1 : options.workers.value_or(default_workers(chosen));
+  std::unique_ptr<armed_backend> a(new armed_backend(w));
+  a->ctx_.which = chosen;
+  a->ctx_.workers = rec.workers;
+  // A set-up that fails on any rank fails on every rank, with that rank's message (ranks.hpp).
+  ranks::agreed([&] {
+    if (chosen == backend::gpu) a->ctx_.gpu = &s.gpu();
+    // Inputs first, then the executor: procs workers are forked after the inputs exist.
+    w.prepare(a->ctx_);
+    a->guard_ = std::make_unique<prepared>(prepared{w, a->ctx_});
+    if (chosen != backend::gpu) a->ex_ = make_executor(chosen, rec.workers, options.procs);
+  });
+  a->ctx_.cpu = a->ex_.get();
+  return a;
+}
+
+void armed_backend::warm_up() {
+  (void)w_.run(ctx_);
+  checkpoint("run_done");
+}
+
+double armed_backend::timed_run() {
+  const auto t0 = std::chrono::steady_clock::now();
+  std::unique_ptr<result> r = w_.run(ctx_);
+  const auto t1 = std::chrono::steady_clock::now();
+  if (!first_) first_ = std::move(r);
+  else last_ = std::move(r);
+  runs_.push_back(std::chrono::duration<double>(t1 - t0).count());
+  if (ctx_.gpu) {
+    const gpu::transfer_stats t = ctx_.gpu->take_transfer_stats();
+    transfers_.push_back(t.seconds);
+    transfer_bytes_ = double(t.bytes);
+  }
+  checkpoint("run_done");
+  return runs_.back();
+}
+
+void armed_backend::finish(run_report& report, std::size_t index, std::optional<std::size_t>& reference) {
+  run_record& rec = report.records[index];
+  // After timing: the answer as JSON, and repeated runs must agree with each other bitwise.
+  rec.result = first_->to_json();
+  if (last_) {
+    const agreement a = compare_results(rec.result, last_->to_json(), {});
+    if (!a.same) {
+      report.agree = false;
+      report.disagreement += rec.backend + " gave different answers on repeated runs (" + a.where + "); ";
+    }
+  }
+  rec.time = summarize(runs_);
+  if (!transfers_.empty()) {
+    rec.transfer_s = summarize(transfers_).median;
+    rec.transfer_bytes = transfer_bytes_;
+  }
+  rec.work = w_.work();
+  rec.unit = rec.work.unit;
+  rec.throughput = rec.time.median > 0 ? rec.work.per_run / rec.time.median : 0;
+  if (!reference) {
+    reference = index;
+  } else if (const run_record& ref = report.records[*reference];
+             !compare_results(ref.result, rec.result, w_.agreement_tolerance()).same) {
+    report.agree = false;
+    report.disagreement += rec.backend + " differs from " + ref.backend + " (" +
+                           compare_results(ref.result, rec.result, w_.agreement_tolerance()).where + "); ";
+  }
+}
 
 run_report run_workload(workload& w, const run_options& options, std::ostream& notes) {
   session s;
@@ -89,100 +201,19 @@ run_report run_workload(workload& w, const run_options& options, std::ostream& n
   if (options.workers && *options.workers == 0) throw usage_error("--workers must be at least 1");
   run_report report;
   std::optional<std::size_t> reference;  // index of the first backend that ran
-  const tolerance tol = w.agreement_tolerance();
 
   for (const backend_request& requested : options.backends) {
     run_record rec;
-    rec.workload = w.name();
-    rec.requested = requested.name();
-    rec.params = w.params();
-    backend chosen;
-    if (requested.is_auto()) {
-      const auto_choice c = choose_auto(w);
-      chosen = c.chosen;
-      rec.reason = c.reason;
-      notes << w.name() << ": " << c.reason << '\n';
-    } else {
-      chosen = *requested.fixed;
-    }
-    if (ranks::distributed()) {
-      // Every rank runs what rank 0 chose, and a backend runs only where every rank can run it:
-      // the ranks' collectives must match (nodes may differ in cores and GPUs).
-      int c = static_cast<int>(chosen);
-      ranks::broadcast_value(c);
-      chosen = static_cast<backend>(c);
-    }
-    rec.backend = std::string(to_string(chosen));
-    const backend_status status = agreed_status(can_run(w, chosen));
-    if (!status.available) {
-      if (options.backends.size() == 1) {
-        const std::string why = "backend " + rec.backend + " unavailable: " + status.reason;
-        // Every rank knows it (agreed_status): they all leave quietly, rank 0 says why.
-        if (ranks::distributed()) throw ranks::failure(3, why);
-        throw unavailable_error(why);
-      }
-      rec.skipped = true;
-      rec.reason = status.reason;
-      notes << w.name() << ": skipping backend " << rec.backend << ": " << status.reason << '\n';
+    std::unique_ptr<armed_backend> a =
+        armed_backend::arm(w, requested, options, options.backends.size() == 1, notes, s, rec);
+    if (!a) {
       report.records.push_back(std::move(rec));
       continue;
     }
-
-    rec.workers = chosen == backend::seq || chosen == backend::gpu ? 1 : options.workers.value_or(default_workers(chosen));
-    run_context ctx;
-    ctx.which = chosen;
-    ctx.workers = rec.workers;
-    std::optional<prepared> guard;
-    std::unique_ptr<executor> ex;
-    // A set-up that fails on any rank fails on every rank, with that rank's message (ranks.hpp).
-    ranks::agreed([&] {
-      if (chosen == backend::gpu) ctx.gpu = &s.gpu();
-      // Inputs first, then the executor: procs workers are forked after the inputs exist.
-      w.prepare(ctx);
-      guard.emplace(w, ctx);
-      if (chosen != backend::gpu) ex = make_executor(chosen, rec.workers, options.procs);
-    });
-    ctx.cpu = ex.get();
-
-    for (unsigned i = 0; i < options.warmup; ++i) {
-      (void)w.run(ctx);
-      checkpoint("run_done");
-    }
-    std::vector<double> runs;
-    runs.reserve(options.repeat);
-    std::unique_ptr<result> first, last;
-    for (unsigned i = 0; i < options.repeat; ++i) {
-      const auto t0 = std::chrono::steady_clock::now();
-      std::unique_ptr<result> r = w.run(ctx);
-      const auto t1 = std::chrono::steady_clock::now();
-      runs.push_back(std::chrono::duration<double>(t1 - t0).count());
-      if (!first) first = std::move(r);
-      else last = std::move(r);
-      checkpoint("run_done");
-    }
-    // After timing: the answer as JSON, and repeated runs must agree with each other bitwise.
-    rec.result = first->to_json();
-    if (last) {
-      const agreement a = compare_results(rec.result, last->to_json(), {});
-      if (!a.same) {
-        report.agree = false;
-        report.disagreement += rec.backend + " gave different answers on repeated runs (" + a.where + "); ";
-      }
-    }
-    rec.time = summarize(std::move(runs));
-    const work_amount work = w.work();
-    rec.unit = work.unit;
-    rec.throughput = rec.time.median > 0 ? work.per_run / rec.time.median : 0;
-
-    if (!reference) {
-      reference = report.records.size();
-    } else if (const run_record& ref = report.records[*reference];
-               !compare_results(ref.result, rec.result, tol).same) {
-      report.agree = false;
-      report.disagreement += rec.backend + " differs from " + ref.backend + " (" +
-                             compare_results(ref.result, rec.result, tol).where + "); ";
-    }
+    for (unsigned i = 0; i < options.warmup; ++i) a->warm_up();
+    for (unsigned i = 0; i < options.repeat; ++i) a->timed_run();
     report.records.push_back(std::move(rec));
+    a->finish(report, report.records.size() - 1, reference);
     checkpoint("backend_done");  // the executor (a procs pool) still exists here
   }
   return report;

@@ -3,7 +3,6 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
-#include <regex>
 #include <sstream>
 
 #include "cli.hpp"
@@ -41,22 +40,16 @@ void print_answer(const run_report& rr) {
   }
 }
 
-// The built-in problem: the XGBoost peer's first model, 100 trees of depth 6 over 28 features, on
-// 1M generated rows (20,000 with --quick).
-bench_entry bench(bool quick) {
-  forest_options o;
-  o.synthetic = {100, 6, 28};
-  o.rows = quick ? 20000 : 1000000;
-  return {make_forest_workload(o), [rows = o.rows](const std::string& dir) {
-            // "xgboost 1.7.4 trees=100 depth=6 threads=1: 0.62 Mrows/s" and threads=2 on the next line.
-            static const std::regex line(R"(trees=100 depth=6 threads=1: ([0-9.]+) Mrows/s[^\n]*\n[^\n]*threads=2: ([0-9.]+) Mrows/s)");
-            std::vector<peer_record> r = run_python_peer(dir, "forest", "xgboost_predict.py", {}, line,
-                                                         "XGBoost inplace_predict (100 trees, depth 6)",
-                                                         {"1 thread", "2 threads"});
-            // The peer reports Mrows/s on its own 1M rows: the time it would take for this problem's rows.
-            for (peer_record& p : r) p.time_s = p.time_s > 0 ? double(rows) / (p.time_s * 1e6) : 0;
-            return r;
-          }};
+// A synthetic forest of XGBoost's common shape (100 trees of depth 6, 28 features), over the rows.
+std::vector<bench_case> bench() {
+  return {{"", "rows", {1e3, 2e4}, {1e3, 1e4, 1e5, 1e6}, {1e3, 1e4, 1e5, 1e6, 1e7},
+           [](double size, std::uint64_t seed) {
+             forest_options o;
+             o.synthetic = {100, 6, 28};
+             o.rows = std::uint64_t(size);
+             o.seed = seed;
+             return make_forest_workload(o);
+           }}};
 }
 
 workload_factory add_flags(CLI::App& cmd) {

@@ -1,7 +1,6 @@
 // `tandem gemm`: its flags, the answer in words, and its `tandem bench` entry.
 #include <cstdint>
 #include <cstdio>
-#include <regex>
 #include <string>
 
 #include "cli.hpp"
@@ -80,20 +79,15 @@ workload_factory add_flags(CLI::App& cmd) {
   };
 }
 
-// n = 4000 f64 (1000 with --quick), beside NumPy's matmul on the same shape (OpenBLAS under it).
-bench_entry bench(bool quick) {
-  gemm_options o;
-  o.m = o.n = o.k = quick ? 1000 : 4000;
-  return {make_gemm_workload(o), [n = o.n](const std::string& dir) {
-            // The shared NumPy peer: "numpy matmul float64 n=4096: 45.1 GFLOP/s" (OpenBLAS through
-            // NumPy), as the time it would take for this problem's n at that rate.
-            static const std::regex line(R"(numpy matmul float64 n=4096: ([0-9.]+) GFLOP/s)");
-            std::vector<peer_record> r =
-                run_python_peer(dir, "gemm", "numpy_numeric.py", {}, line, "NumPy (OpenBLAS)", {"matmul (float64)"});
-            const double flops = 2.0 * double(n) * double(n) * double(n);
-            for (peer_record& p : r) p.time_s = p.time_s > 0 ? flops / (p.time_s * 1e9) : 0;
-            return r;
-          }};
+// Square float64 products C = A B, over n.
+std::vector<bench_case> bench() {
+  return {{"", "n", {64, 256}, {64, 256, 1000, 2000}, {64, 256, 1000, 2000, 4000},
+           [](double size, std::uint64_t seed) {
+             gemm_options o;
+             o.m = o.n = o.k = std::uint64_t(size);
+             o.seed = seed;
+             return make_gemm_workload(o);
+           }}};
 }
 
 }  // namespace

@@ -125,7 +125,10 @@ class gemm_workload final : public workload_of<gemm_result> {
             {"inputs", o_.a.empty() ? std::string("generated") : o_.a + " x " + o_.b},
             {"check", o_.check}};
   }
-  work_amount work() const override { return {2.0 * double(m_) * double(n_) * double(k_), "flop/s"}; }
+  work_amount work() const override {
+    const double flops = 2.0 * double(m_) * double(n_) * double(k_);
+    return {flops, "flop/s", flops, dtype_ != gemm_dtype::f64};
+  }
   // Threads from two 256-tiles' work; the GPU from about a 2000^3 product (~50 ms on 2 cores).
   auto_thresholds thresholds() const override { return {2.0 * 2 * 256.0 * 256 * 256, 1.6e10}; }
   backend_status supports(backend b) const override {

@@ -34,18 +34,16 @@ void print_answer(const run_report& rr) {
   }
 }
 
-// The published example with its own arithmetic step (the same math as the Python peers),
-// smaller with --quick.
-bench_entry bench(bool quick) {
-  montecarlo_options o;
-  o.model = kernels::mc_model::arithmetic;
-  if (quick) o.paths = 2000;
-  return {make_montecarlo_workload(o), [paths = o.paths](const std::string& dir) {
-            // "paths=10000 python_loop=2.345s mean=... var5=... | numpy_vectorised=0.0251s mean=... var5=..."
-            static const std::regex line(R"(python_loop=([0-9.]+)s.*numpy_vectorised=([0-9.]+)s)");
-            return run_python_peer(dir, "montecarlo", "python_montecarlo.py", {std::to_string(paths)}, line,
-                                   "python (published example)", {"per-path loop", "NumPy vectorised"});
-          }};
+// The published Ray example's problem (arithmetic steps, 252 days), over the number of paths.
+std::vector<bench_case> bench() {
+  return {{"", "paths", {1e3, 1e4}, {1e3, 1e4, 1e5, 1e6}, {1e3, 1e4, 1e5, 1e6, 1e7},
+           [](double size, std::uint64_t seed) {
+             montecarlo_options o;
+             o.model = kernels::mc_model::arithmetic;
+             o.paths = std::uint64_t(size);
+             o.seed = seed;
+             return make_montecarlo_workload(o);
+           }}};
 }
 
 workload_factory add_flags(CLI::App& app) {

@@ -1,8 +1,15 @@
 // `tandem reduce`: its flags and its `tandem bench` entry.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
-#include <regex>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
 #include <string>
+#include <utility>
 
 #include "cli.hpp"
 #include "tandem/errors.hpp"
@@ -72,21 +79,74 @@ void print_answer(const run_report& rr) {
   }
 }
 
-// The built-in problem: the sum of 2^27 float64 (1 GiB; 2^20 with --quick), beside NumPy's sum of
-// the same number of float64 in the same run.
-bench_entry bench(bool quick) {
-  reduce_options o;
-  o.n = quick ? std::uint64_t{1} << 20 : std::uint64_t{1} << 27;
-  o.dist = kernels::reduce_dist::uniform;
-  const double bytes = double(o.n) * 8;
-  return {make_reduce_workload(o), [bytes](const std::string& dir) {
-            // "numpy sum float64 n=2^27: 21.3 GB/s"
-            static const std::regex line(R"(numpy sum float64 n=2\^27: ([0-9.]+) GB/s)");
-            std::vector<peer_record> r =
-                run_python_peer(dir, "reduce", "numpy_numeric.py", {}, line, "NumPy", {"sum (float64)"});
-            for (peer_record& p : r) p.time_s = p.time_s > 0 ? bytes / (p.time_s * 1e9) : 0;
-            return r;
-          }};
+// count-matches' bench input: a generated log in an unnamed file (O_TMPFILE), named to the peers
+// and the workload as /proc/PID/fd/N, so nothing is left behind however tandem ends. The backends'
+// workloads of one size share it.
+class generated_log {
+ public:
+  generated_log(std::uint64_t lines, std::uint64_t seed) {
+    const char* dir = std::getenv("TMPDIR");
+    fd_ = ::open(dir && *dir ? dir : "/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd_ < 0)
+      throw resource_error(std::string("cannot make the generated log for count-matches: ") + std::strerror(errno));
+    path_ = "/proc/" + std::to_string(::getpid()) + "/fd/" + std::to_string(fd_);
+    write_count_matches_log(path_, lines, seed);
+  }
+  ~generated_log() { ::close(fd_); }
+  generated_log(const generated_log&) = delete;
+  generated_log& operator=(const generated_log&) = delete;
+  const std::string& path() const noexcept { return path_; }
+
+ private:
+  int fd_ = -1;
+  std::string path_;
+};
+
+// A workload that also keeps its input file alive.
+class with_log final : public workload {
+ public:
+  with_log(std::unique_ptr<workload> w, std::shared_ptr<generated_log> log) : w_(std::move(w)), log_(std::move(log)) {}
+  std::string name() const override { return w_->name(); }
+  nlohmann::json params() const override { return w_->params(); }
+  work_amount work() const override { return w_->work(); }
+  backend_status supports(backend b) const override { return w_->supports(b); }
+  auto_thresholds thresholds() const override { return w_->thresholds(); }
+  tolerance agreement_tolerance() const override { return w_->agreement_tolerance(); }
+  void prepare(run_context& ctx) override { w_->prepare(ctx); }
+  std::unique_ptr<result> run(run_context& ctx) override { return w_->run(ctx); }
+  void release(run_context& ctx) override { w_->release(ctx); }
+
+ private:
+  std::unique_ptr<workload> w_;
+  std::shared_ptr<generated_log> log_;
+};
+
+// The sum of uniform float64 values (the bandwidth-bound case), over the element count; and the
+// published Ray example's count of lines containing ERROR, over the lines of a generated log.
+std::vector<bench_case> bench() {
+  return {{"", "elements", {1 << 14, 1 << 20}, {1 << 14, 1 << 20, 1 << 26}, {1 << 14, 1 << 20, 1 << 26, 1 << 28},
+           [](double size, std::uint64_t seed) {
+             reduce_options o;
+             o.n = std::uint64_t(size);
+             o.dist = kernels::reduce_dist::uniform;
+             o.seed = seed;
+             return make_reduce_workload(o);
+           }},
+          {"count-matches", "lines", {1e4}, {1e4, 1e6}, {1e4, 1e6, 1e7}, [](double size, std::uint64_t seed) {
+             // One log per size and seed while any backend's workload holds it.
+             static std::weak_ptr<generated_log> last;
+             static std::pair<double, std::uint64_t> last_key;
+             std::shared_ptr<generated_log> log = last.lock();
+             if (!log || last_key != std::make_pair(size, seed)) {
+               log = std::make_shared<generated_log>(std::uint64_t(size), seed);
+               last = log;
+               last_key = {size, seed};
+             }
+             count_matches_options c;
+             c.path = log->path();
+             c.pattern = "ERROR";
+             return std::make_unique<with_log>(make_count_matches_workload(c), log);
+           }}};
 }
 
 }  // namespace

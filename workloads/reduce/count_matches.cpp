@@ -54,7 +54,7 @@ class count_matches_workload final : public workload_of<count_matches_result> {
             {"bytes", file_.size()},
             {"simd", to_string(simd_)}};
   }
-  work_amount work() const override { return {double(file_.size()), "bytes/s"}; }
+  work_amount work() const override { return {double(file_.size()), "bytes/s", 0, false, double(file_.size())}; }
   // Threads from two chunks. The GPU never by default: the text is in host memory, and its copy
   // to the device (a host memcpy into pinned memory, then PCIe) is slower than the CPU search,
   // which reads it once at memory speed.

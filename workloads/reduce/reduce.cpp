@@ -232,7 +232,10 @@ class reduce_workload final : public workload_of<reduce_result> {
     }
     return p;
   }
-  work_amount work() const override { return {double(in_.n) * double(item_size(in_.dtype)), "B/s"}; }
+  work_amount work() const override {
+    const double bytes = double(in_.n) * double(item_size(in_.dtype));
+    return {bytes, "B/s", 0, false, bytes};
+  }
   // Threads pay off from about 100 microseconds of reading (2 MB); the GPU, with the data on the
   // device, from about 64 MB (below, the launch and the partials' copy dominate).
   auto_thresholds thresholds() const override { return {2e6, 6.4e7}; }

@@ -1,6 +1,5 @@
 // `tandem tasks`: its flags and its `tandem bench` entry.
 #include <cstdint>
-#include <regex>
 #include <string>
 
 #include "cli.hpp"
@@ -20,16 +19,10 @@ workload_factory add_flags(CLI::App& cmd) {
   return [o](const common_flags&) { return make_tasks_workload(*o); };
 }
 
-// The published concurrent.futures example's problem (smaller with --quick), beside that example.
-bench_entry bench(bool quick) {
-  const tasks_options t = quick ? tasks_options{8, 1'000'000} : tasks_options{};
-  return {make_tasks_workload(t), [t](const std::string& dir) {
-            // "n=... tasks=... workers=2 seq=11.000s threads=11.180s procs=4.700s"
-            static const std::regex line(R"(seq=([0-9.]+)s threads=([0-9.]+)s procs=([0-9.]+)s)");
-            return run_python_peer(dir, "tasks", "python_pools.py", {std::to_string(t.n), std::to_string(t.count)},
-                                   line, "python concurrent.futures",
-                                   {"sequential", "ThreadPoolExecutor", "ProcessPoolExecutor"});
-          }};
+// The published concurrent.futures example's problem (8 tasks), over the terms per task.
+std::vector<bench_case> bench() {
+  return {{"", "terms per task", {1e4, 1e6}, {1e4, 1e6, 1e7}, {1e4, 1e6, 1e7, 1e8},
+           [](double size, std::uint64_t) { return make_tasks_workload({8, std::uint64_t(size)}); }}};
 }
 }  // namespace
 

@@ -16,10 +16,9 @@ workload_factory add_flags(CLI::App& cmd) {
   return [o](const common_flags&) { return make_harmonic_workload(*o); };
 }
 
-bench_entry bench(bool quick) {
-  return {make_harmonic_workload({quick ? 1'000'000u : 100'000'000u}), [](const std::string&) {
-            return std::vector<peer_record>{};
-          }};
+std::vector<bench_case> bench() {
+  return {{"", "terms", {1e6}, {1e6, 1e8}, {1e6, 1e8, 1e9},
+           [](double size, std::uint64_t) { return make_harmonic_workload({std::uint64_t(size)}); }}};
 }
 }  // namespace
 

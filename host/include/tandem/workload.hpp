@@ -66,6 +66,12 @@ run_context cpu_context(executor& ex);
 struct work_amount {
   double per_run = 0;  // e.g. 8e7 terms
   std::string unit;    // e.g. "terms/s"
+  // What bounds a run, for `tandem bench`'s fraction of the machine's measured ceilings: its
+  // floating-point operations (against the FMA peak of that precision) or the bytes it reads
+  // (against the read bandwidth). Zero when neither describes the work.
+  double flops = 0;
+  bool single_precision = false;
+  double bytes_read = 0;
 };
 
 // Sizes from which `auto` prefers a parallel backend, in the workload's work units per run (the
