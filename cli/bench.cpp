@@ -152,11 +152,13 @@ struct live_peer {
   std::string detail;
   std::vector<double> runs;
   bool dropped = false;  // failed or too slow: no more runs in this cell
+  bool slow = false;     // one run took longer than the cell's budget
 };
 
-// Peers too slow at a size are not started at the larger sizes of that case (a per-path Python
-// loop at 10^7 paths would take the whole budget many times over).
-std::set<std::string> slow_peers;
+// Each peer's last size and median time: a peer whose time at the next size, predicted in
+// proportion to the size, exceeds twice the cell's budget is not run there (a per-path Python loop
+// at 10^7 paths would take the whole bench's budget many times over).
+std::map<std::string, std::pair<double, double>> peer_times;
 
 std::string peer_key(const peer_spec& p) { return p.workload + "/" + p.case_name + "/" + p.peer + "/" + p.variant; }
 
@@ -239,11 +241,21 @@ void run_cell(bench_state& st, const cell& c) {
   std::vector<live_peer> peers;
   if (!f.peers.empty() && ranks::is_root() && !works.empty()) {
     for (peer_spec& spec : bench_peers(name, c.bcase->name, works.front()->params(), f.peers)) {
-      if (slow_peers.count(peer_key(spec))) continue;
+      if (const auto it = peer_times.find(peer_key(spec)); it != peer_times.end()) {
+        const double predicted = it->second.second * c.size / it->second.first;
+        if (predicted > 2 * st.cell_budget) {
+          if (st.noted.insert("slow " + peer_key(spec)).second)
+            st.rep.peers_skipped.push_back({name, c.bcase->name, spec.peer + ", " + spec.variant,
+                                            "not run from " + size_format(c.size) + " " + c.bcase->size_unit +
+                                                ": about " + duration_words(predicted) + " per run at that size",
+                                            ""});
+          continue;
+        }
+      }
       show("starting peer " + spec.peer + ", " + spec.variant);
-      live_peer p{std::move(spec), std::make_unique<peer_process>(), {}, {}, false};
+      live_peer p{std::move(spec), std::make_unique<peer_process>(), {}, {}, false, false};
       const peer_start started = p.process->start(p.spec.argv, 120);
-      if (!started.ready) {
+      if (!started.ready()) {
         const std::string key = peer_key(p.spec);
         if (!st.noted.count("peer " + key)) {
           st.noted.insert("peer " + key);
@@ -267,7 +279,7 @@ void run_cell(bench_state& st, const cell& c) {
     for (live_peer& p : peers) {
       if (p.dropped) continue;
       const peer_run r = p.process->run_once(std::max(60.0, 10 * st.cell_budget));
-      if (!r.ok) p.dropped = true;
+      if (!r.seconds) p.dropped = true;
     }
   }
   stats::stop_rule rule;
@@ -289,19 +301,16 @@ void run_cell(bench_state& st, const cell& c) {
       live_peer& p = peers[m - armed.size()];
       if (p.dropped) continue;
       const peer_run r = p.process->run_once(std::max(60.0, 10 * st.cell_budget));
-      if (!r.ok) {
+      if (!r.seconds) {
         p.dropped = true;
         st.progress.clear();
         std::cerr << "bench: " << name << ": peer " << p.spec.peer << ", " << p.spec.variant
                   << " stopped: " << r.error << "\n";
         continue;
       }
-      p.runs.push_back(r.seconds);
-      // Far slower than the cell's budget: one run says enough; not run at larger sizes.
-      if (r.seconds > st.cell_budget) {
-        p.dropped = true;
-        slow_peers.insert(peer_key(p.spec));
-      }
+      p.runs.push_back(*r.seconds);
+      // Slower than the cell's whole budget: one run says enough.
+      if (*r.seconds > st.cell_budget) p.dropped = p.slow = true;
     }
     // Rank 0 decides, from its own timings, and every rank follows (their runs must pair up).
     int decision = 0;  // 0: go on; else 1 + stop_reason
@@ -339,7 +348,8 @@ void run_cell(bench_state& st, const cell& c) {
     pr.peer = p.spec.peer;
     pr.variant = p.spec.variant;
     pr.time = summarize(p.runs);
-    pr.stop = p.dropped ? "slow" : stop;
+    peer_times[peer_key(p.spec)] = {c.size, pr.time.median};
+    pr.stop = p.slow ? "budget" : stop;
     pr.detail = p.detail;
     st.rep.peers.push_back(std::move(pr));
   }
