@@ -429,6 +429,31 @@ TEST(stats_compare, noise_alone_is_same_even_when_the_medians_differ) {
   EXPECT_FALSE(c.any_regressed);
 }
 
+TEST(stats_compare, noise_alone_is_called_a_change_at_about_alpha_and_never_a_regression) {
+  // 2000 comparisons of 10 runs against 10 from one skewed distribution (3% log-normal noise, 5%
+  // of runs slowed 1.5x by "another process"): the share called faster or slower is the test's
+  // false-positive rate, which must sit near alpha = 5% (binomial sd 0.5%; the exact test's
+  // discreteness keeps it a little under); a regression above 5% needs a real slowdown.
+  std::mt19937_64 rng(20261124);
+  std::lognormal_distribution<double> noise(0.0, 0.03);
+  std::bernoulli_distribution outlier(0.05);
+  const auto draw = [&] {
+    std::vector<double> x;
+    for (int i = 0; i < 10; ++i) x.push_back(noise(rng) * (outlier(rng) ? 1.5 : 1.0));
+    return document(2, {result("w", "", 1, "b", x)});
+  };
+  int changed = 0, regressed = 0;
+  const int trials = 2000;
+  for (int t = 0; t < trials; ++t) {
+    const comparison c = compare_reports(draw(), draw(), 5);
+    changed += c.rows[0].verdict != "same";
+    regressed += c.rows[0].regressed;
+  }
+  EXPECT_GT(changed, trials * 0.025);
+  EXPECT_LT(changed, trials * 0.065);
+  EXPECT_LT(regressed, trials * 0.01);
+}
+
 TEST(stats_compare, new_and_gone_rows_and_the_key) {
   const auto old_doc = document(2, {result("gemm", "", 256, "seq", spread(1.0, 0.01, 6)),
                                     result("gemm", "", 512, "seq", spread(8.0, 0.01, 6)),
