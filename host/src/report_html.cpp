@@ -150,7 +150,7 @@ function table(head, rows, className) {
   });
   return t;
 }
-function kv(pairs) { var t = el('table', { 'class': 'kv' }); pairs.forEach(function (p) { t.appendChild(el('tr', null, el('th', null, p[0]), el('td', null, p[1]))); }); return t; }
+function kv(pairs) { var t = el('table', { 'class': 'kv' }); pairs.filter(function (p) { return p[1] !== ''; }).forEach(function (p) { t.appendChild(el('tr', null, el('th', null, p[0]), el('td', null, p[1]))); }); return t; }
 
 // ---- colours: one per series, the same in every chart ----
 var fixedColours = { seq: '#6b7280', threads: '#2563eb', procs: '#059669', gpu: '#d97706', auto: '#7c3aed' };
@@ -315,7 +315,7 @@ function summary() {
 function machineSection() {
   var m = obj(doc.machine), cpu = obj(m.cpu), gpu = obj(m.gpu), build = obj(m.build);
   var sec = el('section', { id: 'machine' }, el('h2', null, 'Machine'));
-  var pairs = [['CPU', str(cpu.model)], ['Cores', str(cpu.logical_cores) + ' logical, ' + str(cpu.physical_cores) + ' physical'], ['SIMD', str(cpu.simd)]];
+  var pairs = [['CPU', str(cpu.model)], ['Cores', num(cpu.logical_cores) ? cpu.logical_cores + ' logical, ' + str(cpu.physical_cores) + ' physical' : ''], ['SIMD', str(cpu.simd)]];
   var devices = arr(gpu.devices).map(obj);
   pairs.push(['GPU', devices.length
     ? devices.map(function (d) { return str(d.name) + ' (compute capability ' + str(d.compute_capability) + ', ' + str(d.multiprocessors) + ' SMs' + (num(d.memory_bytes) ? ', ' + humanSI(d.memory_bytes, 'B', true) : '') + ')'; }).join('; ') + ', driver ' + str(gpu.driver) + ', runtime ' + str(gpu.runtime)
