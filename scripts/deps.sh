@@ -7,7 +7,7 @@ what=${1:-test}
 pkgs=(cmake ninja-build g++ libcli11-dev nlohmann-json3-dev librandom123-dev libsimdjson-dev libopenblas-dev libgmp-dev libopenmpi-dev openmpi-bin)
 case "$what" in
   build) ;;
-  test) pkgs+=(libgtest-dev libgmock-dev libbenchmark-dev libtbb-dev gcovr) ;;
+  test) pkgs+=(libgtest-dev libgmock-dev libbenchmark-dev libtbb-dev gcovr chromium python3-jsonschema) ;;
   bench) pkgs+=(libbenchmark-dev libtbb-dev python3 python3-numpy libquantlib0-dev python3-sklearn python3-pandas python3-xgboost libxgboost-dev) ;;
   *) echo "deps.sh: unknown set '$what' (build, test or bench)" >&2; exit 2 ;;
 esac
