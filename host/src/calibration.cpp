@@ -185,8 +185,8 @@ json crossover_entry(const group& g, const std::string& b) {
   const compared& hi = c[k];
   const double y0 = std::log(lo.ratio), y1 = std::log(hi.ratio);
   const double t = y0 / (y0 - y1);  // in (0, 1]: y0 >= 0 > y1
-  auto between = [t](double a, double b) {
-    return a > 0 && b > 0 ? std::exp(std::log(a) + t * (std::log(b) - std::log(a))) : a + t * (b - a);
+  auto between = [t](double a, double z) {
+    return a > 0 && z > 0 ? std::exp(std::log(a) + t * (std::log(z) - std::log(a))) : a + t * (z - a);
   };
   e["work_per_run"] = between(lo.work, hi.work);
   e["size"] = between(lo.size, hi.size);

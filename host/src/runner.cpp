@@ -200,7 +200,11 @@ namespace {
 std::string shown_path(const std::string& path) {
   const char* home = std::getenv("HOME");
   const std::size_t n = home ? std::strlen(home) : 0;
-  if (n > 1 && path.size() > n && path.compare(0, n, home) == 0 && path[n] == '/') return "~" + path.substr(n);
+  if (n > 1 && path.size() > n && path.compare(0, n, home) == 0 && path[n] == '/') {
+    std::string shown = "~";  // appended, not "~" + substr: g++ 12 warns falsely (-Wrestrict) on that
+    shown.append(path, n, std::string::npos);
+    return shown;
+  }
   return path;
 }
 
