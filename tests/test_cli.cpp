@@ -63,9 +63,25 @@ TEST(cli, gpu_in_a_list_is_skipped_and_the_rest_runs) {
 }
 
 TEST(cli, auto_says_what_it_chose) {
-  const auto r = run_cli("tasks --count 1 --n 10 --repeat 1");
+  // No calibration file: the built-in crossovers (the user's own file must not change the test).
+  const auto r = run_cli("tasks --count 1 --n 10 --repeat 1", "TANDEM_CALIBRATION=/nonexistent/crossovers.json");
   EXPECT_EQ(r.status, 0) << r.err;
-  EXPECT_NE(r.err.find("auto chose"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("tasks: auto: 10 terms per run < threads crossover 2e+06 (built-in default) → seq"),
+            std::string::npos)
+      << r.err;
+}
+
+TEST(cli, a_malformed_calibration_file_is_one_line_naming_it) {
+  const auto file = std::filesystem::temp_directory_path() / ("tandem_cli_calibration_" + std::to_string(::getpid()));
+  std::ofstream(file) << "{\"schema_version\": 1, \"crossovers\": ";
+  const auto r = run_cli("tasks --count 1 --n 10 --repeat 1", "TANDEM_CALIBRATION='" + file.string() + "'");
+  std::filesystem::remove(file);
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("calibration file '" + file.string() + "'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("re-run `tandem bench --calibrate` or delete it"), std::string::npos) << r.err;
+  // A fixed backend does not consult the file.
+  EXPECT_EQ(run_cli("tasks --backend seq --count 1 --n 10 --repeat 1", "TANDEM_CALIBRATION='" + file.string() + "'").status, 0);
 }
 
 TEST(cli, json_document_on_stdout) {

@@ -160,11 +160,18 @@ TEST(report, auto_decides_by_problem_size_and_says_why) {
   const bool gpu = backend_availability(backend::gpu).available;
   const auto small = choose_auto(sized(10));
   EXPECT_EQ(small.chosen, backend::seq);
-  EXPECT_NE(small.reason.find("auto chose seq"), std::string::npos) << small.reason;
+  EXPECT_NE(small.reason.find("→ seq"), std::string::npos) << small.reason;
+  if (many_cores) {
+    EXPECT_NE(small.reason.find("auto: 10 items per run < threads crossover 1e+03 (built-in default) → seq"),
+              std::string::npos)
+        << small.reason;
+  }
   const auto mid = choose_auto(sized(1e4));
   EXPECT_EQ(mid.chosen, many_cores ? backend::threads : backend::seq) << mid.reason;
   if (many_cores) {
-    EXPECT_NE(mid.reason.find("1e+04 items per run >= 1e+03 (threads threshold)"), std::string::npos) << mid.reason;
+    EXPECT_NE(mid.reason.find("auto: 1e+04 items per run >= threads crossover 1e+03 (built-in default) → threads"),
+              std::string::npos)
+        << mid.reason;
   }
   const auto big = choose_auto(sized(1e7));
   EXPECT_EQ(big.chosen, gpu ? backend::gpu : many_cores ? backend::threads : backend::seq) << big.reason;

@@ -2,13 +2,17 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <ostream>
 
 #include "fault_injection.hpp"
 #include "tandem/backend.hpp"
+#include "tandem/calibration.hpp"
 #include "tandem/errors.hpp"
 #include "tandem/gpu/context.hpp"
 #include "tandem/gpu/device.hpp"
@@ -95,7 +99,10 @@ std::unique_ptr<armed_backend> armed_backend::arm(workload& w, const backend_req
   rec.params = w.params();
   backend chosen;
   if (requested.is_auto()) {
-    const auto_choice c = choose_auto(w);
+    // A calibration file that one rank cannot read stops every rank (rank 0's choice is the
+    // one that runs, below, but every rank reads its own file).
+    auto_choice c;
+    ranks::agreed([&] { c = choose_auto(w); });
     chosen = c.chosen;
     rec.reason = c.reason;
     notes << w.name() << ": " << c.reason << '\n';
@@ -219,30 +226,93 @@ run_report run_workload(workload& w, const run_options& options, std::ostream& n
   return report;
 }
 
+namespace {
+// The calibration file's path as printed: the home folder as "~".
+std::string shown_path(const std::string& path) {
+  const char* home = std::getenv("HOME");
+  const std::size_t n = home ? std::strlen(home) : 0;
+  if (n > 1 && path.size() > n && path.compare(0, n, home) == 0 && path[n] == '/') {
+    std::string shown = "~";  // appended, not "~" + substr: g++ 12 warns falsely (-Wrestrict) on that
+    shown.append(path, n, std::string::npos);
+    return shown;
+  }
+  return path;
+}
+
+std::string num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", v);
+  return buf;
+}
+
+// One backend's crossover for auto: the work per run from which it is chosen (none: never), and
+// where that number came from, in words.
+struct crossover_used {
+  std::optional<double> from;
+  std::string source;
+};
+}  // namespace
+
 auto_choice choose_auto(const workload& w) {
   const work_amount work = w.work();
-  const auto_thresholds t = w.thresholds();
+  const auto_thresholds builtin = w.thresholds();
   std::string unit = work.unit;
   if (unit.size() > 2 && unit.compare(unit.size() - 2, 2, "/s") == 0) unit.resize(unit.size() - 2);
-  auto num = [](double v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.3g", v);
-    return std::string(buf);
+
+  // Measured crossovers for this workload and case, when `tandem bench --calibrate` measured them
+  // on this machine in this unit; else the workload's built-in thresholds.
+  const std::optional<calibration> cal = calibration_for_auto();
+  const calibrated_crossovers* measured = nullptr;
+  std::string aside;
+  if (cal && !cal->ignored.empty()) {
+    aside = "; calibration " + shown_path(cal->path) + " ignored: " + cal->ignored;
+  } else if (cal) {
+    if (const auto it = cal->crossovers.find({w.name(), w.case_name()}); it != cal->crossovers.end()) {
+      if (it->second.unit == unit) measured = &it->second;
+      else aside = "; calibrated crossovers in " + it->second.unit + ", not " + unit + ": ignored";
+    }
+  }
+  auto crossover = [&](const char* b, double fallback) -> crossover_used {
+    if (measured)
+      if (const auto it = measured->from.find(b); it != measured->from.end())
+        return {it->second, "calibrated, " + shown_path(cal->path)};
+    // An infinite built-in threshold: the workload never picks that backend by default.
+    return {std::isfinite(fallback) ? std::optional<double>(fallback) : std::nullopt, "built-in default"};
   };
+  auto never = [](const crossover_used& c) {
+    return c.source == "built-in default" ? "never chosen by default" : "not faster at any size measured";
+  };
+  auto says = [&](const char* b, const crossover_used& c) {
+    return c.from ? std::string(b) + " crossover " + num(*c.from) + " (" + c.source + ")"
+                  : std::string(b) + " " + never(c) + " (" + c.source + ")";
+  };
+
   const std::string size = num(work.per_run) + " " + unit + " per run";
+  const crossover_used gpu_x = crossover("gpu", builtin.gpu);
   const backend_status gpu = can_run(w, backend::gpu);
-  if (gpu.available && work.per_run >= t.gpu)
-    return {backend::gpu, "auto chose gpu: " + size + " >= " + num(t.gpu) + " (gpu threshold), on " +
-                              gpu::discover().devices.front().name};
+  if (gpu.available && gpu_x.from && work.per_run >= *gpu_x.from)
+    return {backend::gpu, "auto: " + size + " >= " + says("gpu", gpu_x) + " → gpu (" +
+                              gpu::discover().devices.front().name + ")" + aside};
   const std::string why_not_gpu =
-      gpu.available ? "gpu: below its threshold " + num(t.gpu) : "gpu: " + gpu.reason;
-  if (default_workers(backend::threads) > 1 && work.per_run >= t.threads && can_run(w, backend::threads).available)
-    return {backend::threads, "auto chose threads: " + size + " >= " + num(t.threads) + " (threads threshold); " +
-                                  why_not_gpu};
-  const std::string why_not_threads = default_workers(backend::threads) > 1
-                                          ? size + " < " + num(t.threads) + " (threads threshold)"
-                                          : "one logical core";
-  return {backend::seq, "auto chose seq: " + why_not_threads + "; " + why_not_gpu};
+      !gpu.available ? "gpu: " + gpu.reason
+                     : gpu_x.from ? "gpu: below its crossover " + num(*gpu_x.from) + " (" + gpu_x.source + ")"
+                                  : "gpu: " + std::string(never(gpu_x)) + " (" + gpu_x.source + ")";
+
+  const crossover_used threads_x = crossover("threads", builtin.threads);
+  const backend_status threads = can_run(w, backend::threads);
+  std::string why_seq;
+  if (default_workers(backend::threads) <= 1) {
+    why_seq = "one logical core";
+  } else if (!threads.available) {
+    why_seq = "threads: " + threads.reason;
+  } else if (!threads_x.from) {
+    why_seq = says("threads", threads_x);
+  } else if (work.per_run >= *threads_x.from) {
+    return {backend::threads, "auto: " + size + " >= " + says("threads", threads_x) + " → threads; " + why_not_gpu + aside};
+  } else {
+    why_seq = size + " < " + says("threads", threads_x);
+  }
+  return {backend::seq, "auto: " + why_seq + " → seq; " + why_not_gpu + aside};
 }
 
 }  // namespace tandem

@@ -47,6 +47,7 @@ class count_matches_workload final : public workload_of<count_matches_result> {
   }
 
   std::string name() const override { return "reduce"; }
+  std::string case_name() const override { return "count-matches"; }
   nlohmann::json params() const override {
     return {{"op", "count-matches"},
             {"pattern", printable(options_.pattern)},

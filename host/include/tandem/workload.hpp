@@ -74,8 +74,9 @@ struct work_amount {
   double bytes_read = 0;
 };
 
-// Sizes from which `auto` prefers a parallel backend, in the workload's work units per run (the
-// rule is in docs/execution-model.md; `tandem bench --calibrate` will measure them).
+// Sizes from which `auto` prefers a parallel backend, in the workload's work units per run: the
+// built-in defaults, used until `tandem bench --calibrate` measures them on this machine (the
+// rule is in docs/execution-model.md).
 struct auto_thresholds {
   double threads = 1e6;  // below: seq (a parallel start costs more than it saves)
   double gpu = 1e9;      // from here, the gpu when one is usable
@@ -125,6 +126,10 @@ class workload {
   // Whether this problem can run on `b` (beyond the machine having it), and why not.
   virtual backend_status supports(backend) const { return backend_status::yes(); }
   virtual auto_thresholds thresholds() const { return {}; }
+  // Which of the workload's bench cases this problem is (e.g. reduce's "count-matches"), so that
+  // auto finds the crossovers `tandem bench --calibrate` measured for it; "" for a workload with
+  // one case. Must match the "case" of its rows in the bench document.
+  virtual std::string case_name() const { return {}; }
   virtual tolerance agreement_tolerance() const { return {}; }
   // Untimed set-up for one backend (inputs, device buffers, uploads); called once before the
   // warm-up runs. Timed runs should then allocate nothing on the device.
@@ -145,7 +150,9 @@ class workload_of : public workload {
 };
 
 // What `auto` resolves to for this workload and problem on this machine, and why, in words:
-// "auto chose threads: 8e+07 terms/s >= 1e+06 (threads threshold); gpu: no CUDA device: ...".
+// "auto: 8e+07 terms per run >= threads crossover 2e+06 (built-in default) → threads; gpu: no
+// CUDA device: ...". The crossovers are measured ones (tandem/calibration.hpp) when `tandem bench
+// --calibrate` ran on this machine, else thresholds(); docs/execution-model.md has the rule.
 struct auto_choice {
   backend chosen = backend::seq;
   std::string reason;
