@@ -151,11 +151,13 @@ run_report run_workload(workload& w, const run_options& options, std::ostream& n
     std::vector<double> runs;
     runs.reserve(options.repeat);
     std::unique_ptr<result> first, last;
+    if (ctx.gpu) (void)ctx.gpu->take_transfer_stats();  // prepare's uploads and the warm-up's copies
     for (unsigned i = 0; i < options.repeat; ++i) {
       const auto t0 = std::chrono::steady_clock::now();
       std::unique_ptr<result> r = w.run(ctx);
       const auto t1 = std::chrono::steady_clock::now();
       runs.push_back(std::chrono::duration<double>(t1 - t0).count());
+      if (ctx.gpu) rec.transfer.push_back(ctx.gpu->take_transfer_stats());  // after t1: not timed
       if (!first) first = std::move(r);
       else last = std::move(r);
       checkpoint("run_done");

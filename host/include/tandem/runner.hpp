@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tandem/backend.hpp"
+#include "tandem/gpu/context.hpp"
 #include "tandem/workload.hpp"
 
 namespace tandem {
@@ -38,6 +39,9 @@ struct run_record {
   timing time;
   double throughput = 0;  // work units per second at the median time
   std::string unit;
+  // gpu only: the host<->device copies of each timed run (context::take_transfer_stats), in the
+  // order of time.runs; empty for the CPU backends.
+  std::vector<gpu::transfer_stats> transfer;
   bool skipped = false;
   std::string reason;     // why skipped, or what auto chose and why
 };
