@@ -54,11 +54,18 @@ void check_path(fma_path p, std::uint64_t iterations) {
     ASSERT_EQ(std::memcmp(&got[v], &want[v], sizeof(T)), 0)
         << name(p) << (f32 ? " f32" : " f64") << " value " << v << " after " << iterations << ": " << got[v]
         << " != " << want[v];
-  if (iterations >= 100) {
-    // The test tells fused from unfused: some value differs between the two roundings, so a
-    // path that multiplied and added instead of fusing (or the reverse) would have failed above.
+  if (iterations >= 7) {
+    // The test can fail: most values moved from their start (a loop that was dropped would leave
+    // them), and most differ between the two roundings, so a path that multiplied and added
+    // instead of fusing (or the reverse) would have failed above.
     const std::vector<T> other = reference<T>(p, iterations, !fused(p));
-    EXPECT_NE(std::memcmp(other.data(), want.data(), values * sizeof(T)), 0) << name(p);
+    unsigned moved = 0, parted = 0;
+    for (unsigned v = 0; v < values; ++v) {
+      moved += want[v] != (f32 ? T(fma_start_f32(v)) : T(fma_start_f64(v)));
+      parted += std::memcmp(&other[v], &want[v], sizeof(T)) != 0;
+    }
+    EXPECT_GT(moved, values / 2) << name(p);
+    EXPECT_GE(parted, values / 4) << name(p);
   }
 }
 
@@ -76,7 +83,9 @@ TEST(ceilings_fma, every_path_here_computes_its_recurrence_exactly) {
 
 TEST(ceilings_fma, this_cpu_runs_its_widest_path) {
   const std::vector<fma_path> paths = fma_paths_here();
-  if (describe_machine().simd == "AVX-512") EXPECT_EQ(paths.front(), fma_path::avx512);
+  if (describe_machine().simd == "AVX-512") {
+    EXPECT_EQ(paths.front(), fma_path::avx512);
+  }
   const fma_peak peak = measure_fma_peak(1, 0.02);
   EXPECT_EQ(peak.simd, name(paths.front()));
   EXPECT_EQ(peak.threads, 1u);

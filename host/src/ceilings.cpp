@@ -12,6 +12,7 @@
 #include <new>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -218,8 +219,8 @@ unsigned fma_lanes(fma_path p, bool f32) noexcept {
   return p == fma_path::scalar ? 1 : f32 ? 2 * f64_lanes : f64_lanes;
 }
 
-double fma_start_f64(unsigned v) noexcept { return 1.0 + double(v) * 1e-9; }
-float fma_start_f32(unsigned v) noexcept { return 1.0f + float(v) * 1e-5f; }
+double fma_start_f64(unsigned v) noexcept { return 1.0 + double(v) * 1e-3; }
+float fma_start_f32(unsigned v) noexcept { return 1.0f + float(v) * 1e-3f; }
 
 double fma_loop_f64(fma_path p, std::uint64_t iterations, double* out) {
 #if TANDEM_CEILINGS_X86

@@ -69,10 +69,13 @@ unsigned fma_lanes(fma_path p, bool f32) noexcept;
 
 // The recurrence x <- x * a + b (one rounding where the path is fused: avx2, avx512; two for
 // scalar, which is a plain multiply and add), `iterations` times on every value. Value v (of
-// fma_chains x lanes) starts at fma_start(v); the final values are written to out (that many).
+// fma_chains x lanes) starts at fma_start(v) = 1 + v / 1000; the final values are written to out (that many).
 // Returns the flops done (2 per value per iteration).
-inline constexpr double fma_a_f64 = 0.999999999, fma_b_f64 = 1e-9;  // fixed point 1: no drift
-inline constexpr float fma_a_f32 = 0.9999f, fma_b_f32 = 1e-4f;
+// Fixed point 1, approached by a factor 0.999 a step: the values stay near 1 (never denormal, never
+// overflowing, however long the loop runs), yet change at every step for a thousand steps, and the
+// fused and unfused roundings part after one: a test can tell a dropped loop or the wrong path.
+inline constexpr double fma_a_f64 = 0.999, fma_b_f64 = 0.001;
+inline constexpr float fma_a_f32 = 0.999f, fma_b_f32 = 0.001f;
 double fma_start_f64(unsigned v) noexcept;
 float fma_start_f32(unsigned v) noexcept;
 double fma_loop_f64(fma_path p, std::uint64_t iterations, double* out);
