@@ -4,9 +4,11 @@
 // TANDEM_GPU_EMULATION build. Device tests skip, by name, when there is none (gpu_test.hpp).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -15,6 +17,7 @@
 #include "tandem/errors.hpp"
 #include "tandem/gpu/context.hpp"
 #include "tandem/gpu/device.hpp"
+#include "tandem/runner.hpp"
 #include "tandem/workloads/tasks.hpp"
 
 #if TANDEM_WITH_CUDA
@@ -225,6 +228,57 @@ TEST(gpu_context, device_arrays_move) {
   EXPECT_EQ(h2.size(), 4u);
 }
 
+TEST(gpu_context, transfers_are_counted_exactly_and_taken_once) {
+  TANDEM_SKIP_WITHOUT_GPU();
+  auto ctx = gpu::context::open(0, 4);
+  constexpr std::size_t n = std::size_t{1} << 20;  // 4 MiB of ints: long enough to take time
+  gpu::pinned_array<int> h(*ctx, n);
+  for (std::size_t i = 0; i < n; ++i) h[i] = int(i);
+  gpu::device_array<int> d(*ctx, n, ctx->stream(0)), d2(*ctx, n, ctx->stream(0));
+  ctx->synchronize();
+  (void)ctx->take_transfer_stats();  // whatever opening and allocating did
+
+  const gpu::transfer_stats none = ctx->take_transfer_stats();
+  EXPECT_EQ(none.copies, 0u);
+  EXPECT_EQ(none.bytes, 0u);
+  EXPECT_EQ(none.seconds, 0);
+
+  ctx->copy(d.data(), h.data(), d.bytes(), gpu::copy_kind::host_to_device, ctx->stream(0));
+  ctx->copy(d2.data(), d.data(), d.bytes(), gpu::copy_kind::device_to_device, ctx->stream(0));  // not a transfer
+  ctx->copy(d.data(), h.data(), 0, gpu::copy_kind::host_to_device, ctx->stream(1));             // no copy at all
+  ctx->copy(h.data(), d2.data(), 1000 * sizeof(int), gpu::copy_kind::device_to_host, ctx->stream(2));
+  ctx->copy(h.data() + 1000, d2.data() + 1000, 3 * sizeof(int), gpu::copy_kind::device_to_host, nullptr);
+  const gpu::transfer_stats t = ctx->take_transfer_stats();  // waits for the queued copies
+  EXPECT_EQ(t.copies, 3u);
+  EXPECT_EQ(t.bytes, n * sizeof(int) + 1003 * sizeof(int));
+  EXPECT_GT(t.seconds, 0);
+  EXPECT_TRUE(std::isfinite(t.seconds));
+  EXPECT_EQ(h[999], 999) << "the copies themselves still happen";
+
+  const gpu::transfer_stats again = ctx->take_transfer_stats();
+  EXPECT_EQ(again.copies, 0u) << "take() resets";
+  EXPECT_EQ(again.bytes, 0u);
+  EXPECT_EQ(again.seconds, 0);
+  ctx->copy(d.data(), h.data(), 8, gpu::copy_kind::host_to_device, ctx->stream(3));
+  EXPECT_EQ(ctx->take_transfer_stats().bytes, 8u) << "counting goes on after a take";
+}
+
+// Many copies and no take: the accounting stays bounded (the CUDA context reuses its events) and
+// still adds up when finally taken.
+TEST(gpu_context, transfers_add_up_over_many_copies) {
+  TANDEM_SKIP_WITHOUT_GPU();
+  auto ctx = gpu::context::open(0, 2);
+  gpu::pinned_array<std::uint64_t> h(*ctx, 4);
+  gpu::device_array<std::uint64_t> d(*ctx, 4, ctx->stream(0));
+  (void)ctx->take_transfer_stats();
+  constexpr unsigned copies = 10'000;
+  for (unsigned i = 0; i < copies; ++i)
+    ctx->copy(d.data(), h.data(), 8 * (i % 4 + 1), gpu::copy_kind::host_to_device, ctx->stream(i));
+  const gpu::transfer_stats t = ctx->take_transfer_stats();
+  EXPECT_EQ(t.copies, copies);
+  EXPECT_EQ(t.bytes, std::uint64_t(copies / 4) * 8 * (1 + 2 + 3 + 4));
+}
+
 #if TANDEM_WITH_GPU_EMULATION
 TEST(gpu_context, emulation_has_no_cublas) {
   TANDEM_SKIP_WITHOUT_GPU();
@@ -273,6 +327,28 @@ TEST(gpu_tasks, timed_runs_take_memory_from_the_pool) {
   const std::size_t reserved = ctx->pool_reserved();
   for (int run = 0; run < 3; ++run) tasks_kernel::run_gpu(*ctx, p, plan, {0, plan.chunks()}, out.data());
   EXPECT_EQ(ctx->pool_reserved(), reserved);
+}
+
+// The runner keeps each timed gpu run's transfers: tasks copies its chunk sums to the host.
+TEST(gpu_tasks, the_runner_records_each_timed_runs_transfers) {
+  TANDEM_SKIP_WITHOUT_GPU();
+  auto w = make_tasks_workload({3, 5000});
+  run_options o;
+  o.backends = parse_backend_list("seq,gpu");
+  o.repeat = 3;
+  o.warmup = 2;
+  std::ostringstream notes;
+  const run_report r = run_workload(*w, o, notes);
+  ASSERT_EQ(r.records.size(), 2u);
+  EXPECT_TRUE(r.records[0].transfer.empty()) << "seq has no transfers";
+  const run_record& g = r.records[1];
+  ASSERT_FALSE(g.skipped) << g.reason;
+  ASSERT_EQ(g.transfer.size(), 3u) << "one per timed run, warm-up not counted";
+  for (const gpu::transfer_stats& t : g.transfer) {
+    EXPECT_GT(t.copies, 0u);
+    EXPECT_EQ(t.bytes, g.transfer.front().bytes) << "every run copies the same";
+    EXPECT_EQ(t.bytes % sizeof(kernels::uint128), 0u);
+  }
 }
 #endif  // TANDEM_WITH_GPU_CODE
 

@@ -126,6 +126,20 @@ void finish() noexcept {
 
 const world_info& world() noexcept { return the_world; }
 
+std::string library_version() {
+#if TANDEM_WITH_MPI
+  char version[MPI_MAX_LIBRARY_VERSION_STRING];
+  int len = 0;
+  if (MPI_Get_library_version(version, &len) != MPI_SUCCESS) return "unknown";
+  std::string v(version, std::size_t(std::max(len, 0)));
+  v = v.substr(0, v.find('\n'));
+  while (!v.empty() && (v.back() == '\0' || v.back() == ' ' || v.back() == '\r')) v.pop_back();
+  return v;
+#else
+  return "";
+#endif
+}
+
 nlohmann::json to_json(const world_info& w) {
   if (!w.active) return nullptr;
   return {{"implementation", w.implementation}, {"ranks", w.size},          {"thread_level", w.thread_level},

@@ -1,15 +1,16 @@
 // The gemm speed goals, measured in one run (docs/gemm.md):
 //   n = 4000, f64 and f32: Tandem `threads` (tiles, one BLAS thread per worker) against one direct
 //   multithreaded OpenBLAS call (openblas threads = the cores), and against this machine's FMA
-//   peak, measured first by an AVX-512 (else AVX2) FMA loop on every core;
+//   peak, f64 and f32 each measured first by the library's FMA loop (tandem/ceilings.hpp: AVX-512,
+//   else AVX2+FMA) on every core;
 //   n = 10000 f64: the tiles across workers against one OpenBLAS call.
 // Cases alternate Tandem and OpenBLAS so that a noisy machine moves both.
 //   bench_gemm [--benchmark_filter=n4000] [--benchmark_repetitions=3]
 // Environment: GEMM_BENCH_LARGE=0 skips the 10000^2 cases (~20 s each on 2 cores).
 #include <benchmark/benchmark.h>
 #include <cblas.h>
-#include <immintrin.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -20,6 +21,7 @@
 
 #include "tandem/backend.hpp"
 #include "tandem/build_config.hpp"
+#include "tandem/ceilings.hpp"
 #include "tandem/shared_buffer.hpp"
 #include "tandem/workloads/gemm.hpp"
 
@@ -36,54 +38,9 @@ namespace {
 
 using namespace tandem;
 
-double peak_f64_gflops = 0;  // all cores, measured in main()
+fma_peak peak;  // all cores, measured in main() (tandem/ceilings.hpp)
 
-// 16 independent FMA chains per core (latency 4 x 2 pipes = 8 needed); returns flops done.
-__attribute__((target("avx512f"))) double fma_loop_avx512(std::uint64_t iters) {
-  __m512d acc[16];
-  for (int i = 0; i < 16; ++i) acc[i] = _mm512_set1_pd(1.0 + i * 1e-9);
-  const __m512d a = _mm512_set1_pd(0.999999999), b = _mm512_set1_pd(1e-9);
-  for (std::uint64_t it = 0; it < iters; ++it)
-    for (int i = 0; i < 16; ++i) acc[i] = _mm512_fmadd_pd(acc[i], a, b);
-  __m512d s = acc[0];
-  for (int i = 1; i < 16; ++i) s = _mm512_add_pd(s, acc[i]);
-  benchmark::DoNotOptimize(s);
-  return double(iters) * 16 * 8 * 2;
-}
-__attribute__((target("avx2,fma"))) double fma_loop_avx2(std::uint64_t iters) {
-  __m256d acc[16];
-  for (int i = 0; i < 16; ++i) acc[i] = _mm256_set1_pd(1.0 + i * 1e-9);
-  const __m256d a = _mm256_set1_pd(0.999999999), b = _mm256_set1_pd(1e-9);
-  for (std::uint64_t it = 0; it < iters; ++it)
-    for (int i = 0; i < 16; ++i) acc[i] = _mm256_fmadd_pd(acc[i], a, b);
-  __m256d s = acc[0];
-  for (int i = 1; i < 16; ++i) s = _mm256_add_pd(s, acc[i]);
-  benchmark::DoNotOptimize(s);
-  return double(iters) * 16 * 4 * 2;
-}
-
-const char* simd_level() { return __builtin_cpu_supports("avx512f") ? "AVX-512" : "AVX2+FMA"; }
-
-// Float64 FMA GFLOP/s of every core at once: the best of 5 runs of ~0.2 s.
-double measure_peak() {
-  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  const bool avx512 = __builtin_cpu_supports("avx512f");
-  double best = 0;
-  for (int rep = 0; rep < 5; ++rep) {
-    const std::uint64_t iters = 20'000'000;
-    std::vector<double> flops(cores);
-    const auto t0 = std::chrono::steady_clock::now();
-    std::vector<std::thread> ts;
-    for (unsigned c = 0; c < cores; ++c)
-      ts.emplace_back([&, c] { flops[c] = avx512 ? fma_loop_avx512(iters) : fma_loop_avx2(iters); });
-    for (auto& t : ts) t.join();
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    double total = 0;
-    for (double f : flops) total += f;
-    best = std::max(best, total / s / 1e9);
-  }
-  return best;
-}
+const char* simd_level() { return peak.simd.c_str(); }
 
 template <class T>
 struct operands {
@@ -115,9 +72,9 @@ operands<T>& shared_operands(std::uint64_t n) {
 
 void report(benchmark::State& state, double flops, bool f64) {
   state.counters["GFLOPS"] = benchmark::Counter(flops / 1e9, benchmark::Counter::kIsIterationInvariantRate);
-  const double peak = f64 ? peak_f64_gflops : 2 * peak_f64_gflops;  // float: twice the lanes
+  const double ceiling = f64 ? peak.f64_gflops : peak.f32_gflops;  // each measured, not assumed
   state.counters["peak_fraction"] =
-      benchmark::Counter(flops / 1e9 / peak, benchmark::Counter::kIsIterationInvariantRate);
+      benchmark::Counter(flops / 1e9 / ceiling, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 // One direct CBLAS call with OpenBLAS's own threads (all cores).
@@ -158,10 +115,10 @@ void tandem_tiles(benchmark::State& state) {
   report(state, 2.0 * double(n) * double(n) * double(n), sizeof(T) == 8);
 }
 
-void fma_peak(benchmark::State& state) {
-  for (auto _ : state) benchmark::DoNotOptimize(peak_f64_gflops);
-  state.counters["f64_GFLOPS"] = peak_f64_gflops;
-  state.counters["f32_GFLOPS"] = 2 * peak_f64_gflops;
+void fma_peak_case(benchmark::State& state) {
+  for (auto _ : state) benchmark::DoNotOptimize(peak.f64_gflops);
+  state.counters["f64_GFLOPS"] = peak.f64_gflops;
+  state.counters["f32_GFLOPS"] = peak.f32_gflops;
   state.SetLabel(std::string(simd_level()) + " FMA loop, all cores");
 }
 
@@ -315,7 +272,7 @@ BENCHMARK(gpu_tandem_streamed)->Name("gpu/n10000/f64/streamed_1GiB")->Args({1000
 
 }  // namespace
 
-BENCHMARK(fma_peak)->Iterations(1);
+BENCHMARK(fma_peak_case)->Name("fma_peak")->Iterations(1);
 // n = 4000: interleaved, OpenBLAS first.
 BENCHMARK(openblas_direct<double>)->Name("n4000/f64/openblas")->Arg(4000)->Unit(benchmark::kMillisecond)->MinTime(2)->UseRealTime();
 BENCHMARK(tandem_tiles<double>)->Name("n4000/f64/tandem_threads")->Args({4000, 0, 0})->Unit(benchmark::kMillisecond)->MinTime(2)->UseRealTime();
@@ -331,9 +288,10 @@ BENCHMARK(tandem_tiles<double>)->Name("n10000/f64/tandem_procs")->Args({10000, 1
 
 int main(int argc, char** argv) {
   shared_arena::ensure();  // before any procs pool forks, so the operands are visible to workers
-  peak_f64_gflops = measure_peak();
-  std::printf("machine FMA peak: %.1f GFLOP/s f64, %.1f f32 (%s, %u cores); %s\n", peak_f64_gflops, 2 * peak_f64_gflops,
-              simd_level(), std::thread::hardware_concurrency(), openblas_get_config());
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  peak = measure_fma_peak(cores, 0.2);
+  std::printf("machine FMA peak: %.1f GFLOP/s f64, %.1f f32 (%s, %u cores); %s\n", peak.f64_gflops, peak.f32_gflops,
+              simd_level(), cores, openblas_get_config());
   std::vector<char*> args(argv, argv + argc);
   std::string filter = "--benchmark_filter=-n10000";
   if (const char* large = std::getenv("GEMM_BENCH_LARGE"); large && std::strcmp(large, "0") == 0) {
@@ -345,9 +303,9 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&n, args.data());
   benchmark::RunSpecifiedBenchmarks();
   // The peak again after the cases: on a shared machine the higher of the two is the ceiling.
-  const double after = measure_peak();
-  std::printf("machine FMA peak after the cases: %.1f GFLOP/s f64 (before: %.1f); peak_fraction above used the "
-              "first\n", after, peak_f64_gflops);
+  const fma_peak after = measure_fma_peak(cores, 0.2);
+  std::printf("machine FMA peak after the cases: %.1f GFLOP/s f64, %.1f f32 (before: %.1f, %.1f); peak_fraction "
+              "above used the first\n", after.f64_gflops, after.f32_gflops, peak.f64_gflops, peak.f32_gflops);
   benchmark::Shutdown();
   return 0;
 }

@@ -21,6 +21,7 @@
 #include "reduce_gpu.hpp"
 #include "tandem/backend.hpp"
 #include "tandem/build_config.hpp"
+#include "tandem/ceilings.hpp"
 #include "tandem/gpu/context.hpp"
 #include "tandem/gpu/device.hpp"
 #include "tandem/kernels/reduce.hpp"
@@ -66,28 +67,18 @@ const reduce_input& data(reduce_dtype t) {
 
 std::int64_t bytes_of(const reduce_input& in) { return std::int64_t(in.n * (in.dtype == reduce_dtype::f32 ? 4 : 8)); }
 
-// The read pass: every 64-bit word of the array added as an integer (8 independent sums, built for
-// AVX-512, AVX2 or the baseline, whichever the CPU has), run as a job of the same 2^15-element
-// chunks on the same executor as Tandem's cases, so the ceiling and the reductions pay the same
-// scheduling and differ only in the arithmetic.
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) std::uint64_t read_words(
-    const std::uint64_t* w, std::size_t n) {
-  std::uint64_t s[8] = {};
-  std::size_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; ++j) s[j] += w[i + j];
-  for (; i < n; ++i) s[0] += w[i];
-  std::uint64_t t = 0;
-  for (std::uint64_t v : s) t += v;
-  return t;
-}
-
+// The read pass: every 64-bit word of the array added as an integer (the library's read kernel,
+// tandem/ceilings.hpp, whose measure_read_bandwidth is `tandem bench`'s read ceiling), run as a job
+// of the same 2^15-element chunks on the same executor as Tandem's cases, so the ceiling and the
+// reductions pay the same scheduling and differ only in the arithmetic.
 struct read_kernel {
   struct params_type {
     const std::uint64_t* w;
   };
   using partial_type = std::uint64_t;
-  static partial_type run(const params_type& p, chunk_range r) { return read_words(p.w + r.begin, r.size()); }
+  static partial_type run(const params_type& p, chunk_range r) {
+    return ceilings_detail::read_words(p.w + r.begin, r.size());
+  }
 };
 
 void read_pass(benchmark::State& state) {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <iosfwd>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -29,6 +30,14 @@ struct build_features {
   std::string blas_name;
   bool mpi = false;
   std::string cxx_compiler;
+  // `git rev-parse --short HEAD` when CMake configured the build, "-dirty" appended when tracked
+  // files differed from it then; "unknown" when the source was not a git checkout.
+  std::string git_revision;
+  // Name and version of each library this build uses, as loaded at run time where the library
+  // says (OpenBLAS's config, cuBLAS, MPI, the CUDA runtime and driver): filled by
+  // describe_machine(), empty from this_build() (which --version calls, and which must not load
+  // libraries).
+  std::vector<std::pair<std::string, std::string>> libraries;
 };
 
 struct machine_info {
@@ -43,6 +52,10 @@ struct machine_info {
 };
 
 machine_info describe_machine();
+// The CPU's caches as cpu0 sees them (sysfs), smallest level first; empty when the system does not say.
+std::vector<cache_level> cpu_caches();
+// The libraries' names and versions of build_features::libraries.
+std::vector<std::pair<std::string, std::string>> library_versions(const gpu::discovery& gpus);
 // Bytes of physical memory (sysconf), or 0 when the system does not say. The limit on inputs a
 // workload holds in memory (gemm's matrices, reduce's generated arrays) is 3/4 of it.
 std::uint64_t physical_memory_bytes() noexcept;

@@ -59,6 +59,10 @@ const world_info& world() noexcept;
 inline bool distributed() noexcept { return world().size > 1; }
 inline bool is_root() noexcept { return world().rank == 0; }
 
+// The MPI library's own name for itself, first line of MPI_Get_library_version (which MPI allows
+// before MPI_Init): "Open MPI v4.1.4, package: ..."; empty in a build without MPI.
+std::string library_version();
+
 // The machine header's "mpi" object: implementation, ranks, thread level (null when not active).
 nlohmann::json to_json(const world_info& w);
 

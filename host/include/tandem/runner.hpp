@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tandem/backend.hpp"
+#include "tandem/gpu/context.hpp"
 #include "tandem/workload.hpp"
 
 namespace tandem {

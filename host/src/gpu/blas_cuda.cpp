@@ -17,6 +17,7 @@ namespace {
 struct cublas_entry_points {
   decltype(&cublasCreate_v2) create = nullptr;
   decltype(&cublasDestroy_v2) destroy = nullptr;
+  decltype(&cublasGetProperty) get_property = nullptr;  // may be null where create is not
   std::string error;  // why cuBLAS could not be found, when create is null
 };
 
@@ -40,6 +41,7 @@ const cublas_entry_points& entry_points() {
     }
     r.create = find<decltype(r.create)>(library, "cublasCreate_v2");
     r.destroy = find<decltype(r.destroy)>(library, "cublasDestroy_v2");
+    r.get_property = find<decltype(r.get_property)>(library, "cublasGetProperty");
     if (!r.create || !r.destroy) {
       r.create = nullptr;
       r.error = "libcublas has no cublasCreate_v2/cublasDestroy_v2";
@@ -59,6 +61,19 @@ void* create_blas_handle() {
   if (status != CUBLAS_STATUS_SUCCESS)
     throw_error("cublasCreate(&handle)", __FILE__, __LINE__, "cuBLAS status", std::to_string(int(status)).c_str());
   return h;
+}
+
+std::string cublas_version() {
+  const std::string built = std::to_string(CUBLAS_VER_MAJOR) + "." + std::to_string(CUBLAS_VER_MINOR) + "." +
+                            std::to_string(CUBLAS_VER_PATCH);
+  const cublas_entry_points& e = entry_points();
+  if (!e.create) return "not loadable: " + e.error + " (built against " + built + ")";
+  int v[3] = {};
+  const libraryPropertyType parts[3] = {MAJOR_VERSION, MINOR_VERSION, PATCH_LEVEL};
+  for (int i = 0; i < 3; ++i)
+    if (!e.get_property || e.get_property(parts[i], &v[i]) != CUBLAS_STATUS_SUCCESS)
+      return "unknown (cublasGetProperty failed; built against " + built + ")";
+  return std::to_string(v[0]) + "." + std::to_string(v[1]) + "." + std::to_string(v[2]);
 }
 
 void destroy_blas_handle(void* handle) noexcept {

@@ -5,6 +5,10 @@
 // The pool is modelled, not just passed through, so the tests that check "a second run takes its
 // memory from the pool" run here too: freed blocks are kept per size and handed out again, and
 // pool_reserved() counts every byte the pool holds.
+//
+// Transfers (host<->device copies) are counted like the CUDA context's, timed by the host clock
+// around the memmove, so the accounting's tests run here.
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -14,6 +18,7 @@
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "tandem/errors.hpp"
 #include "tandem/gpu/context.hpp"
@@ -79,8 +84,19 @@ class emulated_context final : public context {
   }
   void deallocate_pinned(void* p) noexcept override { std::free(p); }
 
-  void copy(void* dst, const void* src, std::size_t bytes, copy_kind, stream_t) override {
-    if (bytes) std::memmove(dst, src, bytes);
+  void copy(void* dst, const void* src, std::size_t bytes, copy_kind kind, stream_t) override {
+    if (!bytes) return;  // no copy, as in the CUDA context: nothing to count
+    if (kind == copy_kind::device_to_device) {
+      std::memmove(dst, src, bytes);
+      return;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    std::memmove(dst, src, bytes);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::lock_guard lock(mutex_);
+    transfers_.seconds += s;
+    transfers_.bytes += bytes;
+    ++transfers_.copies;
   }
   void fill_zero(void* dst, std::size_t bytes, stream_t) override {
     if (bytes) std::memset(dst, 0, bytes);
@@ -93,6 +109,11 @@ class emulated_context final : public context {
         "cuBLAS is not available in a TANDEM_GPU_EMULATION build (the gpu backend runs on the host; build with CUDA)");
   }
 
+  transfer_stats take_transfer_stats() override {
+    std::lock_guard lock(mutex_);
+    return std::exchange(transfers_, transfer_stats{});
+  }
+
   std::size_t pool_reserved() const override {
     std::lock_guard lock(mutex_);
     return reserved_;
@@ -103,6 +124,7 @@ class emulated_context final : public context {
   mutable std::mutex mutex_;
   std::multimap<std::size_t, void*> free_;  // blocks kept for reuse, by rounded size
   std::size_t reserved_ = 0;               // bytes held: in use or in free_
+  transfer_stats transfers_;               // since the last take_transfer_stats()
 };
 
 }  // namespace

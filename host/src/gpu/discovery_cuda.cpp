@@ -36,7 +36,14 @@ discovery look() {
       d.reason = "no CUDA device: reading device " + std::to_string(i) + " failed: " + cudaGetErrorString(err);
       return d;
     }
-    d.devices.push_back(device_info{i, p.name, p.major, p.minor, p.multiProcessorCount, p.totalGlobalMem});
+    device_info info{i, p.name, p.major, p.minor, p.multiProcessorCount, p.totalGlobalMem};
+    // Only for the peak-bandwidth ceiling: a device that does not say leaves them 0.
+    if (cudaDeviceGetAttribute(&info.memory_clock_khz, cudaDevAttrMemoryClockRate, i) != cudaSuccess ||
+        cudaDeviceGetAttribute(&info.memory_bus_bits, cudaDevAttrGlobalMemoryBusWidth, i) != cudaSuccess) {
+      info.memory_clock_khz = info.memory_bus_bits = 0;
+      cudaGetLastError();
+    }
+    d.devices.push_back(info);
   }
   return d;
 }

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
@@ -22,6 +23,15 @@ namespace tandem::gpu {
 using stream_t = CUstream_st*;
 
 enum class copy_kind { host_to_device, device_to_host, device_to_device };
+
+// Host<->device copies made through copy() since the last take_transfer_stats(): how long they
+// took, how many bytes, how many copies. Device-to-device copies are not transfers and are not
+// counted.
+struct transfer_stats {
+  double seconds = 0;  // the sum of the copies' durations (see take_transfer_stats)
+  std::uint64_t bytes = 0;
+  unsigned copies = 0;
+};
 
 class context {
  public:
@@ -45,6 +55,7 @@ class context {
   virtual void* allocate_pinned(std::size_t bytes) = 0;
   virtual void deallocate_pinned(void* p) noexcept = 0;
 
+  // Host-to-device and device-to-host copies are counted for take_transfer_stats().
   virtual void copy(void* dst, const void* src, std::size_t bytes, copy_kind kind, stream_t s) = 0;
   virtual void fill_zero(void* dst, std::size_t bytes, stream_t s) = 0;
   virtual void synchronize(stream_t s) = 0;
@@ -54,6 +65,14 @@ class context {
   // Returned as void* (a cublasHandle_t) so this header needs no cuBLAS. Throws in an emulated
   // context and in a build without CUDA.
   virtual void* blas() = 0;
+
+  // The transfers since the last call, then starts counting afresh: what a report shows as a GPU
+  // run's transfer time apart from its compute. On a device each copy is timed by CUDA events
+  // around it on its stream, and the call waits for the copies still queued. Copies on several
+  // streams may overlap each other and the kernels, so `seconds` is the sum of the copies'
+  // durations, not wall time: it may exceed the run's time when copies overlap. In the emulated
+  // context it is the host time of the memcpy.
+  virtual transfer_stats take_transfer_stats() = 0;
 
   // Bytes the pool holds (in use or kept for reuse), for the tests' "timed runs allocate nothing".
   virtual std::size_t pool_reserved() const = 0;

@@ -15,6 +15,10 @@ struct device_info {
   int cc_minor = 0;
   int multiprocessors = 0;
   std::size_t total_memory = 0;  // bytes
+  // The memory's peak clock and bus width (cudaDevAttrMemoryClockRate, ...GlobalMemoryBusWidth;
+  // CUDA 13's cudaDeviceProp has no memoryClockRate): 0 when the device does not say.
+  int memory_clock_khz = 0;
+  int memory_bus_bits = 0;
 };
 
 struct discovery {
