@@ -361,17 +361,13 @@ void run_cell(bench_state& st, const cell& c) {
 nlohmann::json measure_ceilings(session& sess, progress_line& progress, unsigned workers) {
   progress.show("bench: measuring this machine's ceilings (FMA peak, read bandwidth)");
   const fma_peak fma = measure_fma_peak(workers);
-  nlohmann::json c = {{"fma_gflops", {{"f64", fma.f64_gflops}, {"f32", fma.f32_gflops}, {"simd", fma.simd},
-                                      {"cores", fma.threads}}},
-                      {"read_gbs", measure_read_bandwidth(workers)},
-                      {"gpu", nullptr}};
+  const double read_gbs = measure_read_bandwidth(workers);
+  std::optional<gpu_ceilings> g;
   if (gpu::available()) {
     progress.show("bench: measuring the GPU's bandwidths");
-    const gpu_ceilings g = measure_gpu(sess.gpu());
-    c["gpu"] = {{"device", g.device}, {"peak_gbs", g.peak_gbs}, {"d2d_gbs", g.d2d_gbs}, {"h2d_gbs", g.h2d_gbs},
-                {"d2h_gbs", g.d2h_gbs}};
+    g = measure_gpu(sess.gpu());
   }
-  return c;
+  return ceilings_json(fma, read_gbs, g ? &*g : nullptr);
 }
 
 std::string num(double v, const char* fmt = "%.3g") {
