@@ -254,7 +254,7 @@ void run_cell(bench_state& st, const cell& c) {
       }
       show("starting peer " + spec.peer + ", " + spec.variant);
       live_peer p{std::move(spec), std::make_unique<peer_process>(), {}, {}, false, false};
-      const peer_start started = p.process->start(p.spec.argv, 120);
+      const peer_start started = start_peer(*p.process, p.spec, 120);
       if (!started.ready()) {
         const std::string key = peer_key(p.spec);
         if (!st.noted.count("peer " + key)) {

@@ -76,6 +76,9 @@ backend_status agreed_status(const backend_status& st) {
 struct armed_backend::prepared {
   workload& w;
   run_context& ctx;
+  prepared(workload& w_, run_context& ctx_) : w(w_), ctx(ctx_) {}
+  prepared(const prepared&) = delete;
+  prepared& operator=(const prepared&) = delete;
   ~prepared() {
     try {
       w.release(ctx);
@@ -140,7 +143,7 @@ std::unique_ptr<armed_backend> armed_backend::arm(workload& w, const backend_req
     if (chosen == backend::gpu) a->ctx_.gpu = &s.gpu();
     // Inputs first, then the executor: procs workers are forked after the inputs exist.
     w.prepare(a->ctx_);
-    a->guard_ = std::make_unique<prepared>(prepared{w, a->ctx_});
+    a->guard_ = std::make_unique<prepared>(w, a->ctx_);
     if (chosen != backend::gpu) a->ex_ = make_executor(chosen, rec.workers, options.procs);
   });
   a->ctx_.cpu = a->ex_.get();
