@@ -499,7 +499,7 @@ void add_bench_command(CLI::App& app) {
     r.command = "bench";
     session sess;  // one GPU context for every cell
     progress_line progress(ranks::is_root() && (f->progress || ::isatty(STDERR_FILENO)));
-    bench_state st{*f, to_run_options(f->common), r, sess, progress};
+    bench_state st{*f, to_run_options(f->common), r, sess, progress, {}, clock_type::now(), 0, 0, 0};
     st.cells_total = cells.size();
     st.cell_budget = cells.empty() ? f->budget : f->budget / double(cells.size());
     r.settings = {{"sizes", f->quick ? "small" : (f->sizes == "small" || f->sizes == "default" || f->sizes == "large"
@@ -519,9 +519,9 @@ void add_bench_command(CLI::App& app) {
 
     const machine_info m = describe_machine();
     nlohmann::json doc = report_json(m, r);
-    r.crossovers = find_crossovers(doc);
+    // --calibrate also stores them where --backend auto finds them (calibration.hpp).
+    r.crossovers = f->calibrate ? calibrate_from(doc, std::cerr) : find_crossovers(doc);
     doc["crossovers"] = r.crossovers;
-    if (f->calibrate) calibrate_from(doc, std::cerr);
 
     int status = exit_ok;
     const std::string text = doc.dump(2) + "\n";

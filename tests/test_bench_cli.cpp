@@ -2,6 +2,11 @@
 // other formats, --compare's exit statuses, and bad flags.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -9,6 +14,9 @@
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
+#include <chrono>
+#include <cstdlib>
 
 #include <nlohmann/json.hpp>
 
@@ -71,8 +79,10 @@ TEST(bench_cli, measures_the_ceilings_and_holds_throughput_against_them) {
     // The fraction is the throughput over the ceiling, recomputed here from the document.
     const double median = rec.at("time_s").at("median").get<double>();
     const std::string kind = rec.at("ceiling").at("kind");
-    const double expected = kind == "fma_f64" ? 2.0 * 256 * 256 * 256 / median / 1e9 / c.at("fma_gflops").at("f64").get<double>()
-                                              : 256.0 * 8 / median / 1e9 / c.at("read_gbs").get<double>();
+    // gemm's work is its flops, reduce's (sum and count-matches) the bytes it reads.
+    const double per_run = rec.at("work").at("per_run").get<double>();
+    const double expected = kind == "fma_f64" ? per_run / median / 1e9 / c.at("fma_gflops").at("f64").get<double>()
+                                              : per_run / median / 1e9 / c.at("read_gbs").get<double>();
     EXPECT_NEAR(rec.at("ceiling").at("fraction").get<double>(), expected, 1e-9 * expected) << rec.dump();
   }
   EXPECT_TRUE(kinds.count("gemm:fma_f64")) << r.out;
@@ -90,8 +100,12 @@ TEST(bench_cli, repeats_until_stable_or_the_budget_is_spent) {
     const auto& t = rec.at("time_s");
     const int runs = t.at("runs");
     EXPECT_LE(runs, 7);
-    if (stop == "stable") EXPECT_GE(runs, 3);
-    if (stop == "max_runs") EXPECT_EQ(runs, 7);
+    if (stop == "stable") {
+      EXPECT_GE(runs, 3);
+    }
+    if (stop == "max_runs") {
+      EXPECT_EQ(runs, 7);
+    }
     EXPECT_LE(t.at("ci95").at(0).get<double>(), t.at("median").get<double>());
     EXPECT_GE(t.at("ci95").at(1).get<double>(), t.at("median").get<double>());
     // Interleaved rounds: every backend of a cell ran the same number of times.
@@ -173,6 +187,93 @@ TEST(bench_cli, a_gpu_asked_for_alone_where_there_is_none_exits_3) {
   if (tandem::gpu::available()) GTEST_SKIP() << "this machine has a GPU";
   const auto r = run_cli("bench --workloads tasks --sizes 1000 --backends gpu --repeat 1");
   EXPECT_EQ(r.status, 3) << r.err;
+}
+
+// The peers: interleaved with the backends at every size, their problem the same as Tandem's.
+TEST(bench_cli, peers_run_beside_tandem_at_every_size_without_a_shell) {
+  if (std::system("test -x /usr/bin/python3") != 0) GTEST_SKIP() << "no /usr/bin/python3 to run peers with";
+  tandem::testing::temp_dir root("bench_peers");
+  // A published folder whose name, pasted into a shell command, would end the quoting and run echo.
+  const auto dir = root.path / "x'; echo PWNED; '";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "python_pools.py") << "def cpu_bound_task(n):\n    return sum(i * i for i in range(n))\n";
+  const auto r = run_cli("bench --workloads tasks --sizes 1000,2000 --backends seq --repeat 3 --warmup 0 --json --peers \"" +
+                         dir.string() + "\"");
+  ASSERT_EQ(r.status, 0) << r.err;
+  // No shell ran `echo PWNED`: the name reached the peer whole, as one argument.
+  EXPECT_EQ(r.out.find("\nPWNED"), std::string::npos);
+  EXPECT_EQ(r.err.find("\nPWNED"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find(dir.string() + "/python_pools.py"), std::string::npos) << r.out;
+  const auto doc = parse(r.out);
+  std::map<std::string, std::set<double>> sizes;  // variant -> sizes
+  for (const auto& p : doc.at("peers")) {
+    sizes[p.at("variant").get<std::string>()].insert(p.at("size").get<double>());
+    EXPECT_EQ(p.at("time_s").at("runs"), 3) << p.dump();  // one run per round, as the backends
+    EXPECT_GT(p.at("time_s").at("median").get<double>(), 0);
+    EXPECT_GT(p.at("tandem_speedup").get<double>(), 0);
+    EXPECT_NE(p.at("detail").get<std::string>().find("python_pools.py"), std::string::npos) << p.dump();
+  }
+  EXPECT_EQ(sizes.size(), 3u) << doc.at("peers").dump(2) << r.err;  // sequential, threads, processes
+  for (const auto& [variant, s] : sizes) EXPECT_EQ(s, (std::set<double>{1000, 2000})) << variant;
+}
+
+TEST(bench_cli, a_missing_peer_is_listed_with_the_package_that_provides_it) {
+  const auto r = run_cli("bench --workloads gemm --sizes 64 --backends seq --repeat 1 --warmup 0 --json --peers /nonexistent",
+                         "TANDEM_PEERS_DIR=/nonexistent/peers");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto doc = parse(r.out);
+  // The scripts are not in /nonexistent/peers: NumPy's is listed as skipped (the OpenBLAS peer is a
+  // program built beside tandem, found there).
+  ASSERT_FALSE(doc.at("peers_skipped").empty()) << r.err;
+  bool numpy = false;
+  for (const auto& p : doc.at("peers_skipped")) numpy |= p.at("peer").get<std::string>().find("NumPy") != std::string::npos;
+  EXPECT_TRUE(numpy) << doc.at("peers_skipped").dump(2);
+  for (const auto& p : doc.at("peers_skipped")) {
+    EXPECT_EQ(p.at("workload"), "gemm");
+    EXPECT_FALSE(p.at("package").get<std::string>().empty()) << p.dump();
+    EXPECT_FALSE(p.at("reason").get<std::string>().empty()) << p.dump();
+  }
+  EXPECT_NE(r.err.find("skipped"), std::string::npos) << r.err;
+}
+
+// A SIGTERM sent to tandem alone (not its process group, as Ctrl-C would) while a peer sets up
+// must not leave the peer running on: peers die with tandem.
+TEST(bench_cli, a_peer_does_not_outlive_tandem) {
+  if (std::system("test -x /usr/bin/python3") != 0) GTEST_SKIP() << "no /usr/bin/python3 to run peers with";
+  tandem::testing::temp_dir dir("bench_orphan");
+  const auto pid_file = dir.path / "peer.pid";
+  std::ofstream(dir.path / "python_pools.py") << "import os, time\nwith open('" << pid_file.string()
+                                              << "', 'w') as f:\n    f.write(str(os.getpid()))\ntime.sleep(60)\n";
+  const pid_t t = ::fork();
+  ASSERT_GE(t, 0);
+  if (t == 0) {
+    const int null = ::open("/dev/null", O_RDWR);
+    ::dup2(null, STDOUT_FILENO);
+    ::dup2(null, STDERR_FILENO);
+    ::execl(TANDEM_CLI_PATH, "tandem", "bench", "--workloads", "tasks", "--sizes", "1000", "--backends", "seq",
+            "--repeat", "1", "--warmup", "0", "--peers", dir.path.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  pid_t peer = 0;
+  for (int i = 0; i < 600 && peer == 0; ++i) {
+    std::ifstream in(pid_file);
+    if (!(in >> peer)) peer = 0;
+    if (peer == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ::kill(t, SIGTERM);
+  int status = 0;
+  ::waitpid(t, &status, 0);
+  ASSERT_NE(peer, 0) << "the peer never started";
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 143) << "status " << status;
+  auto alive = [&] {
+    std::ifstream stat("/proc/" + std::to_string(peer) + "/stat");
+    std::string pid, comm, state;
+    return (stat >> pid >> comm >> state) && state != "Z";
+  };
+  for (int i = 0; i < 100 && alive(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const bool survived = alive();
+  if (survived) ::kill(peer, SIGKILL);
+  EXPECT_FALSE(survived) << "peer " << peer << " outlived tandem";
 }
 
 }  // namespace

@@ -329,8 +329,9 @@ TEST(gpu_tasks, timed_runs_take_memory_from_the_pool) {
   EXPECT_EQ(ctx->pool_reserved(), reserved);
 }
 
-// The runner keeps each timed gpu run's transfers: tasks copies its chunk sums to the host.
-TEST(gpu_tasks, the_runner_records_each_timed_runs_transfers) {
+// The runner keeps the timed gpu runs' transfers: tasks copies its chunk sums to the host, the
+// same bytes every run (prepare's and the warm-up's copies not counted).
+TEST(gpu_tasks, the_runner_records_the_timed_runs_transfers) {
   TANDEM_SKIP_WITHOUT_GPU();
   auto w = make_tasks_workload({3, 5000});
   run_options o;
@@ -340,15 +341,13 @@ TEST(gpu_tasks, the_runner_records_each_timed_runs_transfers) {
   std::ostringstream notes;
   const run_report r = run_workload(*w, o, notes);
   ASSERT_EQ(r.records.size(), 2u);
-  EXPECT_TRUE(r.records[0].transfer.empty()) << "seq has no transfers";
+  EXPECT_FALSE(r.records[0].transfer_s) << "seq has no transfers";
   const run_record& g = r.records[1];
   ASSERT_FALSE(g.skipped) << g.reason;
-  ASSERT_EQ(g.transfer.size(), 3u) << "one per timed run, warm-up not counted";
-  for (const gpu::transfer_stats& t : g.transfer) {
-    EXPECT_GT(t.copies, 0u);
-    EXPECT_EQ(t.bytes, g.transfer.front().bytes) << "every run copies the same";
-    EXPECT_EQ(t.bytes % sizeof(kernels::uint128), 0u);
-  }
+  ASSERT_TRUE(g.transfer_s);
+  EXPECT_GE(*g.transfer_s, 0);
+  EXPECT_GT(g.transfer_bytes, 0);
+  EXPECT_EQ(std::fmod(g.transfer_bytes, double(sizeof(kernels::uint128))), 0.0);
 }
 #endif  // TANDEM_WITH_GPU_CODE
 
