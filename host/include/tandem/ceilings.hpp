@@ -47,8 +47,10 @@ struct gpu_ceilings {
   bool emulated = false;  // measured on the host emulation of a test build: not a GPU's figures
 };
 
-// Copies of `bytes` (256 MiB by default; a test passes less), each rate the best of 5. The
-// context's transfer accounting (context::take_transfer_stats) is left as it was found: empty.
+// Copies of `bytes` (256 MiB by default, at most an eighth of the device's memory; a test passes
+// less), each rate the best of 5, timed by the host clock around synchronised batches. Leaves the
+// context's transfer accounting empty (take_transfer_stats), so no run is charged with its copies:
+// call it between runs.
 gpu_ceilings measure_gpu(gpu::context& ctx, std::size_t bytes = std::size_t{256} << 20);
 
 // The report's "ceilings" object: fma_gflops {f64, f32, simd, cores}, read_gbs, and gpu (null
