@@ -201,8 +201,8 @@ class once_notes : public std::stringbuf {
 void run_cell(bench_state& st, const cell& c) {
   const bench_flags& f = st.flags;
   const std::string name(c.command->name);
-  const std::string where = name + (c.bcase->name.empty() ? "" : " (" + c.bcase->name + ")") + " " +
-                            size_format(c.size) + " " + c.bcase->size_unit;
+  const std::string where =
+      name + (c.bcase->name.empty() ? "" : " (" + c.bcase->name + ")") + " " + size_words(c.size, c.bcase->size_unit);
   auto show = [&](const std::string& what) {
     const double elapsed = seconds_since(st.started);
     const double per_cell = st.cells_done ? elapsed / double(st.cells_done) : st.cell_budget;
@@ -246,7 +246,7 @@ void run_cell(bench_state& st, const cell& c) {
         if (predicted > 2 * st.cell_budget) {
           if (st.noted.insert("slow " + peer_key(spec)).second)
             st.rep.peers_skipped.push_back({name, c.bcase->name, spec.peer + ", " + spec.variant,
-                                            "not run from " + size_format(c.size) + " " + c.bcase->size_unit +
+                                            "not run from " + size_words(c.size, c.bcase->size_unit) +
                                                 ": about " + duration_words(predicted) + " per run at that size",
                                             ""});
           continue;
@@ -417,7 +417,7 @@ void print_bench_tables(std::ostream& out, const report& r, const nlohmann::json
       if (!x.value("case", std::string()).empty()) out << " (" << x.at("case").get<std::string>() << ")";
       out << ": " << x.value("backend", std::string()) << " vs " << x.value("versus", std::string()) << ": ";
       if (x.contains("size") && x.at("size").is_number())
-        out << "from " << size_format(x.at("size").get<double>()) << " " << x.value("size_unit", std::string());
+        out << "from " << size_words(x.at("size").get<double>(), x.value("size_unit", std::string()));
       else out << "never";
       if (!x.value("note", std::string()).empty()) out << " (" << x.at("note").get<std::string>() << ")";
       out << "\n";
@@ -426,7 +426,7 @@ void print_bench_tables(std::ostream& out, const report& r, const nlohmann::json
   }
   for (const peer_skip& p : r.peers_skipped)
     out << "Peer skipped: " << p.workload << ": " << p.peer << ": " << p.reason
-        << (p.package.empty() ? "" : " (install " + p.package + ")") << "\n";
+        << (p.package.empty() ? "" : " (provided by " + p.package + ")") << "\n";
 }
 
 }  // namespace

@@ -184,7 +184,7 @@ void forest_peers(builder& b, const nlohmann::json& p) {
   add("XGBoost inplace_predict", "xgboost", "python3-xgboost", 1);
   if (cores() > 1) add("XGBoost inplace_predict", "xgboost", "python3-xgboost", cores());
   add("scikit-learn RandomForestClassifier", "sklearn", "python3-sklearn", cores());
-  add("LightGBM", "lightgbm", "pip: lightgbm", cores());
+  add("LightGBM", "lightgbm", "pip install lightgbm", cores());
 }
 }  // namespace
 

@@ -21,7 +21,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import peer_protocol as proto  # noqa: E402
 
-PACKAGES = {"xgboost": "python3-xgboost", "sklearn": "python3-sklearn", "lightgbm": "pip: lightgbm"}
+PACKAGES = {"xgboost": "python3-xgboost", "sklearn": "python3-sklearn", "lightgbm": "pip install lightgbm"}
 
 
 def main():

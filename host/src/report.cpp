@@ -52,8 +52,14 @@ std::string size_format(double v) {
     return buf;
   }
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", v);
+  std::snprintf(buf, sizeof buf, v == std::floor(v) ? "%.0f" : "%.3g", v);
   return buf;
+}
+
+std::string size_words(double size, const std::string& unit) {
+  // gemm's size is the order of its square matrices: "n = 2000" reads better than "2000 n".
+  if (unit.size() == 1) return unit + " = " + size_format(size);
+  return size_format(size) + " " + unit;
 }
 
 std::string time_format(double s) {
@@ -184,7 +190,7 @@ void print_table(std::ostream& out, const run_report& r, const std::vector<peer_
   const run_record& first = r.records.front();
   out << first.workload;
   if (!first.case_name.empty()) out << " (" << first.case_name << ")";
-  if (first.size) out << ", " << size_format(*first.size) << " " << first.size_unit;
+  if (first.size) out << ", " << size_words(*first.size, first.size_unit);
   out << "  " << first.params.dump() << "\n";
   char line[320];
   std::snprintf(line, sizeof line, "  %-9s %7s %11s %9s %11s %11s %22s %8s%s\n", "backend", "workers", "median",
@@ -212,8 +218,11 @@ void print_table(std::ostream& out, const run_report& r, const std::vector<peer_
   for (const peer_record& p : peers) {
     if (!beside(p, r)) continue;
     const std::string name = "peer: " + p.peer + ", " + p.variant;
-    std::snprintf(line, sizeof line, "  %-56s %11s   Tandem's best is %sx faster\n", name.c_str(),
-                  time_format(p.time.median).c_str(), fixed(p.time.median / best, 1).c_str());
+    const double ratio = p.time.median / best;
+    const std::string verdict = ratio >= 1 ? "Tandem's best is " + fixed(ratio, ratio < 10 ? 2 : 1) + "x faster"
+                                           : "Tandem's best is " + fixed(1 / ratio, 2) + "x slower";
+    std::snprintf(line, sizeof line, "  %-56s %11s   %s\n", name.c_str(), time_format(p.time.median).c_str(),
+                  verdict.c_str());
     out << line;
   }
   if (!r.agree) out << "  DISAGREEMENT: " << r.disagreement << "\n";

@@ -59,6 +59,8 @@ void print_table(std::ostream& out, const run_report& r, const std::vector<peer_
 std::string si_format(double value);
 // 1000000 -> "1e6", 2.5e5 -> "2.5e5", 4000 -> "4000"; for sizes.
 std::string size_format(double value);
+// (2000, "rows") -> "2000 rows"; (2000, "n") -> "n = 2000".
+std::string size_words(double size, const std::string& unit);
 // 0.0123 -> "12.30 ms"
 std::string time_format(double seconds);
 
