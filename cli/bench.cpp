@@ -390,6 +390,14 @@ void print_bench_tables(std::ostream& out, const report& r, const nlohmann::json
   if (mach.contains("build") && mach.at("build").contains("git_revision"))
     out << " (" << mach.at("build").at("git_revision").get<std::string>() << ")";
   out << "\n";
+  if (mach.contains("build")) {
+    const nlohmann::json& b = mach.at("build");
+    out << "Build: " << b.value("compiler", std::string("?"));
+    if (b.contains("libraries") && b.at("libraries").is_object())
+      for (const auto& [lib, version] : b.at("libraries").items())
+        if (version.is_string() && lib != "C++ compiler") out << "; " << lib << " " << version.get<std::string>();
+    out << "\n";
+  }
   if (const ranks::world_info& w = ranks::world(); w.active)
     out << "MPI: " << w.size << (w.size == 1 ? " rank" : " ranks") << " (" << w.implementation << ", thread level "
         << w.thread_level << "); each runs its share of the chunks on the backend below; peers run on rank 0\n";
