@@ -43,7 +43,7 @@ struct bench_flags {
   common_flags common;
   std::string workloads;  // comma list; empty: all
   std::string sizes = "default";
-  double budget = 60;
+  double budget = 40;
   double target_ci = 0.05;
   unsigned min_runs = 5, max_runs = 50;
   std::string peers;
@@ -151,6 +151,7 @@ struct live_peer {
   std::unique_ptr<peer_process> process;
   std::string detail;
   std::vector<double> runs;
+  double predicted = 0;  // seconds per run, from its time at the previous size; 0: unknown
   bool dropped = false;  // failed or too slow: no more runs in this cell
   bool slow = false;     // one run took longer than the cell's budget
 };
@@ -241,8 +242,9 @@ void run_cell(bench_state& st, const cell& c) {
   std::vector<live_peer> peers;
   if (!f.peers.empty() && ranks::is_root() && !works.empty()) {
     for (peer_spec& spec : bench_peers(name, c.bcase->name, works.front()->params(), f.peers)) {
+      double predicted = 0;
       if (const auto it = peer_times.find(peer_key(spec)); it != peer_times.end()) {
-        const double predicted = it->second.second * c.size / it->second.first;
+        predicted = it->second.second * c.size / it->second.first;
         if (predicted > 2 * st.cell_budget) {
           if (st.noted.insert("slow " + peer_key(spec)).second)
             st.rep.peers_skipped.push_back({name, c.bcase->name, spec.peer + ", " + spec.variant,
@@ -268,6 +270,7 @@ void run_cell(bench_state& st, const cell& c) {
         continue;
       }
       p.detail = started.detail;
+      p.predicted = predicted;
       peers.push_back(std::move(p));
     }
   }
@@ -277,7 +280,9 @@ void run_cell(bench_state& st, const cell& c) {
     show("warming up");
     for (auto& a : armed) a->warm_up();
     for (live_peer& p : peers) {
-      if (p.dropped) continue;
+      // A run that takes a good part of the cell's budget is little moved by a first run's one-off
+      // costs (lazy imports, first allocations): not worth its time twice.
+      if (p.dropped || p.predicted > st.cell_budget / 4) continue;
       const peer_run r = p.process->run_once(std::max(60.0, 10 * st.cell_budget));
       if (!r.seconds) p.dropped = true;
     }
