@@ -15,7 +15,10 @@ find "$build" -name '*.gcda' -delete
 # The embed example links the instrumented library into an uninstrumented program, and
 # adding_a_workload builds its own copy of the tree: scripts/test.sh runs both; skip them here.
 exclude='embed_example|adding_a_workload'
-ctest --test-dir "$build" -j "$(nproc)" --output-on-failure -E "$exclude" >"$build/ctest.log" ||
+# libgcov's own messages (a .gcda it cannot merge, e.g. one left truncated by a process a test
+# killed while it wrote) go to a file, not into the stderr the tests read line by line.
+GCOV_ERROR_FILE="$PWD/$build/gcov-errors.log" \
+  ctest --test-dir "$build" -j "$(nproc)" --output-on-failure -E "$exclude" >"$build/ctest.log" ||
   { cat "$build/ctest.log"; echo "coverage: tests failed" >&2; exit 1; }
 grep "tests passed" "$build/ctest.log"
 gcovr -r . --object-directory "$build" -f 'kernels/' -f 'host/' -f 'workloads/' -e '.*/test_.*' -e '.*/bench_.*' \
