@@ -60,6 +60,10 @@ template <class T>
 struct input_scratch {
   std::vector<T> v;
 };
+// A block's rows as columns, for the vector walk.
+struct column_scratch {
+  std::vector<float> v;
+};
 template <class S>
 struct margin_scratch {
   std::vector<S> v;
@@ -74,9 +78,10 @@ struct row_scratch {
 // the caches streams through them once per block. 256 rows (28 KiB of float inputs at 28
 // features) halve that traffic against 64 (500 trees of depth 8, 2 MB of nodes: 1.25x the rows/s).
 constexpr std::size_t max_block = 256;
-// Rows per call of the vector walk (its registers hold 4 vectors of 16).
+// Rows per call of the level-by-level walk.
 constexpr std::size_t walk_rows = 64;
 constexpr std::size_t min_block_walk = 8;
+static_assert(max_block <= forest_simd::max_rows, "the vector walk takes a whole block");
 
 // The leaf each of n rows reaches in a tree without special splits, the rows stepped one level at a
 // time together: each step is n independent loads, which the core overlaps, where a row walked
@@ -118,6 +123,10 @@ void predict_rows(const forest_params& p, const kernels::forest_view<T, S>& v, s
   std::vector<double>& md = w.local<row_scratch>().v;
   if (convert && xs.size() < block * F) xs.resize(block * F);
   if (acc.size() < block * O) acc.resize(block * O);
+  // The vector walk: float inputs, a model small enough for its 32-bit offsets, a vector level on.
+  const bool simd = std::is_same_v<T, float> && p.simd && forest_simd::active() != forest_simd::level::scalar;
+  std::vector<float>& xt = w.local<column_scratch>().v;
+  if (simd && xt.size() < (std::size_t(F) << forest_simd::column_shift(block))) xt.resize(std::size_t(F) << forest_simd::column_shift(block));
   if (md.size() < 2 * std::size_t(O) + p.proba_columns) md.resize(2 * std::size_t(O) + p.proba_columns);
   const forest::forest_model link = link_model(p);
   std::uint32_t leaf[max_block];
@@ -139,6 +148,16 @@ void predict_rows(const forest_params& p, const kernels::forest_view<T, S>& v, s
     }
     for (std::size_t r = 0; r < n; ++r)
       for (std::uint32_t o = 0; o < O; ++o) acc[r * O + o] = v.base[o];
+    // The vector walk reads the block as columns, made once for every tree.
+    const float* columns = nullptr;
+    unsigned shift = 0;
+    if constexpr (std::is_same_v<T, float>) {
+      if (simd && n >= min_block_walk) {
+        shift = forest_simd::column_shift(n);
+        forest_simd::to_columns(x, F, n, shift, xt.data());
+        columns = xt.data();
+      }
+    }
     for (std::uint32_t t = 0; t < v.n_trees; ++t) {
       const kernels::forest_tree tree = v.trees[t];
       S* a = acc.data() + tree.output;
@@ -148,15 +167,16 @@ void predict_rows(const forest_params& p, const kernels::forest_view<T, S>& v, s
         for (std::size_t r = 0; r < n; ++r) leaf[r] = kernels::forest_leaf_of(v, tree.root, x + r * F);
       } else {
         bool done = false;
-        for (std::size_t w0 = 0; w0 < n; w0 += walk_rows) {
-          const std::size_t k = std::min(walk_rows, n - w0);
-          if constexpr (std::is_same_v<T, float>)
-            done = p.simd && forest_simd::walk(v.nodes, v.n_nodes, tree, x + w0 * F, F, k, leaf + w0);
-          if (!done) walk_level_by_level(v, tree, x + w0 * F, F, k, leaf + w0);
-        }
+        if constexpr (std::is_same_v<T, float>)
+          done = columns && forest_simd::walk(v.nodes, v.n_nodes, tree, columns, shift, F, n, leaf);
+        if (!done)
+          for (std::size_t w0 = 0; w0 < n; w0 += walk_rows)
+            walk_level_by_level(v, tree, x + w0 * F, F, std::min(walk_rows, n - w0), leaf + w0);
       }
       if (v.leaf_width == 1) {
-        for (std::size_t r = 0; r < n; ++r) a[r * O] += v.values[leaf[r]];
+        // One margin per row: the rows' sums are contiguous, and gathers add the values.
+        if (!(O == 1 && simd && forest_simd::add_leaf_values(v.values, leaf, n, a)))
+          for (std::size_t r = 0; r < n; ++r) a[r * O] += v.values[leaf[r]];
       } else {
         for (std::size_t r = 0; r < n; ++r)
           for (std::uint32_t j = 0; j < v.leaf_width; ++j) a[r * O + j] += v.values[leaf[r] + j];

@@ -2,167 +2,381 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <type_traits>
 
 namespace tandem::forest_simd {
 
 namespace {
 
-static_assert(sizeof(kernels::forest_node<float>) == 12, "the gathers read threshold, flags and next at 0, 4, 8");
+using node = kernels::forest_node<float>;
+static_assert(sizeof(node) == 12, "the walk reads threshold, flags and next at 0, 4, 8");
+using kernels::forest_default_left;
+using kernels::forest_feature_mask;
+using kernels::forest_leaf;
 
-// Vectors in flight per level: independent gathers the core overlaps.
-constexpr std::size_t max_rows = 64;
+// Gathers, extracts and shifts take their masked forms with a zero source even with every lane on: GCC 12
+// warns that the unmasked forms' undefined source may be used uninitialised.
 
-// The first 32 nodes of a tree (breadth first: its top levels, 5 of a full tree) are held in
-// registers, and a step among them is a permute instead of three gathers; only rows deeper down
-// gather their node. Measured on Zen 5 (100 trees of depth 6): 1.7x the rows/s of gathering every
-// level.
-__attribute__((target("avx512f"))) void walk512(const kernels::forest_node<float>* nodes, std::uint32_t n_nodes,
-                                                const kernels::forest_tree& tree, const float* x, std::uint32_t F,
-                                                std::size_t n, std::uint32_t* leaf) {
-  constexpr int lanes = 16;
-  const std::size_t vectors = (n + lanes - 1) / lanes;
-  const auto* base = reinterpret_cast<const int*>(nodes);
-  const __m512i feature_mask = _mm512_set1_epi32(int(kernels::forest_feature_mask));
-  const __m512i leaf_bit = _mm512_set1_epi32(int(kernels::forest_leaf));
-  const __m512i left_bit = _mm512_set1_epi32(int(kernels::forest_default_left));
-  const __m512i one = _mm512_set1_epi32(1);
-  __m512i idx[max_rows / lanes], row[max_rows / lanes];
-  for (std::size_t v = 0; v < vectors; ++v) {
-    alignas(64) std::int32_t offsets[lanes];
-    // Lanes past n read row 0 (valid memory) and are not stored.
-    for (int l = 0; l < lanes; ++l) offsets[l] = v * lanes + l < n ? std::int32_t((v * lanes + l) * F) : 0;
-    row[v] = _mm512_load_si512(offsets);
-    idx[v] = _mm512_set1_epi32(int(tree.root));
-  }
-  // The table: nodes root .. root + 31 (those that exist), as three pairs of registers.
-  const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
-  const __m512i root = _mm512_set1_epi32(int(tree.root));
-  __m512 t_thr[2];
-  __m512i t_flags[2], t_next[2];
-  for (int h = 0; h < 2; ++h) {
-    const __m512i id = _mm512_add_epi32(root, _mm512_add_epi32(lane, _mm512_set1_epi32(16 * h)));
-    const __mmask16 exists = _mm512_cmplt_epu32_mask(id, _mm512_set1_epi32(int(n_nodes)));
-    const __m512i i3 = _mm512_add_epi32(_mm512_add_epi32(id, id), id);
-    t_thr[h] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), exists, i3, base, 4);
-    t_flags[h] = _mm512_mask_i32gather_epi32(leaf_bit, exists, i3, base + 1, 4);
-    t_next[h] = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), exists, i3, base + 2, 4);
-  }
-  const __m512i table_size = _mm512_set1_epi32(32);
-  // Vectors whose rows are all at leaves drop out; the walk ends when none is left (deep, uneven
-  // trees: scikit-learn's Titanic forest is 25 levels deep, its rows' leaves ~10 on average).
-  std::uint32_t live = (1u << vectors) - 1;
-  for (std::uint32_t d = 0; d < tree.depth && live; ++d) {
-    for (std::size_t v = 0; v < vectors; ++v) {
-      if (!(live >> v & 1u)) continue;
-      const __m512i rel = _mm512_sub_epi32(idx[v], root);
-      const __mmask16 in_table = _mm512_cmplt_epu32_mask(rel, table_size);
-      __m512 thr = _mm512_permutex2var_ps(t_thr[0], rel, t_thr[1]);
-      __m512i flags = _mm512_permutex2var_epi32(t_flags[0], rel, t_flags[1]);
-      __m512i next = _mm512_permutex2var_epi32(t_next[0], rel, t_next[1]);
-      if (in_table != 0xFFFF) {
-        const __mmask16 deep = __mmask16(~in_table);
-        const __m512i i3 = _mm512_add_epi32(_mm512_add_epi32(idx[v], idx[v]), idx[v]);  // 12-byte nodes, scale 4
-        thr = _mm512_mask_i32gather_ps(thr, deep, i3, base, 4);
-        flags = _mm512_mask_i32gather_epi32(flags, deep, i3, base + 1, 4);
-        next = _mm512_mask_i32gather_epi32(next, deep, i3, base + 2, 4);
-      }
-      const __m512 xv = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), 0xFFFF,
-                                                 _mm512_add_epi32(row[v], _mm512_and_si512(flags, feature_mask)), x, 4);
-      const __mmask16 nan = _mm512_cmp_ps_mask(xv, xv, _CMP_UNORD_Q);
-      const __mmask16 le = _mm512_cmp_ps_mask(xv, thr, _CMP_LE_OQ);  // false for NaN
-      const __mmask16 left = le | (nan & _mm512_test_epi32_mask(flags, left_bit));
-      const __mmask16 at_leaf = _mm512_test_epi32_mask(flags, leaf_bit);
-      const __m512i stepped = _mm512_mask_add_epi32(next, __mmask16(~left), next, one);
-      idx[v] = _mm512_mask_mov_epi32(stepped, at_leaf, idx[v]);
-      if (at_leaf == 0xFFFF) live &= ~(1u << v);
+// Vectors walked together, level by level: independent chains of loads the core overlaps.
+constexpr std::size_t group = 8;
+
+// A tree's top levels, where a vector of rows loads its inputs instead of gathering them: the
+// split nodes of levels 0, 1 and 2 (at most 1 + 2 + 4), relative to the root, each with its
+// feature's column. A row at one of these levels is at one of these nodes (or at a leaf), so a
+// load per node and a select give every lane its value. Deeper levels have more nodes than a
+// gather costs.
+struct top_levels {
+  static constexpr std::uint32_t levels = 3;
+  std::uint32_t rel[(1u << levels) - 1];
+  const float* column[(1u << levels) - 1];
+  std::uint32_t start[levels + 1];
+};
+
+top_levels direct_levels(const node* t, std::uint32_t root, const float* xt, unsigned shift) noexcept {
+  top_levels c{};
+  std::uint32_t n = 0;
+  auto add = [&](std::uint32_t rel) {
+    const std::uint32_t f = t[rel].feature_flags;
+    if (f & forest_leaf) return;
+    c.rel[n] = rel;
+    c.column[n] = xt + (std::size_t(f & forest_feature_mask) << shift);
+    ++n;
+  };
+  c.start[0] = 0;
+  add(0);
+  for (std::uint32_t d = 1; d <= top_levels::levels; ++d) {
+    c.start[d] = n;
+    if (d == top_levels::levels) break;
+    for (std::uint32_t j = c.start[d - 1]; j < c.start[d]; ++j) {
+      const std::uint32_t left = t[c.rel[j]].next - root;  // children are adjacent
+      add(left);
+      add(left + 1);
     }
   }
-  for (std::size_t v = 0; v < vectors; ++v) {
-    const __m512i i3 = _mm512_add_epi32(_mm512_add_epi32(idx[v], idx[v]), idx[v]);
-    alignas(64) std::uint32_t out[lanes];
-    _mm512_store_si512(out, _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), 0xFFFF, i3, base + 2, 4));
-    const std::size_t k = n - v * lanes < lanes ? n - v * lanes : lanes;
-    std::memcpy(leaf + v * lanes, out, k * sizeof(std::uint32_t));
+  return c;
+}
+
+// Stride-3 deinterleave of 48 ints (three registers) into one field: output lane i is int 3i + f.
+// The first permute takes what lies in the first two registers, the second the rest from the third.
+struct deinterleave_index {
+  alignas(64) std::int32_t first[3][16];
+  alignas(64) std::int32_t second[3][16];
+  constexpr deinterleave_index() : first{}, second{} {
+    for (int f = 0; f < 3; ++f)
+      for (int i = 0; i < 16; ++i) {
+        const int p = 3 * i + f;
+        first[f][i] = p < 32 ? p : 0;
+        second[f][i] = p < 32 ? i : 16 + (p - 32);
+      }
+  }
+};
+constexpr deinterleave_index deinterleave{};
+
+// The first 64 nodes of a tree as registers: threshold, flags and next (relative to the root),
+// four registers of 16 each. `base` is the tree's root node, for the nodes below the table.
+struct table512 {
+  __m512i field[3][4];
+  const int* base;
+  __m512i root;
+};
+
+// The threshold, flags and next (relative to the root) of node `r` of each lane.
+__attribute__((target("avx512f"), always_inline)) inline void fetch512(const table512& t, __m512i r, __m512& thr,
+                                                                      __m512i& flags, __m512i& next) {
+  thr = _mm512_castsi512_ps(_mm512_permutex2var_epi32(t.field[0][0], r, t.field[0][1]));
+  flags = _mm512_permutex2var_epi32(t.field[1][0], r, t.field[1][1]);
+  next = _mm512_permutex2var_epi32(t.field[2][0], r, t.field[2][1]);
+  const __mmask16 upper = _mm512_cmpge_epu32_mask(r, _mm512_set1_epi32(32));
+  if (upper == 0) return;
+  thr = _mm512_mask_mov_ps(thr, upper, _mm512_castsi512_ps(_mm512_permutex2var_epi32(t.field[0][2], r, t.field[0][3])));
+  flags = _mm512_mask_mov_epi32(flags, upper, _mm512_permutex2var_epi32(t.field[1][2], r, t.field[1][3]));
+  next = _mm512_mask_mov_epi32(next, upper, _mm512_permutex2var_epi32(t.field[2][2], r, t.field[2][3]));
+  const __mmask16 deep = _mm512_cmpge_epu32_mask(r, _mm512_set1_epi32(64));
+  if (deep == 0) return;
+  const __m512i i3 = _mm512_add_epi32(_mm512_add_epi32(r, r), r);  // 12-byte nodes, scale 4
+// Threshold and flags together: two gathers of 8 pairs load half the elements of two gathers of
+  // 16 singles; two permutes split the pairs.
+  const __m512i pairs_lo = _mm512_mask_i32gather_epi64(_mm512_setzero_si512(), __mmask8(deep),
+                                                       _mm512_maskz_extracti64x4_epi64(0xFF, i3, 0), t.base, 4);
+  const __m512i pairs_hi = _mm512_mask_i32gather_epi64(_mm512_setzero_si512(), __mmask8(deep >> 8),
+                                                       _mm512_maskz_extracti64x4_epi64(0xFF, i3, 1), t.base, 4);
+  const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+  const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+  thr = _mm512_mask_mov_ps(thr, deep, _mm512_castsi512_ps(_mm512_permutex2var_epi32(pairs_lo, even, pairs_hi)));
+  flags = _mm512_mask_mov_epi32(flags, deep, _mm512_permutex2var_epi32(pairs_lo, odd, pairs_hi));
+  next = _mm512_mask_sub_epi32(next, deep, _mm512_mask_i32gather_epi32(next, deep, i3, t.base + 2, 4), t.root);
+}
+
+// The absolute `next` of node `r` of each lane: at a leaf, its first value.
+__attribute__((target("avx512f"), always_inline)) inline __m512i leaf512(const table512& t, __m512i r) {
+  __m512i next = _mm512_permutex2var_epi32(t.field[2][0], r, t.field[2][1]);
+  next = _mm512_mask_mov_epi32(next, _mm512_cmpge_epu32_mask(r, _mm512_set1_epi32(32)),
+                               _mm512_permutex2var_epi32(t.field[2][2], r, t.field[2][3]));
+  next = _mm512_add_epi32(next, t.root);
+  const __mmask16 deep = _mm512_cmpge_epu32_mask(r, _mm512_set1_epi32(64));
+  if (deep == 0) return next;
+  const __m512i i3 = _mm512_add_epi32(_mm512_add_epi32(r, r), r);
+  return _mm512_mask_i32gather_epi32(next, deep, i3, t.base + 2, 4);
+}
+
+// One vector of rows per step: the node of each lane from the 64-node table (two permutes and a
+// select per field) or, below it, gathered; the input loaded (top levels) or gathered; then each
+// lane steps to its child. `rel` is the lane's node relative to the root; the table holds `next`
+// relative to the root too.
+__attribute__((target("avx512f"))) void walk512(const node* nodes, std::uint32_t n_nodes,
+                                                const kernels::forest_tree& tree, const float* xt, unsigned shift,
+                                                std::size_t n, std::uint32_t* leaf) {
+  constexpr int lanes = 16;
+  const node* t = nodes + tree.root;
+  const auto* base = reinterpret_cast<const int*>(t);
+  const __m512i root = _mm512_set1_epi32(int(tree.root));
+
+  // The table: the tree's first 64 nodes (those that exist), 12 masked loads deinterleaved into
+  // threshold, flags and next, four registers each.
+  const std::uint32_t ints = 3 * std::min<std::uint32_t>(64, n_nodes - tree.root);
+  __m512i raw[12];
+  for (std::uint32_t k = 0; k < 12; ++k) {
+    const std::uint32_t lo = 16 * k;
+    const __mmask16 m = ints <= lo ? __mmask16(0) : ints >= lo + 16 ? __mmask16(0xFFFF) : __mmask16((1u << (ints - lo)) - 1);
+    raw[k] = _mm512_maskz_loadu_epi32(m, base + lo);
+  }
+  table512 table;
+  table.base = base;
+  table.root = root;
+  for (int f = 0; f < 3; ++f) {
+    const __m512i i1 = _mm512_load_si512(deinterleave.first[f]), i2 = _mm512_load_si512(deinterleave.second[f]);
+    for (int h = 0; h < 4; ++h)
+      table.field[f][h] = _mm512_permutex2var_epi32(_mm512_permutex2var_epi32(raw[3 * h], i1, raw[3 * h + 1]), i2,
+                                              raw[3 * h + 2]);
+  }
+  for (int h = 0; h < 4; ++h) table.field[2][h] = _mm512_sub_epi32(table.field[2][h], root);
+
+  const top_levels top = direct_levels(t, tree.root, xt, shift);
+  const __m512i feature_mask = _mm512_set1_epi32(int(forest_feature_mask));
+  const __m512i leaf_bit = _mm512_set1_epi32(int(forest_leaf));
+  const __m512i left_bit = _mm512_set1_epi32(int(forest_default_left));
+  const __m512i one = _mm512_set1_epi32(1);
+  const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+  const __m128i sh = _mm_cvtsi32_si128(int(shift));
+
+
+  const std::size_t vectors = (n + lanes - 1) / lanes;
+  for (std::size_t g0 = 0; g0 < vectors; g0 += group) {
+    const std::size_t gv = std::min(group, vectors - g0);
+    __m512i rel[group];
+    for (std::size_t v = 0; v < gv; ++v) rel[v] = _mm512_setzero_si512();
+    // Vectors whose rows are all at leaves drop out; the walk ends when none is left (deep, uneven
+    // trees: scikit-learn's Titanic forest is 25 levels deep, its rows' leaves ~10 on average).
+    std::uint32_t live = (1u << gv) - 1;
+    for (std::uint32_t d = 0; d < tree.depth && live; ++d) {
+      for (std::size_t v = 0; v < gv; ++v) {
+        if (!(live >> v & 1u)) continue;
+        const std::size_t r0 = (g0 + v) * lanes;
+        const __m512i r = rel[v];
+        __m512 thr;
+        __m512i flags, next;
+        fetch512(table, r, thr, flags, next);
+        __m512 xv;
+        if (d < top_levels::levels) {
+          // Lanes at a leaf match no node and keep 0: they do not move.
+          xv = _mm512_setzero_ps();
+          for (std::uint32_t j = top.start[d]; j < top.start[d + 1]; ++j)
+            xv = _mm512_mask_loadu_ps(xv, _mm512_cmpeq_epi32_mask(r, _mm512_set1_epi32(int(top.rel[j]))),
+                                      top.column[j] + r0);
+        } else {
+          const __m512i col = _mm512_maskz_sll_epi32(0xFFFF, _mm512_and_si512(flags, feature_mask), sh);
+          xv = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), 0xFFFF,
+                                         _mm512_add_epi32(col, _mm512_add_epi32(lane, _mm512_set1_epi32(int(r0)))), xt, 4);
+        }
+        const __mmask16 nan = _mm512_cmp_ps_mask(xv, xv, _CMP_UNORD_Q);
+        const __mmask16 le = _mm512_cmp_ps_mask(xv, thr, _CMP_LE_OQ);  // false for NaN
+        const __mmask16 left = le | (nan & _mm512_test_epi32_mask(flags, left_bit));
+        const __mmask16 at_leaf = _mm512_test_epi32_mask(flags, leaf_bit);
+        const __m512i stepped = _mm512_mask_add_epi32(next, __mmask16(~left), next, one);
+        rel[v] = _mm512_mask_mov_epi32(stepped, at_leaf, r);
+        if (at_leaf == 0xFFFF) live &= ~(1u << v);
+      }
+    }
+    for (std::size_t v = 0; v < gv; ++v) {
+      alignas(64) std::uint32_t out[lanes];
+      _mm512_store_si512(out, leaf512(table, rel[v]));
+      const std::size_t r0 = (g0 + v) * lanes;
+      std::memcpy(leaf + r0, out, std::min<std::size_t>(lanes, n - r0) * sizeof(std::uint32_t));
+    }
   }
 }
 
-__attribute__((target("avx2"))) void walk256(const kernels::forest_node<float>* nodes, std::uint32_t n_nodes,
-                                             const kernels::forest_tree& tree, const float* x, std::uint32_t F,
+// The first 16 nodes of a tree as registers (two of 8 per field; next relative to the root).
+struct table256 {
+  __m256 thr[2];
+  __m256i flags[2], next[2];
+  const int* base;
+  __m256i root;
+};
+
+// As fetch512. Node indices stay below 2^31 / 3 on this path, so signed compares are enough.
+__attribute__((target("avx2"), always_inline)) inline void fetch256(const table256& t, __m256i r, __m256& thr,
+                                                                   __m256i& flags, __m256i& next) {
+  const __m256i high = _mm256_cmpgt_epi32(r, _mm256_set1_epi32(7));  // rel in 8..15 (or deeper)
+  thr = _mm256_blendv_ps(_mm256_permutevar8x32_ps(t.thr[0], r), _mm256_permutevar8x32_ps(t.thr[1], r),
+                         _mm256_castsi256_ps(high));
+  flags = _mm256_blendv_epi8(_mm256_permutevar8x32_epi32(t.flags[0], r), _mm256_permutevar8x32_epi32(t.flags[1], r),
+                             high);
+  next = _mm256_blendv_epi8(_mm256_permutevar8x32_epi32(t.next[0], r), _mm256_permutevar8x32_epi32(t.next[1], r),
+                            high);
+  const __m256i deep = _mm256_cmpgt_epi32(r, _mm256_set1_epi32(15));
+  if (_mm256_testz_si256(deep, deep)) return;
+  const __m256i i3 = _mm256_add_epi32(_mm256_add_epi32(r, r), r);
+  thr = _mm256_mask_i32gather_ps(thr, reinterpret_cast<const float*>(t.base), i3, _mm256_castsi256_ps(deep), 4);
+  flags = _mm256_mask_i32gather_epi32(flags, t.base + 1, i3, deep, 4);
+  const __m256i gathered = _mm256_sub_epi32(_mm256_mask_i32gather_epi32(next, t.base + 2, i3, deep, 4), t.root);
+  next = _mm256_blendv_epi8(next, gathered, deep);
+}
+
+// As leaf512.
+__attribute__((target("avx2"), always_inline)) inline __m256i leaf256(const table256& t, __m256i r) {
+  const __m256i high = _mm256_cmpgt_epi32(r, _mm256_set1_epi32(7));
+  const __m256i next = _mm256_add_epi32(
+      _mm256_blendv_epi8(_mm256_permutevar8x32_epi32(t.next[0], r), _mm256_permutevar8x32_epi32(t.next[1], r), high),
+      t.root);
+  const __m256i deep = _mm256_cmpgt_epi32(r, _mm256_set1_epi32(15));
+  if (_mm256_testz_si256(deep, deep)) return next;
+  const __m256i i3 = _mm256_add_epi32(_mm256_add_epi32(r, r), r);
+  return _mm256_mask_i32gather_epi32(next, t.base + 2, i3, deep, 4);
+}
+
+// As walk512 with 8 lanes: a 16-node table (two permutes and a blend per field), the same three
+// top levels loaded, deeper levels gathered. The table is built with scalar loads (AVX2 has no
+// two-register permute to deinterleave with).
+__attribute__((target("avx2"))) void walk256(const node* nodes, std::uint32_t n_nodes,
+                                             const kernels::forest_tree& tree, const float* xt, unsigned shift,
                                              std::size_t n, std::uint32_t* leaf) {
   constexpr int lanes = 8;
-  const std::size_t vectors = (n + lanes - 1) / lanes;
-  const auto* base = reinterpret_cast<const int*>(nodes);
-  const __m256i feature_mask = _mm256_set1_epi32(int(kernels::forest_feature_mask));
-  const __m256i leaf_bit = _mm256_set1_epi32(int(kernels::forest_leaf));
-  const __m256i left_bit = _mm256_set1_epi32(int(kernels::forest_default_left));
+  const node* t = nodes + tree.root;
+  const auto* base = reinterpret_cast<const int*>(t);
+  const __m256i root = _mm256_set1_epi32(int(tree.root));
+
+  alignas(32) std::uint32_t thr_s[16], flags_s[16], next_s[16];
+  const std::uint32_t have = std::min<std::uint32_t>(16, n_nodes - tree.root);
+  for (std::uint32_t j = 0; j < 16; ++j) {
+    const node nd = j < have ? t[j] : node{0.0f, std::uint32_t(forest_leaf), tree.root};
+    std::memcpy(&thr_s[j], &nd.threshold, sizeof(float));
+    flags_s[j] = nd.feature_flags;
+    next_s[j] = nd.next - tree.root;
+  }
+  table256 table;
+  table.base = base;
+  table.root = root;
+  for (int h = 0; h < 2; ++h) {
+    table.thr[h] = _mm256_load_ps(reinterpret_cast<const float*>(thr_s + 8 * h));
+    table.flags[h] = _mm256_load_si256(reinterpret_cast<const __m256i*>(flags_s + 8 * h));
+    table.next[h] = _mm256_load_si256(reinterpret_cast<const __m256i*>(next_s + 8 * h));
+  }
+
+  const top_levels top = direct_levels(t, tree.root, xt, shift);
+  const __m256i feature_mask = _mm256_set1_epi32(int(forest_feature_mask));
+  const __m256i leaf_bit = _mm256_set1_epi32(int(forest_leaf));
+  const __m256i left_bit = _mm256_set1_epi32(int(forest_default_left));
   const __m256i zero = _mm256_setzero_si256();
   const __m256i one = _mm256_set1_epi32(1);
-  __m256i idx[max_rows / lanes], row[max_rows / lanes];
-  for (std::size_t v = 0; v < vectors; ++v) {
-    alignas(32) std::int32_t offsets[lanes];
-    for (int l = 0; l < lanes; ++l) offsets[l] = v * lanes + l < n ? std::int32_t((v * lanes + l) * F) : 0;
-    row[v] = _mm256_load_si256(reinterpret_cast<const __m256i*>(offsets));
-    idx[v] = _mm256_set1_epi32(int(tree.root));
-  }
-  // As in walk512: the tree's first 16 nodes (4 levels of a full tree) in registers, two
-  // permutes and a blend per field instead of a gather.
   const __m256i lane = _mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0);
-  const __m256i root = _mm256_set1_epi32(int(tree.root));
-  const __m256i seven = _mm256_set1_epi32(7);
-  __m256 t_thr[2];
-  __m256i t_flags[2], t_next[2];
-  for (int h = 0; h < 2; ++h) {
-    const __m256i id = _mm256_add_epi32(root, _mm256_add_epi32(lane, _mm256_set1_epi32(8 * h)));
-    // Signed compare is enough: node indices stay below 2^31 / 3 on this path.
-    const __m256i exists = _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n_nodes)), id);
-    const __m256i i3 = _mm256_add_epi32(_mm256_add_epi32(id, id), id);
-    t_thr[h] = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), reinterpret_cast<const float*>(base), i3,
-                                        _mm256_castsi256_ps(exists), 4);
-    t_flags[h] = _mm256_mask_i32gather_epi32(leaf_bit, base + 1, i3, exists, 4);
-    t_next[h] = _mm256_mask_i32gather_epi32(zero, base + 2, i3, exists, 4);
-  }
-  std::uint32_t live = (1u << vectors) - 1;
-  for (std::uint32_t d = 0; d < tree.depth && live; ++d) {
-    for (std::size_t v = 0; v < vectors; ++v) {
-      if (!(live >> v & 1u)) continue;
-      const __m256i rel = _mm256_sub_epi32(idx[v], root);
-      const __m256i high = _mm256_cmpgt_epi32(rel, seven);  // rel in 8..15 (or deeper)
-      __m256 thr = _mm256_blendv_ps(_mm256_permutevar8x32_ps(t_thr[0], rel), _mm256_permutevar8x32_ps(t_thr[1], rel),
-                                    _mm256_castsi256_ps(high));
-      __m256i flags = _mm256_blendv_epi8(_mm256_permutevar8x32_epi32(t_flags[0], rel),
-                                         _mm256_permutevar8x32_epi32(t_flags[1], rel), high);
-      __m256i next = _mm256_blendv_epi8(_mm256_permutevar8x32_epi32(t_next[0], rel),
-                                        _mm256_permutevar8x32_epi32(t_next[1], rel), high);
-      const __m256i deep = _mm256_cmpgt_epi32(rel, _mm256_set1_epi32(15));
-      if (!_mm256_testz_si256(deep, deep)) {
-        const __m256i i3 = _mm256_add_epi32(_mm256_add_epi32(idx[v], idx[v]), idx[v]);
-        thr = _mm256_mask_i32gather_ps(thr, reinterpret_cast<const float*>(base), i3, _mm256_castsi256_ps(deep), 4);
-        flags = _mm256_mask_i32gather_epi32(flags, base + 1, i3, deep, 4);
-        next = _mm256_mask_i32gather_epi32(next, base + 2, i3, deep, 4);
+  const __m128i sh = _mm_cvtsi32_si128(int(shift));
+
+
+  const std::size_t vectors = (n + lanes - 1) / lanes;
+  for (std::size_t g0 = 0; g0 < vectors; g0 += group) {
+    const std::size_t gv = std::min(group, vectors - g0);
+    __m256i rel[group];
+    for (std::size_t v = 0; v < gv; ++v) rel[v] = zero;
+    std::uint32_t live = (1u << gv) - 1;
+    for (std::uint32_t d = 0; d < tree.depth && live; ++d) {
+      for (std::size_t v = 0; v < gv; ++v) {
+        if (!(live >> v & 1u)) continue;
+        const std::size_t r0 = (g0 + v) * lanes;
+        const __m256i r = rel[v];
+        __m256 thr;
+        __m256i flags, next;
+        fetch256(table, r, thr, flags, next);
+        __m256 xv;
+        if (d < top_levels::levels) {
+          xv = _mm256_setzero_ps();
+          for (std::uint32_t j = top.start[d]; j < top.start[d + 1]; ++j)
+            xv = _mm256_blendv_ps(xv, _mm256_loadu_ps(top.column[j] + r0),
+                                  _mm256_castsi256_ps(_mm256_cmpeq_epi32(r, _mm256_set1_epi32(int(top.rel[j])))));
+        } else {
+          const __m256i col = _mm256_sll_epi32(_mm256_and_si256(flags, feature_mask), sh);
+          xv = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), xt,
+                                       _mm256_add_epi32(col, _mm256_add_epi32(lane, _mm256_set1_epi32(int(r0)))),
+                                       _mm256_castsi256_ps(_mm256_set1_epi32(-1)), 4);
+        }
+        const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(xv, xv, _CMP_UNORD_Q));
+        const __m256i le = _mm256_castps_si256(_mm256_cmp_ps(xv, thr, _CMP_LE_OQ));
+        const __m256i dl = _mm256_cmpgt_epi32(_mm256_and_si256(flags, left_bit), zero);
+        const __m256i left = _mm256_or_si256(le, _mm256_and_si256(nan, dl));  // all ones where left
+        // left is -1 where the row goes left, 0 where right: next + 1 + left is next + !left.
+        const __m256i stepped = _mm256_add_epi32(_mm256_add_epi32(next, one), left);
+        const __m256i at_leaf = _mm256_cmpeq_epi32(_mm256_and_si256(flags, leaf_bit), leaf_bit);
+        rel[v] = _mm256_blendv_epi8(stepped, r, at_leaf);
+        if (_mm256_movemask_epi8(at_leaf) == -1) live &= ~(1u << v);
       }
-      const __m256 xv =
-          _mm256_i32gather_ps(x, _mm256_add_epi32(row[v], _mm256_and_si256(flags, feature_mask)), 4);
-      const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(xv, xv, _CMP_UNORD_Q));
-      const __m256i le = _mm256_castps_si256(_mm256_cmp_ps(xv, thr, _CMP_LE_OQ));
-      const __m256i dl = _mm256_cmpgt_epi32(_mm256_and_si256(flags, left_bit), zero);
-      const __m256i left = _mm256_or_si256(le, _mm256_and_si256(nan, dl));  // all ones where left
-      // left is -1 where the row goes left, 0 where right: next + 1 + left is next + !left.
-      const __m256i stepped = _mm256_add_epi32(_mm256_add_epi32(next, one), left);
-      const __m256i at_leaf = _mm256_cmpeq_epi32(_mm256_and_si256(flags, leaf_bit), leaf_bit);
-      idx[v] = _mm256_blendv_epi8(stepped, idx[v], at_leaf);
-      if (_mm256_movemask_epi8(at_leaf) == -1) live &= ~(1u << v);
+    }
+    for (std::size_t v = 0; v < gv; ++v) {
+      alignas(32) std::uint32_t out[lanes];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(out), leaf256(table, rel[v]));
+      const std::size_t r0 = (g0 + v) * lanes;
+      std::memcpy(leaf + r0, out, std::min<std::size_t>(lanes, n - r0) * sizeof(std::uint32_t));
     }
   }
-  for (std::size_t v = 0; v < vectors; ++v) {
-    const __m256i i3 = _mm256_add_epi32(_mm256_add_epi32(idx[v], idx[v]), idx[v]);
-    alignas(32) std::uint32_t out[lanes];
-    _mm256_store_si256(reinterpret_cast<__m256i*>(out), _mm256_i32gather_epi32(base + 2, i3, 4));
-    const std::size_t k = n - v * lanes < lanes ? n - v * lanes : lanes;
-    std::memcpy(leaf + v * lanes, out, k * sizeof(std::uint32_t));
+}
+
+// acc[r] += values[leaf[r]] for r < n, 16 (8) rows per gather: the same additions, row by row,
+// as the scalar loop.
+template <class S>
+__attribute__((target("avx512f"))) void add512(const S* values, const std::uint32_t* leaf, std::size_t n, S* acc) {
+  std::size_t r = 0;
+  if constexpr (std::is_same_v<S, float>) {
+    for (; r + 16 <= n; r += 16) {
+      const __m512i i = _mm512_loadu_si512(leaf + r);
+      _mm512_storeu_ps(acc + r, _mm512_add_ps(_mm512_loadu_ps(acc + r), _mm512_mask_i32gather_ps(_mm512_setzero_ps(), 0xFFFF, i, values, 4)));
+    }
+  } else {
+    for (; r + 8 <= n; r += 8) {
+      const __m256i i = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(leaf + r));
+      _mm512_storeu_pd(acc + r, _mm512_add_pd(_mm512_loadu_pd(acc + r), _mm512_mask_i32gather_pd(_mm512_setzero_pd(), 0xFF, i, values, 8)));
+    }
   }
+  for (; r < n; ++r) acc[r] += values[leaf[r]];
+}
+
+template <class S>
+__attribute__((target("avx2"))) void add256(const S* values, const std::uint32_t* leaf, std::size_t n, S* acc) {
+  std::size_t r = 0;
+  if constexpr (std::is_same_v<S, float>) {
+    for (; r + 8 <= n; r += 8) {
+      const __m256i i = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(leaf + r));
+      _mm256_storeu_ps(acc + r, _mm256_add_ps(_mm256_loadu_ps(acc + r), _mm256_mask_i32gather_ps(_mm256_setzero_ps(), values, i, _mm256_castsi256_ps(_mm256_set1_epi32(-1)), 4)));
+    }
+  } else {
+    for (; r + 4 <= n; r += 4) {
+      const __m128i i = _mm_loadu_si128(reinterpret_cast<const __m128i*>(leaf + r));
+      _mm256_storeu_pd(acc + r, _mm256_add_pd(_mm256_loadu_pd(acc + r), _mm256_mask_i32gather_pd(_mm256_setzero_pd(), values, i, _mm256_castsi256_pd(_mm256_set1_epi64x(-1)), 8)));
+    }
+  }
+  for (; r < n; ++r) acc[r] += values[leaf[r]];
+}
+
+template <class S>
+bool add_leaves(const S* values, const std::uint32_t* leaf, std::size_t n, S* acc) noexcept {
+  switch (active()) {
+    case level::avx512: add512(values, leaf, n, acc); return true;
+    case level::avx2: add256(values, leaf, n, acc); return true;
+    case level::scalar: return false;
+  }
+  return false;
 }
 
 level best() noexcept {
@@ -206,15 +420,40 @@ level force(level l) noexcept {
   return l;
 }
 
+unsigned column_shift(std::size_t n) noexcept {
+  unsigned s = 4;
+  while ((std::size_t{1} << s) < n) ++s;
+  return s;
+}
+
+void to_columns(const float* x, std::uint32_t F, std::size_t n, unsigned shift, float* xt) noexcept {
+  const std::size_t ld = std::size_t{1} << shift;
+  for (std::uint32_t f = 0; f < F; ++f) {
+    float* col = xt + (std::size_t(f) << shift);
+    for (std::size_t r = 0; r < n; ++r) col[r] = x[r * F + f];
+    std::fill(col + n, col + ld, 0.0f);
+  }
+}
+
 bool walk(const kernels::forest_node<float>* nodes, std::uint32_t n_nodes, const kernels::forest_tree& tree,
-          const float* x, std::uint32_t F, std::size_t n, std::uint32_t* leaf) noexcept {
-  // 32-bit gather offsets: rows * F must fit (the caller's blocks hold at most 8192 values).
+          const float* xt, unsigned shift, std::uint32_t F, std::size_t n, std::uint32_t* leaf) noexcept {
+  // 32-bit offsets: node indices times 3 (the caller's models stay below 2^31 / 3 nodes), and
+  // feature columns.
+  if (n > max_rows || (std::uint64_t(F) << shift) >= (std::uint64_t{1} << 31)) return false;
   switch (active()) {
-    case level::avx512: walk512(nodes, n_nodes, tree, x, F, n, leaf); return true;
-    case level::avx2: walk256(nodes, n_nodes, tree, x, F, n, leaf); return true;
+    case level::avx512: walk512(nodes, n_nodes, tree, xt, shift, n, leaf); return true;
+    case level::avx2: walk256(nodes, n_nodes, tree, xt, shift, n, leaf); return true;
     case level::scalar: return false;
   }
   return false;
+}
+
+bool add_leaf_values(const float* values, const std::uint32_t* leaf, std::size_t n, float* acc) noexcept {
+  return add_leaves(values, leaf, n, acc);
+}
+
+bool add_leaf_values(const double* values, const std::uint32_t* leaf, std::size_t n, double* acc) noexcept {
+  return add_leaves(values, leaf, n, acc);
 }
 
 }  // namespace tandem::forest_simd

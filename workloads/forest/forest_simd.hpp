@@ -1,6 +1,10 @@
-// The level-by-level tree walk of float-input models over AVX-512 or AVX2 gathers: 16 (8) rows per
+// The level-by-level tree walk of float-input models over AVX-512 or AVX2: 16 (8) rows per
 // vector, several vectors in flight. Chosen at run time from what the CPU has; TANDEM_FOREST_SIMD
 // (scalar, avx2, avx512) picks a lower level, so tests and benchmarks can run every path.
+//
+// The walk reads a block's rows as columns (feature f of row r at xt[(f << shift) + r]): a
+// tree's top three levels then load 16 rows of one feature at once instead of gathering them, and
+// its first 64 nodes (16 with AVX2) sit in registers, so only the levels below gather.
 #pragma once
 
 #include <cstddef>
@@ -17,10 +21,26 @@ level active() noexcept;
 // For tests: use `l` from now on (clamped to what the CPU has); returns the level now in use.
 level force(level l) noexcept;
 
-// Leaf value indices of n <= 64 rows (row r at x + r * F) in a tree without special splits, with a
-// float-input model. Returns false when no vector path is active (the caller walks the rows itself).
-// `n_nodes`: the model's node count (the walk reads a tree's first 32 nodes at once, never past it).
+// The most rows one walk takes.
+inline constexpr std::size_t max_rows = 256;
+
+// log2 of the column stride for n rows: the smallest power of two >= max(n, 16).
+unsigned column_shift(std::size_t n) noexcept;
+
+// Rows [0, n) (row r at x + r * F) as columns of stride 1 << shift; the rows from n up to the
+// stride are zero, so a vector that runs past n reads defined values. xt has F << shift floats.
+void to_columns(const float* x, std::uint32_t F, std::size_t n, unsigned shift, float* xt) noexcept;
+
+// Leaf value indices of n <= max_rows rows, in columns `xt` (from to_columns), in a tree without
+// special splits, with a float-input model. Returns false when no vector path is active or the
+// columns are too large for 32-bit offsets (the caller walks the rows itself). `n_nodes`: the
+// model's node count (the walk reads a tree's first nodes at once, never past it).
 bool walk(const kernels::forest_node<float>* nodes, std::uint32_t n_nodes, const kernels::forest_tree& tree,
-          const float* x, std::uint32_t F, std::size_t n, std::uint32_t* leaf) noexcept;
+          const float* xt, unsigned shift, std::uint32_t F, std::size_t n, std::uint32_t* leaf) noexcept;
+
+// acc[r] += values[leaf[r]] for r < n (one value per leaf, one margin per row), with gathers.
+// Returns false when no vector path is active (the caller adds them itself).
+bool add_leaf_values(const float* values, const std::uint32_t* leaf, std::size_t n, float* acc) noexcept;
+bool add_leaf_values(const double* values, const std::uint32_t* leaf, std::size_t n, double* acc) noexcept;
 
 }  // namespace tandem::forest_simd

@@ -79,6 +79,49 @@ tf::forest_model three_class_forest(std::uint64_t seed, std::uint32_t features =
   return m;
 }
 
+// XGBoost-like (float inputs and sums, `x < t` splits) with uneven trees: a leaf at the root, leaves
+// at every level, paths from 1 to 14 splits deep, trees larger and smaller than the vector walk's
+// node table, and a small tree last (the table's loads stop at the model's end).
+tf::forest_model uneven_forest(std::uint64_t seed, std::uint32_t features = 6) {
+  std::mt19937_64 g(seed);
+  std::uniform_real_distribution<double> u(-1, 1);
+  tf::forest_model m;
+  m.path = "uneven";
+  m.input = tf::precision::f32;
+  m.sum = tf::precision::f32;
+  m.compare = tf::comparison::less;
+  m.features = features;
+  m.outputs = 1;
+  m.leaf_width = 1;
+  m.base = {0.5};
+  m.proba_columns = 1;
+  for (int t = 0; t < 24; ++t) {
+    tf::tree_spec tree;
+    const int max_depth = t == 0 ? 0 : t == 23 ? 2 : 1 + int(g() % 14);
+    std::function<std::int64_t(int)> build = [&](int d) -> std::int64_t {
+      const std::int64_t id = std::int64_t(tree.nodes.size());
+      tree.nodes.emplace_back();
+      tf::node_spec s;
+      if (d == max_depth || (d > 0 && g() % 4 == 0)) {
+        s.leaf = true;
+        s.value = tree.values.size();
+        tree.values.push_back(u(g));
+      } else {
+        s.feature = std::uint32_t(g() % features);
+        s.threshold = u(g);
+        s.default_left = g() & 1;
+        s.left = build(d + 1);
+        s.right = build(d + 1);
+      }
+      tree.nodes[std::size_t(id)] = s;
+      return id;
+    };
+    build(0);
+    m.trees.push_back(std::move(tree));
+  }
+  return m;
+}
+
 // LightGBM-like: double inputs and sums, one output, zero-as-missing splits.
 tf::forest_model double_forest() {
   tf::forest_model m = three_class_forest(11, 4);
@@ -361,14 +404,17 @@ TEST(forest_workload, refuses_label_output_for_a_regressor_and_wrong_npy_shapes)
   EXPECT_NE(usage_error_of([&] { tandem::make_forest_workload(o); }).find("p.csv"), std::string::npos);
 }
 
-// Every vector level this CPU has gives the scalar walk's bits, for block sizes 1 to 64 and beyond
-// (lanes past the rows, several vectors in flight), with NaN and thresholds hit exactly.
+// Every vector level this CPU has gives the scalar walk's bits, for blocks of 1 row to several
+// blocks (lanes past the rows, groups of vectors, a last short group), on full and uneven trees
+// (leaves at the top levels the walk loads, nodes past its register table), with NaN and
+// thresholds hit exactly.
 TEST(forest_simd, every_level_gives_the_scalar_bits) {
   const tandem::forest_simd::level best = tandem::forest_simd::force(tandem::forest_simd::level::avx512);
   std::vector<tandem::forest_simd::level> levels = {tandem::forest_simd::level::scalar};
   if (best >= tandem::forest_simd::level::avx2) levels.push_back(tandem::forest_simd::level::avx2);
   if (best >= tandem::forest_simd::level::avx512) levels.push_back(tandem::forest_simd::level::avx512);
-  for (const tf::forest_model& m : {tandem::synthetic_forest({40, 7, 9}, 5), three_class_forest(8)}) {
+  for (const tf::forest_model& m :
+       {tandem::synthetic_forest({40, 7, 9}, 5), three_class_forest(8), uneven_forest(3), uneven_forest(4, 40)}) {
     const forest_predictor p(m);
     for (const std::size_t n : {1, 7, 15, 16, 17, 33, 63, 64, 65, 200, 4097}) {
       std::vector<float> rows = random_rows<float>(n, m.features, n);
