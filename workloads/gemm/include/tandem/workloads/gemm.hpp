@@ -94,6 +94,7 @@ struct gemm_params {
   kernels::gemm_tiling tiling;
   double alpha = 1, beta = 0;
   std::uint8_t f64 = 1;
+  std::uint8_t sum_squares = 1;  // 0: skip each tile's sum of squares (the partials then hold 0)
 };
 struct gemm_tile_partial {
   double sum_squares = 0;
