@@ -127,6 +127,7 @@ void add_commands(CLI::App& forest) {
                         {"trees", c.trees()},
                         {"nodes", c.nodes()},
                         {"max_depth", c.max_depth()},
+                        {"bitvector_trees", c.bitvector_trees()},
                         {"categorical_splits", m.category_sets.size()},
                         {"input_precision", f32 ? "float32" : "float64"},
                         {"sum_precision", m.sum == forest::precision::f32 ? "float32" : "float64"},
@@ -142,6 +143,8 @@ void add_commands(CLI::App& forest) {
                   c.trees(), static_cast<unsigned long long>(c.nodes()), c.max_depth());
       std::printf("arithmetic  %s inputs, %s sums, link: %s\n", f32 ? "float32" : "float64",
                   m.sum == forest::precision::f32 ? "float32" : "float64", link_name(m.post));
+      std::printf("bitvectors  %u of %u trees (at most 64 leaves, float inputs, no special split: no gathers)\n",
+                  c.bitvector_trees(), c.trees());
     }
     const int status = check_stdout(exit_ok);
     if (status != exit_ok) throw exit_status{status};

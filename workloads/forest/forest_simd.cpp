@@ -210,6 +210,137 @@ __attribute__((target("avx512f"))) void walk512(const node* nodes, std::uint32_t
   }
 }
 
+// The bitvector walk, 16 rows per vector and G vectors together (G fixed, so the rows' masks
+// stay in registers): for each split, each vector loads its rows' feature column and compares it
+// with the threshold; the rows that go right clear the split's left leaves from their masks, kept
+// as two registers of 16 32-bit halves (leaves 0-31, 32-63). The lowest bit left is each row's
+// leaf. Runs that send NaN right compare "not <=", the others ">": the scalar walk's answer for
+// every input.
+template <int G, int Predicate, bool Low, bool High>
+__attribute__((target("avx512f"), always_inline)) inline void clear_left_leaves(
+    const kernels::forest_bitvector_split* s, std::uint32_t first, std::uint32_t last, const float* xt, unsigned shift,
+    std::size_t r0, __m512i (&low)[G], __m512i (&high)[G]) {
+  for (std::uint32_t i = first; i < last; ++i) {
+    const __m512 thr = _mm512_set1_ps(s[i].threshold);
+    const __m512i keep_low = _mm512_set1_epi32(int(~std::uint32_t(s[i].left_leaves)));
+    const __m512i keep_high = _mm512_set1_epi32(int(~std::uint32_t(s[i].left_leaves >> 32)));
+    const float* col = xt + (std::size_t(s[i].feature) << shift) + r0;
+    for (int v = 0; v < G; ++v) {
+      const __mmask16 right = _mm512_cmp_ps_mask(_mm512_loadu_ps(col + 16 * v), thr, Predicate);
+      if constexpr (Low) low[v] = _mm512_mask_and_epi32(low[v], right, low[v], keep_low);
+      if constexpr (High) high[v] = _mm512_mask_and_epi32(high[v], right, high[v], keep_high);
+    }
+  }
+}
+
+template <int G>
+__attribute__((target("avx512f,avx512cd"), always_inline)) inline void bitvector_vectors(
+    const kernels::forest_bitvector_tree& tree, const kernels::forest_bitvector_split* s, const std::uint32_t* leaves,
+    const float* xt, unsigned shift, std::size_t r0, std::size_t n, std::uint32_t* leaf) {
+  __m512i low[G], high[G];
+  for (int v = 0; v < G; ++v) low[v] = high[v] = _mm512_set1_epi32(-1);
+  const std::uint8_t* e = tree.end;
+  clear_left_leaves<G, _CMP_NLE_UQ, true, false>(s, 0, e[0], xt, shift, r0, low, high);
+  clear_left_leaves<G, _CMP_NLE_UQ, false, true>(s, e[0], e[1], xt, shift, r0, low, high);
+  clear_left_leaves<G, _CMP_NLE_UQ, true, true>(s, e[1], e[2], xt, shift, r0, low, high);
+  clear_left_leaves<G, _CMP_GT_OQ, true, false>(s, e[2], e[3], xt, shift, r0, low, high);
+  clear_left_leaves<G, _CMP_GT_OQ, false, true>(s, e[3], e[4], xt, shift, r0, low, high);
+  clear_left_leaves<G, _CMP_GT_OQ, true, true>(s, e[4], e[5], xt, shift, r0, low, high);
+  const __m512i zero = _mm512_setzero_si512();
+  for (int v = 0; v < G; ++v) {
+    // The lowest set bit's index, 31 - lzcnt(p & -p) in the low half, else 63 - that in the high.
+    const __m512i lo = _mm512_and_si512(low[v], _mm512_sub_epi32(zero, low[v]));
+    const __m512i hi = _mm512_and_si512(high[v], _mm512_sub_epi32(zero, high[v]));
+    const __m512i index = _mm512_mask_sub_epi32(_mm512_sub_epi32(_mm512_set1_epi32(63), _mm512_lzcnt_epi32(hi)),
+                                                _mm512_test_epi32_mask(lo, lo), _mm512_set1_epi32(31),
+                                                _mm512_lzcnt_epi32(lo));
+    alignas(64) std::uint32_t out[16];
+    _mm512_store_si512(out, _mm512_mask_i32gather_epi32(zero, 0xFFFF, index, leaves, 4));
+    const std::size_t rv = r0 + std::size_t(v) * 16;
+    std::memcpy(leaf + rv, out, std::min<std::size_t>(16, n - rv) * sizeof(std::uint32_t));
+  }
+}
+
+__attribute__((target("avx512f,avx512cd"))) void bitvector512(const kernels::forest_bitvector_tree& tree,
+                                                              const kernels::forest_bitvector_split* splits,
+                                                              const std::uint32_t* leaves, const float* xt,
+                                                              unsigned shift, std::size_t n, std::uint32_t* leaf) {
+  const kernels::forest_bitvector_split* s = splits + tree.first_split;
+  const std::uint32_t* tree_leaves = leaves + tree.first_leaf;
+  std::size_t v = 0;
+  const std::size_t vectors = (n + 15) / 16;
+  for (; v + 8 <= vectors; v += 8) bitvector_vectors<8>(tree, s, tree_leaves, xt, shift, v * 16, n, leaf);
+  if (v + 4 <= vectors) {
+    bitvector_vectors<4>(tree, s, tree_leaves, xt, shift, v * 16, n, leaf);
+    v += 4;
+  }
+  if (v + 2 <= vectors) {
+    bitvector_vectors<2>(tree, s, tree_leaves, xt, shift, v * 16, n, leaf);
+    v += 2;
+  }
+  if (v < vectors) bitvector_vectors<1>(tree, s, tree_leaves, xt, shift, v * 16, n, leaf);
+}
+
+// As clear_left_leaves with 8 rows per vector: the compare gives all-ones lanes for the rows that
+// go right, and the masks lose the left leaves there (and-not).
+template <int G, int Predicate, bool Low, bool High>
+__attribute__((target("avx2"), always_inline)) inline void clear_left_leaves256(
+    const kernels::forest_bitvector_split* s, std::uint32_t first, std::uint32_t last, const float* xt, unsigned shift,
+    std::size_t r0, __m256i (&low)[G], __m256i (&high)[G]) {
+  for (std::uint32_t i = first; i < last; ++i) {
+    const __m256 thr = _mm256_set1_ps(s[i].threshold);
+    const __m256i left_low = _mm256_set1_epi32(int(std::uint32_t(s[i].left_leaves)));
+    const __m256i left_high = _mm256_set1_epi32(int(std::uint32_t(s[i].left_leaves >> 32)));
+    const float* col = xt + (std::size_t(s[i].feature) << shift) + r0;
+    for (int v = 0; v < G; ++v) {
+      const __m256i right = _mm256_castps_si256(_mm256_cmp_ps(_mm256_loadu_ps(col + 8 * v), thr, Predicate));
+      if constexpr (Low) low[v] = _mm256_andnot_si256(_mm256_and_si256(right, left_low), low[v]);
+      if constexpr (High) high[v] = _mm256_andnot_si256(_mm256_and_si256(right, left_high), high[v]);
+    }
+  }
+}
+
+template <int G>
+__attribute__((target("avx2"), always_inline)) inline void bitvector_vectors256(
+    const kernels::forest_bitvector_tree& tree, const kernels::forest_bitvector_split* s, const std::uint32_t* leaves,
+    const float* xt, unsigned shift, std::size_t r0, std::size_t n, std::uint32_t* leaf) {
+  __m256i low[G], high[G];
+  for (int v = 0; v < G; ++v) low[v] = high[v] = _mm256_set1_epi32(-1);
+  const std::uint8_t* e = tree.end;
+  clear_left_leaves256<G, _CMP_NLE_UQ, true, false>(s, 0, e[0], xt, shift, r0, low, high);
+  clear_left_leaves256<G, _CMP_NLE_UQ, false, true>(s, e[0], e[1], xt, shift, r0, low, high);
+  clear_left_leaves256<G, _CMP_NLE_UQ, true, true>(s, e[1], e[2], xt, shift, r0, low, high);
+  clear_left_leaves256<G, _CMP_GT_OQ, true, false>(s, e[2], e[3], xt, shift, r0, low, high);
+  clear_left_leaves256<G, _CMP_GT_OQ, false, true>(s, e[3], e[4], xt, shift, r0, low, high);
+  clear_left_leaves256<G, _CMP_GT_OQ, true, true>(s, e[4], e[5], xt, shift, r0, low, high);
+  for (int v = 0; v < G; ++v) {
+    // AVX2 has no vector bit count: each row's lowest bit one by one.
+    alignas(32) std::uint32_t lo[8], hi[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(lo), low[v]);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(hi), high[v]);
+    const std::size_t rv = r0 + std::size_t(v) * 8;
+    const std::size_t rows = std::min<std::size_t>(8, n - rv);
+    for (std::size_t r = 0; r < rows; ++r)
+      leaf[rv + r] = leaves[lo[r] != 0 ? __builtin_ctz(lo[r]) : 32 + __builtin_ctz(hi[r])];  // hi: not 0 then
+  }
+}
+
+__attribute__((target("avx2"))) void bitvector256(const kernels::forest_bitvector_tree& tree,
+                                                      const kernels::forest_bitvector_split* splits,
+                                                      const std::uint32_t* leaves, const float* xt, unsigned shift,
+                                                      std::size_t n, std::uint32_t* leaf) {
+  const kernels::forest_bitvector_split* s = splits + tree.first_split;
+  const std::uint32_t* tree_leaves = leaves + tree.first_leaf;
+  std::size_t v = 0;
+  const std::size_t vectors = (n + 7) / 8;
+  for (; v + 4 <= vectors; v += 4) bitvector_vectors256<4>(tree, s, tree_leaves, xt, shift, v * 8, n, leaf);
+  if (v + 2 <= vectors) {
+    bitvector_vectors256<2>(tree, s, tree_leaves, xt, shift, v * 8, n, leaf);
+    v += 2;
+  }
+  if (v < vectors) bitvector_vectors256<1>(tree, s, tree_leaves, xt, shift, v * 8, n, leaf);
+}
+
 // The first 16 nodes of a tree as registers (two of 8 per field; next relative to the root).
 struct table256 {
   __m256 thr[2];
@@ -386,6 +517,14 @@ level best() noexcept {
   return level::scalar;
 }
 
+bool has_avx512cd() noexcept {
+  static const bool cd = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512cd") != 0;
+  }();
+  return cd;
+}
+
 level from_env() noexcept {
   level l = best();
   if (const char* e = std::getenv("TANDEM_FOREST_SIMD")) {
@@ -443,6 +582,22 @@ bool walk(const kernels::forest_node<float>* nodes, std::uint32_t n_nodes, const
   switch (active()) {
     case level::avx512: walk512(nodes, n_nodes, tree, xt, shift, n, leaf); return true;
     case level::avx2: walk256(nodes, n_nodes, tree, xt, shift, n, leaf); return true;
+    case level::scalar: return false;
+  }
+  return false;
+}
+
+bool walk_bitvector(const kernels::forest_bitvector_tree& tree, const kernels::forest_bitvector_split* splits,
+                    const std::uint32_t* leaves, const float* xt, unsigned shift, std::uint32_t F, std::size_t n,
+                    std::uint32_t* leaf) noexcept {
+  if (n > max_rows || (std::uint64_t(F) << shift) >= (std::uint64_t{1} << 31) || tree.leaves == 0 || tree.leaves > 64)
+    return false;
+  switch (active()) {
+    case level::avx512:
+      if (has_avx512cd()) bitvector512(tree, splits, leaves, xt, shift, n, leaf);
+      else bitvector256(tree, splits, leaves, xt, shift, n, leaf);
+      return true;
+    case level::avx2: bitvector256(tree, splits, leaves, xt, shift, n, leaf); return true;
     case level::scalar: return false;
   }
   return false;

@@ -38,6 +38,14 @@ void to_columns(const float* x, std::uint32_t F, std::size_t n, unsigned shift, 
 bool walk(const kernels::forest_node<float>* nodes, std::uint32_t n_nodes, const kernels::forest_tree& tree,
           const float* xt, unsigned shift, std::uint32_t F, std::size_t n, std::uint32_t* leaf) noexcept;
 
+// As walk, through the tree's bitvector form (kernels::forest_bitvector_tree, leaves > 0): every
+// split of the tree is one column load and one compare per 16 rows, with no gathers but the
+// leaves'. AVX-512 (with its conflict-detection subset, for a leading-zero count; without it the
+// AVX2 code) or AVX2; returns false at the scalar level, and the caller walks the tree instead.
+bool walk_bitvector(const kernels::forest_bitvector_tree& tree, const kernels::forest_bitvector_split* splits,
+                    const std::uint32_t* leaves, const float* xt, unsigned shift, std::uint32_t F, std::size_t n,
+                    std::uint32_t* leaf) noexcept;
+
 // acc[r] += values[leaf[r]] for r < n (one value per leaf, one margin per row), with gathers.
 // Returns false when no vector path is active (the caller adds them itself).
 bool add_leaf_values(const float* values, const std::uint32_t* leaf, std::size_t n, float* acc) noexcept;

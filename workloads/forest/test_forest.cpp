@@ -122,6 +122,50 @@ tf::forest_model uneven_forest(std::uint64_t seed, std::uint32_t features = 6) {
   return m;
 }
 
+// Trees with the given numbers of leaves, each split cut at random (so shapes and depths vary),
+// XGBoost-like (less, float sums). Split `minus_inf_split` of tree `minus_inf_tree` (if any)
+// compares with -inf, which compiles to a NaN threshold.
+tf::forest_model sized_forest(std::uint64_t seed, const std::vector<std::uint32_t>& leaves, std::uint32_t features = 7,
+                              int minus_inf_tree = -1) {
+  std::mt19937_64 g(seed);
+  std::uniform_real_distribution<double> u(-1, 1);
+  tf::forest_model m;
+  m.path = "sized";
+  m.input = tf::precision::f32;
+  m.sum = tf::precision::f32;
+  m.compare = tf::comparison::less;
+  m.features = features;
+  m.outputs = 1;
+  m.leaf_width = 1;
+  m.base = {-0.25};
+  m.proba_columns = 1;
+  for (std::size_t t = 0; t < leaves.size(); ++t) {
+    tf::tree_spec tree;
+    std::function<std::int64_t(std::uint32_t)> build = [&](std::uint32_t l) -> std::int64_t {
+      const std::int64_t id = std::int64_t(tree.nodes.size());
+      tree.nodes.emplace_back();
+      tf::node_spec s;
+      if (l == 1) {
+        s.leaf = true;
+        s.value = tree.values.size();
+        tree.values.push_back(u(g));
+      } else {
+        const std::uint32_t left = 1 + std::uint32_t(g() % (l - 1));
+        s.feature = std::uint32_t(g() % features);
+        s.threshold = int(t) == minus_inf_tree && id == 1 ? -std::numeric_limits<double>::infinity() : u(g);
+        s.default_left = g() & 1;
+        s.left = build(left);
+        s.right = build(l - left);
+      }
+      tree.nodes[std::size_t(id)] = s;
+      return id;
+    };
+    build(leaves[t]);
+    m.trees.push_back(std::move(tree));
+  }
+  return m;
+}
+
 // LightGBM-like: double inputs and sums, one output, zero-as-missing splits.
 tf::forest_model double_forest() {
   tf::forest_model m = three_class_forest(11, 4);
@@ -414,8 +458,14 @@ TEST(forest_simd, every_level_gives_the_scalar_bits) {
   if (best >= tandem::forest_simd::level::avx2) levels.push_back(tandem::forest_simd::level::avx2);
   if (best >= tandem::forest_simd::level::avx512) levels.push_back(tandem::forest_simd::level::avx512);
   for (const tf::forest_model& m :
-       {tandem::synthetic_forest({40, 7, 9}, 5), three_class_forest(8), uneven_forest(3), uneven_forest(4, 40)}) {
+       {tandem::synthetic_forest({40, 7, 9}, 5), three_class_forest(8), uneven_forest(3), uneven_forest(4, 40),
+        sized_forest(5, {64, 33, 1, 65, 2, 32, 63, 12}, 9, 7)}) {
     const forest_predictor p(m);
+    // Trees with the bitvector form and trees without it, in one model.
+    if (m.path == "sized") {
+      ASSERT_GT(p.compiled().bitvector_trees(), 0u);
+      ASSERT_LT(p.compiled().bitvector_trees(), m.trees.size());
+    }
     for (const std::size_t n : {1, 7, 15, 16, 17, 33, 63, 64, 65, 200, 4097}) {
       std::vector<float> rows = random_rows<float>(n, m.features, n);
       // Some values exactly at thresholds.
@@ -433,6 +483,52 @@ TEST(forest_simd, every_level_gives_the_scalar_bits) {
   }
   tandem::forest_simd::force(best);
   if (best != tandem::forest_simd::level::avx512) GTEST_SKIP() << "this CPU has no AVX-512: only " << to_string(best) << " and scalar were compared";
+}
+
+// The bitvector form (kernels::forest_bitvector_tree): exactly the trees with at most 64 leaves,
+// no special split and no NaN threshold have it, and through it each row reaches the walk's leaf,
+// NaN inputs and thresholds hit exactly included. Scalar: it holds on every CPU.
+TEST(forest_bitvector, has_the_walks_leaf_in_every_tree_that_has_the_form) {
+  const std::vector<std::uint32_t> sizes = {1, 2, 3, 31, 32, 33, 40, 63, 64, 65, 100, 64, 17};
+  // Zero-as-missing at the root of every third tree: special, so no form.
+  tf::forest_model special = sized_forest(6, sizes);
+  for (std::size_t t = 0; t < special.trees.size(); t += 3)
+    if (!special.trees[t].nodes[0].leaf) special.trees[t].nodes[0].zero_missing = true;
+  for (const tf::forest_model& m : {sized_forest(1, sizes), sized_forest(2, sizes, 3, 3), special, uneven_forest(3),
+                                    uneven_forest(4, 40), three_class_forest(8), double_forest()}) {
+    const tf::compiled_forest c = tf::compile_forest(m);
+    std::uint32_t want_form = 0;
+    for (std::size_t t = 0; t < m.trees.size(); ++t) {
+      std::size_t leaves = 0;
+      bool plain = true;
+      for (const tf::node_spec& s : m.trees[t].nodes) {
+        leaves += s.leaf ? 1 : 0;
+        if (!s.leaf && (s.category_set >= 0 || s.zero_missing || std::isinf(s.threshold))) plain = false;
+      }
+      want_form += leaves <= 64 && plain && m.input == tf::precision::f32 ? 1 : 0;
+    }
+    ASSERT_EQ(c.bitvector_trees(), want_form) << m.path;
+    if (m.input != tf::precision::f32) continue;
+    const auto v = c.view<float, float>();  // nodes and the bitvector form only: the sum type is not read
+    ASSERT_NE(v.bv_trees, nullptr) << m.path;
+    const std::vector<float> rows = random_rows<float>(600, m.features, 17);
+    std::uint32_t seen = 0;
+    for (std::uint32_t t = 0; t < v.n_trees; ++t) {
+      const tandem::kernels::forest_bitvector_tree& bt = v.bv_trees[t];
+      if (bt.leaves == 0) continue;
+      ++seen;
+      const std::uint8_t* e = bt.end;
+      ASSERT_TRUE(e[0] <= e[1] && e[1] <= e[2] && e[2] <= e[3] && e[3] <= e[4] && e[4] <= e[5]);
+      ASSERT_EQ(e[5] + 1u, bt.leaves) << m.path << " tree " << t;
+      for (std::size_t r = 0; r < 600; ++r) {
+        const float* x = rows.data() + r * m.features;
+        ASSERT_EQ(tandem::kernels::forest_bitvector_leaf(bt, v.bv_splits, v.bv_leaves, x),
+                  tandem::kernels::forest_leaf_of(v, v.trees[t].root, x))
+            << m.path << " tree " << t << " row " << r;
+      }
+    }
+    EXPECT_EQ(seen, want_form);
+  }
 }
 
 // The GPU engine's batches and lanes: batches smaller than the rows, and a last short batch, in
@@ -494,6 +590,7 @@ TEST(forest_cli, info_describes_a_model_and_refuses_a_bad_one) {
   EXPECT_EQ(doc.at("trees"), c.trees());
   EXPECT_EQ(doc.at("nodes"), c.nodes());
   EXPECT_EQ(doc.at("max_depth"), c.max_depth());
+  EXPECT_EQ(doc.at("bitvector_trees"), c.bitvector_trees());
   EXPECT_EQ(doc.at("classes").size(), m.classes.size());
   EXPECT_EQ(doc.at("sum_precision"), "float32");
   const auto t = tandem::testing::run_cli("forest info --model '" + model + "'");

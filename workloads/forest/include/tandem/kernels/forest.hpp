@@ -57,6 +57,31 @@ struct category_split {
   std::uint8_t pad;
 };
 
+// The bitvector form of a float tree with at most 64 leaves and no special splits (QuickScorer,
+// Lucchese et al., SIGIR 2015): its leaves numbered left to right; each split knows the leaves of
+// its left subtree. A row starts with every leaf possible; each split that sends it right rules
+// out its left subtree's leaves; the leftmost leaf left is the row's. That holds whatever order
+// the splits are evaluated in (every leaf left of the exit leaf lies in the left subtree of an
+// ancestor the row went right at; no split that clears the exit leaf can send the row right), so
+// a vector of rows evaluates each split with one load and one compare, with no gathers.
+//
+// The splits are kept in six runs, so the vector walk needs no per-split branch: first those that
+// send NaN right, then those that send it left; within each, those whose left leaves all lie in
+// leaves 0-31, then in 32-63, then in both (a vector keeps each row's possible leaves as two
+// 32-bit halves and updates only the half a split touches).
+struct forest_bitvector_tree {
+  std::uint32_t first_split;   // into forest_view::bv_splits
+  std::uint32_t first_leaf;    // into forest_view::bv_leaves
+  std::uint16_t leaves;        // 0: the tree has no bitvector form (it has leaves - 1 splits)
+  std::uint8_t end[6];         // where each run ends: NaN right (low, high, both), NaN left (low, high, both)
+};
+static_assert(sizeof(forest_bitvector_tree) == 16);
+struct forest_bitvector_split {
+  std::uint64_t left_leaves;   // bit i: leaf i is in this split's left subtree
+  float threshold;             // go left when x <= threshold (never NaN here)
+  std::uint32_t feature;
+};
+
 template <class T, class S>
 struct forest_view {
   const forest_node<T>* nodes = nullptr;
@@ -71,6 +96,10 @@ struct forest_view {
   std::uint32_t n_outputs = 0;      // margins per row
   std::uint32_t leaf_width = 1;     // values per leaf (scikit-learn classifiers: the classes)
   S divisor = 1;                    // margins are divided by this at the end (averaging forests), unless 1
+  // The bitvector form of the trees that have one (float models): one entry per tree, or null.
+  const forest_bitvector_tree* bv_trees = nullptr;
+  const forest_bitvector_split* bv_splits = nullptr;
+  const std::uint32_t* bv_leaves = nullptr;  // the leaves' `next` (their first value), left to right
 };
 
 TANDEM_HD_INLINE bool forest_is_nan(float x) { return x != x; }
@@ -125,6 +154,22 @@ TANDEM_HD_INLINE std::uint32_t forest_leaf_of(const forest_view<T, S>& m, std::u
     }
     i = n.next + (left ? 0u : 1u);
   }
+}
+
+// The same leaf's `next` through the bitvector form of tree `t` (bv_trees[t].leaves > 0), split
+// by split: the vector walk's arithmetic for one row, for tests on any CPU.
+TANDEM_HD_INLINE std::uint32_t forest_bitvector_leaf(const forest_bitvector_tree& t, const forest_bitvector_split* splits,
+                                                     const std::uint32_t* leaves, const float* x) {
+  std::uint64_t possible = ~std::uint64_t{0};
+  for (std::uint32_t i = 0; i + 1 < t.leaves; ++i) {
+    const forest_bitvector_split& s = splits[t.first_split + i];
+    const float v = x[s.feature];
+    const bool right = forest_is_nan(v) ? i < std::uint32_t(t.end[2]) : !(v <= s.threshold);
+    if (right) possible &= ~s.left_leaves;
+  }
+  std::uint32_t first = 0;
+  while (!((possible >> first) & 1u)) ++first;
+  return leaves[t.first_leaf + first];
 }
 
 // The margins of one row: base, plus each tree's leaf values in tree order, divided by the

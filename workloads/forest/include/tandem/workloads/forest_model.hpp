@@ -122,6 +122,8 @@ class compiled_forest {
   std::uint32_t outputs() const noexcept { return outputs_; }
   std::uint32_t trees() const noexcept { return trees_; }
   std::uint64_t nodes() const noexcept { return nodes_; }
+  // How many trees have the bitvector form the vector walk evaluates without gathers.
+  std::uint32_t bitvector_trees() const noexcept { return layout_.n_bv_trees; }
   std::uint32_t max_depth() const noexcept { return depth_; }
 
   // The image: copy it anywhere (aligned to 64 bytes) and view it there.
@@ -136,6 +138,10 @@ class compiled_forest {
     std::size_t nodes = 0, trees = 0, values = 0, base = 0, categories = 0, category_words = 0, end = 0;
     std::uint32_t n_categories = 0, n_category_words = 0;
     std::uint64_t n_values = 0;
+    // The bitvector form (float models whose trees have one; kernels::forest_bitvector_tree),
+    // after the sections above; bv_trees == 0 when there is none.
+    std::size_t bv_trees = 0, bv_splits = 0, bv_leaves = 0;
+    std::uint32_t n_bv_trees = 0;  // the trees that have the form
   };
 
  private:
