@@ -126,7 +126,8 @@ void predict_rows(const forest_params& p, const kernels::forest_view<T, S>& v, s
   // The vector walk: float inputs, a model small enough for its 32-bit offsets, a vector level on.
   const bool simd = std::is_same_v<T, float> && p.simd && forest_simd::active() != forest_simd::level::scalar;
   std::vector<float>& xt = w.local<column_scratch>().v;
-  if (simd && xt.size() < (std::size_t(F) << forest_simd::column_shift(block))) xt.resize(std::size_t(F) << forest_simd::column_shift(block));
+  const std::size_t column_floats = std::size_t(F) << forest_simd::column_shift(block);
+  if (simd && xt.size() < column_floats) xt.resize(column_floats);
   if (md.size() < 2 * std::size_t(O) + p.proba_columns) md.resize(2 * std::size_t(O) + p.proba_columns);
   const forest::forest_model link = link_model(p);
   std::uint32_t leaf[max_block];

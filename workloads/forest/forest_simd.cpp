@@ -48,14 +48,14 @@ top_levels direct_levels(const node* t, std::uint32_t root, const float* xt, uns
   };
   c.start[0] = 0;
   add(0);
-  for (std::uint32_t d = 1; d <= top_levels::levels; ++d) {
-    c.start[d] = n;
-    if (d == top_levels::levels) break;
+  c.start[1] = n;
+  for (std::uint32_t d = 1; d < top_levels::levels; ++d) {
     for (std::uint32_t j = c.start[d - 1]; j < c.start[d]; ++j) {
       const std::uint32_t left = t[c.rel[j]].next - root;  // children are adjacent
       add(left);
       add(left + 1);
     }
+    c.start[d + 1] = n;
   }
   return c;
 }

@@ -82,19 +82,25 @@ tf::forest_model three_class_forest(std::uint64_t seed, std::uint32_t features =
 // XGBoost-like (float inputs and sums, `x < t` splits) with uneven trees: a leaf at the root, leaves
 // at every level, paths from 1 to 14 splits deep, trees larger and smaller than the vector walk's
 // node table, and a small tree last (the table's loads stop at the model's end).
-tf::forest_model uneven_forest(std::uint64_t seed, std::uint32_t features = 6) {
-  std::mt19937_64 g(seed);
-  std::uniform_real_distribution<double> u(-1, 1);
+// An XGBoost-like model with no trees yet: float inputs and sums, `x < t`, one margin.
+tf::forest_model xgboost_like(const char* path, std::uint32_t features, double base) {
   tf::forest_model m;
-  m.path = "uneven";
+  m.path = path;
   m.input = tf::precision::f32;
   m.sum = tf::precision::f32;
   m.compare = tf::comparison::less;
   m.features = features;
   m.outputs = 1;
   m.leaf_width = 1;
-  m.base = {0.5};
+  m.base = {base};
   m.proba_columns = 1;
+  return m;
+}
+
+tf::forest_model uneven_forest(std::uint64_t seed, std::uint32_t features = 6) {
+  std::mt19937_64 g(seed);
+  std::uniform_real_distribution<double> u(-1, 1);
+  tf::forest_model m = xgboost_like("uneven", features, 0.5);
   for (int t = 0; t < 24; ++t) {
     tf::tree_spec tree;
     const int max_depth = t == 0 ? 0 : t == 23 ? 2 : 1 + int(g() % 14);
@@ -129,16 +135,7 @@ tf::forest_model sized_forest(std::uint64_t seed, const std::vector<std::uint32_
                               int minus_inf_tree = -1) {
   std::mt19937_64 g(seed);
   std::uniform_real_distribution<double> u(-1, 1);
-  tf::forest_model m;
-  m.path = "sized";
-  m.input = tf::precision::f32;
-  m.sum = tf::precision::f32;
-  m.compare = tf::comparison::less;
-  m.features = features;
-  m.outputs = 1;
-  m.leaf_width = 1;
-  m.base = {-0.25};
-  m.proba_columns = 1;
+  tf::forest_model m = xgboost_like("sized", features, -0.25);
   for (std::size_t t = 0; t < leaves.size(); ++t) {
     tf::tree_spec tree;
     std::function<std::int64_t(std::uint32_t)> build = [&](std::uint32_t l) -> std::int64_t {
