@@ -301,7 +301,8 @@ def model_info(tandem, model):
     if r.returncode != 0:
         return {}
     j = json.loads(r.stdout)
-    return {k: j[k] for k in ("trees", "nodes", "max_depth", "features", "input_precision", "sum_precision", "format")}
+    return {k: j.get(k) for k in ("trees", "nodes", "max_depth", "features", "input_precision", "sum_precision", "format",
+                                  "bitvector_trees")}
 
 
 def main():
@@ -415,8 +416,10 @@ def main():
                 simd = mach["tandem_forest_simd"] if lab.startswith("Tandem") else ""
                 if lab.startswith("Tandem seq ("):
                     simd = lab[len("Tandem seq ("):-1]
-                if lab.startswith("Tandem") and mi.get("input_precision") == "float64":
-                    simd += " (not used: float64 model)"
+                if lab.startswith("Tandem") and simd != "scalar" and (mi.get("bitvector_trees") or
+                                                                      mi.get("input_precision") == "float64"):
+                    # The trees the bitvector form evaluates (a double model has no other vector path).
+                    simd += f" ({mi.get('bitvector_trees') or 0} of {mi.get('trees')} trees: bitvector form)"
                 out.append(f"| {case} | {mdesc} | {case_rows[case]} | {t} | {lab} | {med:.3f} | {mn:.3f} | {case_rows[case] / med / 1e6:.2f} | {ratio} | {simd} |")
                 rows_json.append({"case": case, "model": mi, "rows": case_rows[case], "threads": t, "engine": lab, "seconds": v,
                                   "median": med, "min": mn, "ratio_to_tandem": (med / tmed) if tmed else None,

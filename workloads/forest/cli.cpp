@@ -143,7 +143,7 @@ void add_commands(CLI::App& forest) {
                   c.trees(), static_cast<unsigned long long>(c.nodes()), c.max_depth());
       std::printf("arithmetic  %s inputs, %s sums, link: %s\n", f32 ? "float32" : "float64",
                   m.sum == forest::precision::f32 ? "float32" : "float64", link_name(m.post));
-      std::printf("bitvectors  %u of %u trees (at most 64 leaves, float inputs, no special split: no gathers)\n",
+      std::printf("bitvectors  %u of %u trees (at most 64 leaves and no special split: walked without gathers)\n",
                   c.bitvector_trees(), c.trees());
     }
     const int status = check_stdout(exit_ok);

@@ -165,27 +165,30 @@ void write_image(const forest_model& m, const std::vector<placed>& order, const 
   }
 }
 
-// The bitvector form of the compiled float trees that can have one (kernels::forest_bitvector_tree):
+// The bitvector form of the compiled trees that can have one (kernels::forest_bitvector_tree):
 // at most 64 leaves, no special split, no NaN threshold (a `less` split at -inf: see
 // exact_threshold; the vector compares could not give it the scalar walk's answer for NaN inputs).
+template <class T>
 struct bitvector_form {
   std::vector<kernels::forest_bitvector_tree> trees;
-  std::vector<kernels::forest_bitvector_split> splits;
+  std::vector<kernels::forest_bitvector_split<T>> splits;
   std::vector<std::uint32_t> leaves;
   std::uint32_t with_form = 0;
 };
 
-bitvector_form make_bitvectors(const kernels::forest_view<float, float>& v) {
-  bitvector_form b;
-  b.trees.assign(v.n_trees, kernels::forest_bitvector_tree{0, 0, 0, {0, 0, 0, 0, 0, 0}});
-  std::vector<kernels::forest_bitvector_split> run[6];
+template <class T>
+bitvector_form<T> make_bitvectors(const kernels::forest_node<T>* nodes, const kernels::forest_tree* trees,
+                                  std::uint32_t n_trees) {
+  bitvector_form<T> b;
+  b.trees.assign(n_trees, kernels::forest_bitvector_tree{0, 0, 0, {0, 0, 0, 0, 0, 0}});
+  std::vector<kernels::forest_bitvector_split<T>> run[6];
   std::vector<std::uint32_t> leaves;
   bool fits = true;
   // In order: a split's left subtree's leaves come before its right subtree's. A tree with at most
   // 64 leaves is at most 63 deep, so the recursion is too.
   auto visit = [&](auto&& self, std::uint32_t i) -> void {
     if (!fits) return;
-    const kernels::forest_node<float>& nd = v.nodes[i];
+    const kernels::forest_node<T>& nd = nodes[i];
     if (nd.feature_flags & kernels::forest_leaf) {
       if (leaves.size() == 64) fits = false;
       else leaves.push_back(nd.next);
@@ -201,13 +204,13 @@ bitvector_form make_bitvectors(const kernels::forest_view<float, float>& v) {
       return;
     }
     const std::uint64_t below_hi = hi == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << hi) - 1;
-    const kernels::forest_bitvector_split s{below_hi & ~((std::uint64_t{1} << lo) - 1), nd.threshold,
+    const kernels::forest_bitvector_split<T> s{below_hi & ~((std::uint64_t{1} << lo) - 1), nd.threshold,
                                             nd.feature_flags & kernels::forest_feature_mask};
     const int half = hi <= 32 ? 0 : lo >= 32 ? 1 : 2;
     run[((nd.feature_flags & kernels::forest_default_left) ? 3 : 0) + half].push_back(s);
   };
-  for (std::uint32_t t = 0; t < v.n_trees; ++t) {
-    const kernels::forest_tree& tree = v.trees[t];
+  for (std::uint32_t t = 0; t < n_trees; ++t) {
+    const kernels::forest_tree& tree = trees[t];
     if (tree.special || tree.depth > 63) continue;
     for (auto& r : run) r.clear();
     leaves.clear();
@@ -229,6 +232,30 @@ bitvector_form make_bitvectors(const kernels::forest_view<float, float>& v) {
 }
 
 }  // namespace
+
+// The bitvector form goes after the rest of the image (it is made from the compiled trees): a
+// larger image, its first L.end bytes as they were.
+template <class T>
+void compiled_forest::add_bitvectors(compiled_forest& c, layout& L) {
+  const std::byte* image0 = c.image_.get();
+  const bitvector_form<T> b = make_bitvectors(reinterpret_cast<const kernels::forest_node<T>*>(image0 + L.nodes),
+                                              reinterpret_cast<const kernels::forest_tree*>(image0 + L.trees), c.trees_);
+  if (b.with_form == 0 || b.splits.size() >= std::numeric_limits<std::uint32_t>::max()) return;
+  L.bv_trees = L.end;
+  L.bv_splits = align_up(L.bv_trees + b.trees.size() * sizeof(kernels::forest_bitvector_tree));
+  L.bv_leaves = align_up(L.bv_splits + b.splits.size() * sizeof(kernels::forest_bitvector_split<T>));
+  const std::size_t end = align_up(L.bv_leaves + b.leaves.size() * sizeof(std::uint32_t));
+  std::unique_ptr<std::byte, free_image> image(static_cast<std::byte*>(::operator new(end, std::align_val_t{image_align})));
+  std::memset(image.get() + L.end, 0, end - L.end);
+  std::memcpy(image.get(), image0, L.end);
+  std::memcpy(image.get() + L.bv_trees, b.trees.data(), b.trees.size() * sizeof(kernels::forest_bitvector_tree));
+  std::memcpy(image.get() + L.bv_splits, b.splits.data(), b.splits.size() * sizeof(kernels::forest_bitvector_split<T>));
+  std::memcpy(image.get() + L.bv_leaves, b.leaves.data(), b.leaves.size() * sizeof(std::uint32_t));
+  L.end = end;
+  L.n_bv_trees = b.with_form;
+  c.image_ = std::move(image);
+  c.image_bytes_ = end;
+}
 
 void compiled_forest::free_image::operator()(std::byte* p) const noexcept {
   ::operator delete(p, std::align_val_t{image_align});
@@ -299,28 +326,8 @@ compiled_forest compile_forest(const forest_model& m) {
   if (m.input == precision::f32 && m.sum == precision::f32) write_image<float, float>(m, order, roots, depths, c.image_.get(), L);
   else if (m.input == precision::f32) write_image<float, double>(m, order, roots, depths, c.image_.get(), L);
   else write_image<double, double>(m, order, roots, depths, c.image_.get(), L);
-  if (m.input == precision::f32) {
-    // The bitvector form goes after the rest (it is made from the compiled trees): a larger
-    // image, the first L.end bytes as they are.
-    const bitvector_form b = make_bitvectors(c.view<float, float>());
-    if (b.with_form > 0 && b.splits.size() < std::numeric_limits<std::uint32_t>::max()) {
-      L.bv_trees = L.end;
-      L.bv_splits = align_up(L.bv_trees + b.trees.size() * sizeof(kernels::forest_bitvector_tree));
-      L.bv_leaves = align_up(L.bv_splits + b.splits.size() * sizeof(kernels::forest_bitvector_split));
-      const std::size_t end = align_up(L.bv_leaves + b.leaves.size() * sizeof(std::uint32_t));
-      std::unique_ptr<std::byte, compiled_forest::free_image> image(
-          static_cast<std::byte*>(::operator new(end, std::align_val_t{image_align})));
-      std::memset(image.get() + L.end, 0, end - L.end);
-      std::memcpy(image.get(), c.image_.get(), L.end);
-      std::memcpy(image.get() + L.bv_trees, b.trees.data(), b.trees.size() * sizeof(kernels::forest_bitvector_tree));
-      std::memcpy(image.get() + L.bv_splits, b.splits.data(), b.splits.size() * sizeof(kernels::forest_bitvector_split));
-      std::memcpy(image.get() + L.bv_leaves, b.leaves.data(), b.leaves.size() * sizeof(std::uint32_t));
-      L.end = end;
-      L.n_bv_trees = b.with_form;
-      c.image_ = std::move(image);
-      c.image_bytes_ = end;
-    }
-  }
+  if (m.input == precision::f32) compiled_forest::add_bitvectors<float>(c, L);
+  else compiled_forest::add_bitvectors<double>(c, L);
   return c;
 }
 
@@ -339,12 +346,10 @@ kernels::forest_view<T, S> compiled_forest::view(const std::byte* base) const {
   v.n_outputs = outputs_;
   v.leaf_width = leaf_width_;
   v.divisor = static_cast<S>(divisor_);
-  if constexpr (std::is_same_v<T, float>) {
-    if (layout_.bv_trees != 0) {
-      v.bv_trees = reinterpret_cast<const kernels::forest_bitvector_tree*>(base + layout_.bv_trees);
-      v.bv_splits = reinterpret_cast<const kernels::forest_bitvector_split*>(base + layout_.bv_splits);
-      v.bv_leaves = reinterpret_cast<const std::uint32_t*>(base + layout_.bv_leaves);
-    }
+  if (layout_.bv_trees != 0) {
+    v.bv_trees = reinterpret_cast<const kernels::forest_bitvector_tree*>(base + layout_.bv_trees);
+    v.bv_splits = reinterpret_cast<const kernels::forest_bitvector_split<T>*>(base + layout_.bv_splits);
+    v.bv_leaves = reinterpret_cast<const std::uint32_t*>(base + layout_.bv_leaves);
   }
   return v;
 }

@@ -61,8 +61,9 @@ struct input_scratch {
   std::vector<T> v;
 };
 // A block's rows as columns, for the vector walk.
+template <class T>
 struct column_scratch {
-  std::vector<float> v;
+  std::vector<T> v;
 };
 template <class S>
 struct margin_scratch {
@@ -123,9 +124,10 @@ void predict_rows(const forest_params& p, const kernels::forest_view<T, S>& v, s
   std::vector<double>& md = w.local<row_scratch>().v;
   if (convert && xs.size() < block * F) xs.resize(block * F);
   if (acc.size() < block * O) acc.resize(block * O);
-  // The vector walk: float inputs, a model small enough for its 32-bit offsets, a vector level on.
-  const bool simd = std::is_same_v<T, float> && p.simd && forest_simd::active() != forest_simd::level::scalar;
-  std::vector<float>& xt = w.local<column_scratch>().v;
+  // The vector walk (float inputs) and the bitvector form (float or double inputs), a vector level on.
+  const bool simd = (std::is_same_v<T, float> || v.bv_trees) && p.simd &&
+                    forest_simd::active() != forest_simd::level::scalar;
+  std::vector<T>& xt = w.local<column_scratch<T>>().v;
   const std::size_t column_floats = std::size_t(F) << forest_simd::column_shift(block);
   if (simd && xt.size() < column_floats) xt.resize(column_floats);
   if (md.size() < 2 * std::size_t(O) + p.proba_columns) md.resize(2 * std::size_t(O) + p.proba_columns);
@@ -150,14 +152,12 @@ void predict_rows(const forest_params& p, const kernels::forest_view<T, S>& v, s
     for (std::size_t r = 0; r < n; ++r)
       for (std::uint32_t o = 0; o < O; ++o) acc[r * O + o] = v.base[o];
     // The vector walk reads the block as columns, made once for every tree.
-    const float* columns = nullptr;
+    const T* columns = nullptr;
     unsigned shift = 0;
-    if constexpr (std::is_same_v<T, float>) {
-      if (simd && n >= min_block_walk) {
-        shift = forest_simd::column_shift(n);
-        forest_simd::to_columns(x, F, n, shift, xt.data());
-        columns = xt.data();
-      }
+    if (simd && n >= min_block_walk) {
+      shift = forest_simd::column_shift(n);
+      forest_simd::to_columns(x, F, n, shift, xt.data());
+      columns = xt.data();
     }
     for (std::uint32_t t = 0; t < v.n_trees; ++t) {
       const kernels::forest_tree tree = v.trees[t];
@@ -168,12 +168,11 @@ void predict_rows(const forest_params& p, const kernels::forest_view<T, S>& v, s
         for (std::size_t r = 0; r < n; ++r) leaf[r] = kernels::forest_leaf_of(v, tree.root, x + r * F);
       } else {
         bool done = false;
-        if constexpr (std::is_same_v<T, float>) {
-          // A tree with a bitvector form: every split once per vector, no gathers; else the walk.
-          if (columns && v.bv_trees && v.bv_trees[t].leaves != 0)
-            done = forest_simd::walk_bitvector(v.bv_trees[t], v.bv_splits, v.bv_leaves, columns, shift, F, n, leaf);
+        // A tree with a bitvector form: every split once per vector, no gathers; else the walk.
+        if (columns && v.bv_trees && v.bv_trees[t].leaves != 0)
+          done = forest_simd::walk_bitvector(v.bv_trees[t], v.bv_splits, v.bv_leaves, columns, shift, F, n, leaf);
+        if constexpr (std::is_same_v<T, float>)
           if (!done) done = columns && forest_simd::walk(v.nodes, v.n_nodes, tree, columns, shift, F, n, leaf);
-        }
         if (!done)
           for (std::size_t w0 = 0; w0 < n; w0 += walk_rows)
             walk_level_by_level(v, tree, x + w0 * F, F, std::min(walk_rows, n - w0), leaf + w0);

@@ -218,7 +218,7 @@ __attribute__((target("avx512f"))) void walk512(const node* nodes, std::uint32_t
 // every input.
 template <int G, int Predicate, bool Low, bool High>
 __attribute__((target("avx512f"), always_inline)) inline void clear_left_leaves(
-    const kernels::forest_bitvector_split* s, std::uint32_t first, std::uint32_t last, const float* xt, unsigned shift,
+    const kernels::forest_bitvector_split<float>* s, std::uint32_t first, std::uint32_t last, const float* xt, unsigned shift,
     std::size_t r0, __m512i (&low)[G], __m512i (&high)[G]) {
   for (std::uint32_t i = first; i < last; ++i) {
     const __m512 thr = _mm512_set1_ps(s[i].threshold);
@@ -235,7 +235,7 @@ __attribute__((target("avx512f"), always_inline)) inline void clear_left_leaves(
 
 template <int G>
 __attribute__((target("avx512f,avx512cd"), always_inline)) inline void bitvector_vectors(
-    const kernels::forest_bitvector_tree& tree, const kernels::forest_bitvector_split* s, const std::uint32_t* leaves,
+    const kernels::forest_bitvector_tree& tree, const kernels::forest_bitvector_split<float>* s, const std::uint32_t* leaves,
     const float* xt, unsigned shift, std::size_t r0, std::size_t n, std::uint32_t* leaf) {
   __m512i low[G], high[G];
   for (int v = 0; v < G; ++v) low[v] = high[v] = _mm512_set1_epi32(-1);
@@ -262,10 +262,10 @@ __attribute__((target("avx512f,avx512cd"), always_inline)) inline void bitvector
 }
 
 __attribute__((target("avx512f,avx512cd"))) void bitvector512(const kernels::forest_bitvector_tree& tree,
-                                                              const kernels::forest_bitvector_split* splits,
+                                                              const kernels::forest_bitvector_split<float>* splits,
                                                               const std::uint32_t* leaves, const float* xt,
                                                               unsigned shift, std::size_t n, std::uint32_t* leaf) {
-  const kernels::forest_bitvector_split* s = splits + tree.first_split;
+  const kernels::forest_bitvector_split<float>* s = splits + tree.first_split;
   const std::uint32_t* tree_leaves = leaves + tree.first_leaf;
   std::size_t v = 0;
   const std::size_t vectors = (n + 15) / 16;
@@ -281,11 +281,106 @@ __attribute__((target("avx512f,avx512cd"))) void bitvector512(const kernels::for
   if (v < vectors) bitvector_vectors<1>(tree, s, tree_leaves, xt, shift, v * 16, n, leaf);
 }
 
+// Double comparisons (LightGBM): 8 rows per vector, each row's 64 possible leaves in one 64-bit
+// lane, so every split is one masked AND per vector whichever leaves it touches; the runs only
+// matter for NaN (the first three send it right).
+template <int G, int Predicate>
+__attribute__((target("avx512f"), always_inline)) inline void clear_left_leaves_pd(
+    const kernels::forest_bitvector_split<double>* s, std::uint32_t first, std::uint32_t last, const double* xt,
+    unsigned shift, std::size_t r0, __m512i (&possible)[G]) {
+  for (std::uint32_t i = first; i < last; ++i) {
+    const __m512d thr = _mm512_set1_pd(s[i].threshold);
+    const __m512i keep = _mm512_set1_epi64(std::int64_t(~s[i].left_leaves));
+    const double* col = xt + (std::size_t(s[i].feature) << shift) + r0;
+    for (int v = 0; v < G; ++v) {
+      const __mmask8 right = _mm512_cmp_pd_mask(_mm512_loadu_pd(col + 8 * v), thr, Predicate);
+      possible[v] = _mm512_mask_and_epi64(possible[v], right, possible[v], keep);
+    }
+  }
+}
+
+template <int G>
+__attribute__((target("avx512f,avx512cd"), always_inline)) inline void bitvector_vectors_pd(
+    const kernels::forest_bitvector_tree& tree, const kernels::forest_bitvector_split<double>* s,
+    const std::uint32_t* leaves, const double* xt, unsigned shift, std::size_t r0, std::size_t n, std::uint32_t* leaf) {
+  __m512i possible[G];
+  for (int v = 0; v < G; ++v) possible[v] = _mm512_set1_epi64(-1);
+  clear_left_leaves_pd<G, _CMP_NLE_UQ>(s, 0, tree.end[2], xt, shift, r0, possible);
+  clear_left_leaves_pd<G, _CMP_GT_OQ>(s, tree.end[2], tree.end[5], xt, shift, r0, possible);
+  for (int v = 0; v < G; ++v) {
+    const __m512i lowest = _mm512_and_si512(possible[v], _mm512_sub_epi64(_mm512_setzero_si512(), possible[v]));
+    const __m512i index = _mm512_sub_epi64(_mm512_set1_epi64(63), _mm512_lzcnt_epi64(lowest));
+    alignas(32) std::uint32_t out[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(out),
+                       _mm512_mask_i64gather_epi32(_mm256_setzero_si256(), 0xFF, index, leaves, 4));
+    const std::size_t rv = r0 + std::size_t(v) * 8;
+    std::memcpy(leaf + rv, out, std::min<std::size_t>(8, n - rv) * sizeof(std::uint32_t));
+  }
+}
+
+__attribute__((target("avx512f,avx512cd"))) void bitvector512_pd(const kernels::forest_bitvector_tree& tree,
+                                                                 const kernels::forest_bitvector_split<double>* splits,
+                                                                 const std::uint32_t* leaves, const double* xt,
+                                                                 unsigned shift, std::size_t n, std::uint32_t* leaf) {
+  const kernels::forest_bitvector_split<double>* s = splits + tree.first_split;
+  const std::uint32_t* tree_leaves = leaves + tree.first_leaf;
+  std::size_t v = 0;
+  const std::size_t vectors = (n + 7) / 8;
+  for (; v + 16 <= vectors; v += 16) bitvector_vectors_pd<16>(tree, s, tree_leaves, xt, shift, v * 8, n, leaf);
+  for (; v + 4 <= vectors; v += 4) bitvector_vectors_pd<4>(tree, s, tree_leaves, xt, shift, v * 8, n, leaf);
+  for (; v < vectors; ++v) bitvector_vectors_pd<1>(tree, s, tree_leaves, xt, shift, v * 8, n, leaf);
+}
+
+// The same with AVX2: 4 rows per vector, the compare's all-ones lanes clearing the left leaves.
+template <int G, int Predicate>
+__attribute__((target("avx2"), always_inline)) inline void clear_left_leaves_pd256(
+    const kernels::forest_bitvector_split<double>* s, std::uint32_t first, std::uint32_t last, const double* xt,
+    unsigned shift, std::size_t r0, __m256i (&possible)[G]) {
+  for (std::uint32_t i = first; i < last; ++i) {
+    const __m256d thr = _mm256_set1_pd(s[i].threshold);
+    const __m256i left = _mm256_set1_epi64x(std::int64_t(s[i].left_leaves));
+    const double* col = xt + (std::size_t(s[i].feature) << shift) + r0;
+    for (int v = 0; v < G; ++v) {
+      const __m256i right = _mm256_castpd_si256(_mm256_cmp_pd(_mm256_loadu_pd(col + 4 * v), thr, Predicate));
+      possible[v] = _mm256_andnot_si256(_mm256_and_si256(right, left), possible[v]);
+    }
+  }
+}
+
+template <int G>
+__attribute__((target("avx2"), always_inline)) inline void bitvector_vectors_pd256(
+    const kernels::forest_bitvector_tree& tree, const kernels::forest_bitvector_split<double>* s,
+    const std::uint32_t* leaves, const double* xt, unsigned shift, std::size_t r0, std::size_t n, std::uint32_t* leaf) {
+  __m256i possible[G];
+  for (int v = 0; v < G; ++v) possible[v] = _mm256_set1_epi64x(-1);
+  clear_left_leaves_pd256<G, _CMP_NLE_UQ>(s, 0, tree.end[2], xt, shift, r0, possible);
+  clear_left_leaves_pd256<G, _CMP_GT_OQ>(s, tree.end[2], tree.end[5], xt, shift, r0, possible);
+  for (int v = 0; v < G; ++v) {
+    alignas(32) std::uint64_t p[4];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(p), possible[v]);
+    const std::size_t rv = r0 + std::size_t(v) * 4;
+    const std::size_t rows = std::min<std::size_t>(4, n - rv);
+    for (std::size_t r = 0; r < rows; ++r) leaf[rv + r] = leaves[__builtin_ctzll(p[r])];
+  }
+}
+
+__attribute__((target("avx2"))) void bitvector256_pd(const kernels::forest_bitvector_tree& tree,
+                                                     const kernels::forest_bitvector_split<double>* splits,
+                                                     const std::uint32_t* leaves, const double* xt, unsigned shift,
+                                                     std::size_t n, std::uint32_t* leaf) {
+  const kernels::forest_bitvector_split<double>* s = splits + tree.first_split;
+  const std::uint32_t* tree_leaves = leaves + tree.first_leaf;
+  std::size_t v = 0;
+  const std::size_t vectors = (n + 3) / 4;
+  for (; v + 8 <= vectors; v += 8) bitvector_vectors_pd256<8>(tree, s, tree_leaves, xt, shift, v * 4, n, leaf);
+  for (; v < vectors; ++v) bitvector_vectors_pd256<1>(tree, s, tree_leaves, xt, shift, v * 4, n, leaf);
+}
+
 // As clear_left_leaves with 8 rows per vector: the compare gives all-ones lanes for the rows that
 // go right, and the masks lose the left leaves there (and-not).
 template <int G, int Predicate, bool Low, bool High>
 __attribute__((target("avx2"), always_inline)) inline void clear_left_leaves256(
-    const kernels::forest_bitvector_split* s, std::uint32_t first, std::uint32_t last, const float* xt, unsigned shift,
+    const kernels::forest_bitvector_split<float>* s, std::uint32_t first, std::uint32_t last, const float* xt, unsigned shift,
     std::size_t r0, __m256i (&low)[G], __m256i (&high)[G]) {
   for (std::uint32_t i = first; i < last; ++i) {
     const __m256 thr = _mm256_set1_ps(s[i].threshold);
@@ -302,7 +397,7 @@ __attribute__((target("avx2"), always_inline)) inline void clear_left_leaves256(
 
 template <int G>
 __attribute__((target("avx2"), always_inline)) inline void bitvector_vectors256(
-    const kernels::forest_bitvector_tree& tree, const kernels::forest_bitvector_split* s, const std::uint32_t* leaves,
+    const kernels::forest_bitvector_tree& tree, const kernels::forest_bitvector_split<float>* s, const std::uint32_t* leaves,
     const float* xt, unsigned shift, std::size_t r0, std::size_t n, std::uint32_t* leaf) {
   __m256i low[G], high[G];
   for (int v = 0; v < G; ++v) low[v] = high[v] = _mm256_set1_epi32(-1);
@@ -326,10 +421,10 @@ __attribute__((target("avx2"), always_inline)) inline void bitvector_vectors256(
 }
 
 __attribute__((target("avx2"))) void bitvector256(const kernels::forest_bitvector_tree& tree,
-                                                      const kernels::forest_bitvector_split* splits,
+                                                      const kernels::forest_bitvector_split<float>* splits,
                                                       const std::uint32_t* leaves, const float* xt, unsigned shift,
                                                       std::size_t n, std::uint32_t* leaf) {
-  const kernels::forest_bitvector_split* s = splits + tree.first_split;
+  const kernels::forest_bitvector_split<float>* s = splits + tree.first_split;
   const std::uint32_t* tree_leaves = leaves + tree.first_leaf;
   std::size_t v = 0;
   const std::size_t vectors = (n + 7) / 8;
@@ -565,13 +660,23 @@ unsigned column_shift(std::size_t n) noexcept {
   return s;
 }
 
-void to_columns(const float* x, std::uint32_t F, std::size_t n, unsigned shift, float* xt) noexcept {
+namespace {
+template <class T>
+void columns_of(const T* x, std::uint32_t F, std::size_t n, unsigned shift, T* xt) noexcept {
   const std::size_t ld = std::size_t{1} << shift;
   for (std::uint32_t f = 0; f < F; ++f) {
-    float* col = xt + (std::size_t(f) << shift);
+    T* col = xt + (std::size_t(f) << shift);
     for (std::size_t r = 0; r < n; ++r) col[r] = x[r * F + f];
-    std::fill(col + n, col + ld, 0.0f);
+    std::fill(col + n, col + ld, T(0));
   }
+}
+}  // namespace
+
+void to_columns(const float* x, std::uint32_t F, std::size_t n, unsigned shift, float* xt) noexcept {
+  columns_of(x, F, n, shift, xt);
+}
+void to_columns(const double* x, std::uint32_t F, std::size_t n, unsigned shift, double* xt) noexcept {
+  columns_of(x, F, n, shift, xt);
 }
 
 bool walk(const kernels::forest_node<float>* nodes, std::uint32_t n_nodes, const kernels::forest_tree& tree,
@@ -587,7 +692,7 @@ bool walk(const kernels::forest_node<float>* nodes, std::uint32_t n_nodes, const
   return false;
 }
 
-bool walk_bitvector(const kernels::forest_bitvector_tree& tree, const kernels::forest_bitvector_split* splits,
+bool walk_bitvector(const kernels::forest_bitvector_tree& tree, const kernels::forest_bitvector_split<float>* splits,
                     const std::uint32_t* leaves, const float* xt, unsigned shift, std::uint32_t F, std::size_t n,
                     std::uint32_t* leaf) noexcept {
   if (n > max_rows || (std::uint64_t(F) << shift) >= (std::uint64_t{1} << 31) || tree.leaves == 0 || tree.leaves > 64)
@@ -598,6 +703,22 @@ bool walk_bitvector(const kernels::forest_bitvector_tree& tree, const kernels::f
       else bitvector256(tree, splits, leaves, xt, shift, n, leaf);
       return true;
     case level::avx2: bitvector256(tree, splits, leaves, xt, shift, n, leaf); return true;
+    case level::scalar: return false;
+  }
+  return false;
+}
+
+bool walk_bitvector(const kernels::forest_bitvector_tree& tree, const kernels::forest_bitvector_split<double>* splits,
+                    const std::uint32_t* leaves, const double* xt, unsigned shift, std::uint32_t F, std::size_t n,
+                    std::uint32_t* leaf) noexcept {
+  if (n > max_rows || (std::uint64_t(F) << shift) >= (std::uint64_t{1} << 31) || tree.leaves == 0 || tree.leaves > 64)
+    return false;
+  switch (active()) {
+    case level::avx512:
+      if (has_avx512cd()) bitvector512_pd(tree, splits, leaves, xt, shift, n, leaf);
+      else bitvector256_pd(tree, splits, leaves, xt, shift, n, leaf);
+      return true;
+    case level::avx2: bitvector256_pd(tree, splits, leaves, xt, shift, n, leaf); return true;
     case level::scalar: return false;
   }
   return false;

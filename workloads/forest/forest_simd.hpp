@@ -4,7 +4,9 @@
 //
 // The walk reads a block's rows as columns (feature f of row r at xt[(f << shift) + r]): a
 // tree's top three levels then load 16 rows of one feature at once instead of gathering them, and
-// its first 64 nodes (16 with AVX2) sit in registers, so only the levels below gather.
+// its first 64 nodes (16 with AVX2) sit in registers, so only the levels below gather. Trees with
+// at most 64 leaves, float or double, are evaluated through their bitvector form instead
+// (walk_bitvector): a load, a compare and an AND per split, no gathers.
 #pragma once
 
 #include <cstddef>
@@ -30,6 +32,7 @@ unsigned column_shift(std::size_t n) noexcept;
 // Rows [0, n) (row r at x + r * F) as columns of stride 1 << shift; the rows from n up to the
 // stride are zero, so a vector that runs past n reads defined values. xt has F << shift floats.
 void to_columns(const float* x, std::uint32_t F, std::size_t n, unsigned shift, float* xt) noexcept;
+void to_columns(const double* x, std::uint32_t F, std::size_t n, unsigned shift, double* xt) noexcept;
 
 // Leaf value indices of n <= max_rows rows, in columns `xt` (from to_columns), in a tree without
 // special splits, with a float-input model. Returns false when no vector path is active or the
@@ -42,8 +45,13 @@ bool walk(const kernels::forest_node<float>* nodes, std::uint32_t n_nodes, const
 // split of the tree is one column load and one compare per 16 rows, with no gathers but the
 // leaves'. AVX-512 (with its conflict-detection subset, for a leading-zero count; without it the
 // AVX2 code) or AVX2; returns false at the scalar level, and the caller walks the tree instead.
-bool walk_bitvector(const kernels::forest_bitvector_tree& tree, const kernels::forest_bitvector_split* splits,
+bool walk_bitvector(const kernels::forest_bitvector_tree& tree, const kernels::forest_bitvector_split<float>* splits,
                     const std::uint32_t* leaves, const float* xt, unsigned shift, std::uint32_t F, std::size_t n,
+                    std::uint32_t* leaf) noexcept;
+// Double-input models (LightGBM): 8 rows per AVX-512 vector (AVX2: 4), each row's leaves in one
+// 64-bit lane.
+bool walk_bitvector(const kernels::forest_bitvector_tree& tree, const kernels::forest_bitvector_split<double>* splits,
+                    const std::uint32_t* leaves, const double* xt, unsigned shift, std::uint32_t F, std::size_t n,
                     std::uint32_t* leaf) noexcept;
 
 // acc[r] += values[leaf[r]] for r < n (one value per leaf, one margin per row), with gathers.

@@ -189,6 +189,15 @@ tf::forest_model double_forest() {
   return m;
 }
 
+// m with double inputs and sums and `x <= t` (LightGBM's arithmetic), its splits as they are.
+tf::forest_model lightgbm_like(tf::forest_model m) {
+  m.path += " (double)";
+  m.input = tf::precision::f64;
+  m.sum = tf::precision::f64;
+  m.compare = tf::comparison::less_equal;
+  return m;
+}
+
 template <class T>
 std::vector<T> random_rows(std::size_t n, std::uint32_t features, std::uint64_t seed) {
   std::mt19937_64 g(seed);
@@ -456,30 +465,66 @@ TEST(forest_simd, every_level_gives_the_scalar_bits) {
   if (best >= tandem::forest_simd::level::avx512) levels.push_back(tandem::forest_simd::level::avx512);
   for (const tf::forest_model& m :
        {tandem::synthetic_forest({40, 7, 9}, 5), three_class_forest(8), uneven_forest(3), uneven_forest(4, 40),
-        sized_forest(5, {64, 33, 1, 65, 2, 32, 63, 12}, 9, 7)}) {
+        sized_forest(5, {64, 33, 1, 65, 2, 32, 63, 12}, 9, 7), double_forest(),
+        lightgbm_like(sized_forest(8, {64, 33, 1, 65, 2, 32, 63, 12}, 9))}) {
     const forest_predictor p(m);
     // Trees with the bitvector form and trees without it, in one model.
-    if (m.path == "sized") {
+    if (m.path.starts_with("sized")) {
       ASSERT_GT(p.compiled().bitvector_trees(), 0u);
       ASSERT_LT(p.compiled().bitvector_trees(), m.trees.size());
     }
-    for (const std::size_t n : {1, 7, 15, 16, 17, 33, 63, 64, 65, 200, 4097}) {
-      std::vector<float> rows = random_rows<float>(n, m.features, n);
-      // Some values exactly at thresholds.
-      for (std::size_t i = 0; i < rows.size(); i += 7) rows[i] = float(m.trees[i % m.trees.size()].nodes[0].threshold);
-      std::vector<double> want(n * 3), got(n * 3);
-      tandem::forest_simd::force(tandem::forest_simd::level::scalar);
-      p.predict(rows.data(), n, forest_output::margin, want.data());
-      for (const auto l : levels) {
-        tandem::forest_simd::force(l);
-        p.predict(rows.data(), n, forest_output::margin, got.data());
-        ASSERT_EQ(std::memcmp(want.data(), got.data(), n * p.columns(forest_output::margin) * sizeof(double)), 0)
-            << m.path << " n=" << n << " level " << tandem::forest_simd::to_string(l);
+    // Rows in the model's input precision (float models read float rows as they are; double
+    // models read double rows).
+    auto compare_levels = [&](auto zero) {
+      using T = decltype(zero);
+      for (const std::size_t n : {1, 7, 15, 16, 17, 33, 63, 64, 65, 200, 4097}) {
+        std::vector<T> rows = random_rows<T>(n, m.features, n);
+        // Some values exactly at thresholds.
+        for (std::size_t i = 0; i < rows.size(); i += 7) rows[i] = T(m.trees[i % m.trees.size()].nodes[0].threshold);
+        std::vector<double> want(n * 3), got(n * 3);
+        tandem::forest_simd::force(tandem::forest_simd::level::scalar);
+        p.predict(rows.data(), n, forest_output::margin, want.data());
+        for (const auto l : levels) {
+          tandem::forest_simd::force(l);
+          p.predict(rows.data(), n, forest_output::margin, got.data());
+          ASSERT_EQ(std::memcmp(want.data(), got.data(), n * p.columns(forest_output::margin) * sizeof(double)), 0)
+              << m.path << " n=" << n << " level " << tandem::forest_simd::to_string(l);
+        }
       }
-    }
+    };
+    if (m.input == tf::precision::f32) compare_levels(0.0f);
+    else compare_levels(0.0);
   }
   tandem::forest_simd::force(best);
   if (best != tandem::forest_simd::level::avx512) GTEST_SKIP() << "this CPU has no AVX-512: only " << to_string(best) << " and scalar were compared";
+}
+
+// Every tree of v with the bitvector form gives the walk's leaf for random rows (NaN, zeros,
+// thresholds hit exactly); v's sum type is not read.
+template <class T, class S>
+void expect_bitvector_leaves(const tandem::kernels::forest_view<T, S>& v, const tf::forest_model& m,
+                             std::uint32_t want_form) {
+  if (want_form > 0) {
+    ASSERT_NE(v.bv_trees, nullptr) << m.path;
+  }
+  std::vector<T> rows = random_rows<T>(600, m.features, 17);
+  for (std::size_t i = 0; i < rows.size(); i += 11) rows[i] = T(m.trees[i % m.trees.size()].nodes[0].threshold);
+  std::uint32_t seen = 0;
+  for (std::uint32_t t = 0; v.bv_trees && t < v.n_trees; ++t) {
+    const tandem::kernels::forest_bitvector_tree& bt = v.bv_trees[t];
+    if (bt.leaves == 0) continue;
+    ++seen;
+    const std::uint8_t* e = bt.end;
+    ASSERT_TRUE(e[0] <= e[1] && e[1] <= e[2] && e[2] <= e[3] && e[3] <= e[4] && e[4] <= e[5]);
+    ASSERT_EQ(e[5] + 1u, bt.leaves) << m.path << " tree " << t;
+    for (std::size_t r = 0; r < 600; ++r) {
+      const T* x = rows.data() + r * m.features;
+      ASSERT_EQ(tandem::kernels::forest_bitvector_leaf(bt, v.bv_splits, v.bv_leaves, x),
+                tandem::kernels::forest_leaf_of(v, v.trees[t].root, x))
+          << m.path << " tree " << t << " row " << r;
+    }
+  }
+  EXPECT_EQ(seen, want_form) << m.path;
 }
 
 // The bitvector form (kernels::forest_bitvector_tree): exactly the trees with at most 64 leaves,
@@ -492,7 +537,8 @@ TEST(forest_bitvector, has_the_walks_leaf_in_every_tree_that_has_the_form) {
   for (std::size_t t = 0; t < special.trees.size(); t += 3)
     if (!special.trees[t].nodes[0].leaf) special.trees[t].nodes[0].zero_missing = true;
   for (const tf::forest_model& m : {sized_forest(1, sizes), sized_forest(2, sizes, 3, 3), special, uneven_forest(3),
-                                    uneven_forest(4, 40), three_class_forest(8), double_forest()}) {
+                                    uneven_forest(4, 40), three_class_forest(8), double_forest(),
+                                    lightgbm_like(sized_forest(7, sizes))}) {
     const tf::compiled_forest c = tf::compile_forest(m);
     std::uint32_t want_form = 0;
     for (std::size_t t = 0; t < m.trees.size(); ++t) {
@@ -502,31 +548,14 @@ TEST(forest_bitvector, has_the_walks_leaf_in_every_tree_that_has_the_form) {
         leaves += s.leaf ? 1 : 0;
         if (!s.leaf && (s.category_set >= 0 || s.zero_missing || std::isinf(s.threshold))) plain = false;
       }
-      want_form += leaves <= 64 && plain && m.input == tf::precision::f32 ? 1 : 0;
+      want_form += leaves <= 64 && plain ? 1 : 0;
     }
     ASSERT_EQ(c.bitvector_trees(), want_form) << m.path;
-    if (m.input != tf::precision::f32) continue;
-    const auto v = c.view<float, float>();  // nodes and the bitvector form only: the sum type is not read
-    ASSERT_NE(v.bv_trees, nullptr) << m.path;
-    const std::vector<float> rows = random_rows<float>(600, m.features, 17);
-    std::uint32_t seen = 0;
-    for (std::uint32_t t = 0; t < v.n_trees; ++t) {
-      const tandem::kernels::forest_bitvector_tree& bt = v.bv_trees[t];
-      if (bt.leaves == 0) continue;
-      ++seen;
-      const std::uint8_t* e = bt.end;
-      ASSERT_TRUE(e[0] <= e[1] && e[1] <= e[2] && e[2] <= e[3] && e[3] <= e[4] && e[4] <= e[5]);
-      ASSERT_EQ(e[5] + 1u, bt.leaves) << m.path << " tree " << t;
-      for (std::size_t r = 0; r < 600; ++r) {
-        const float* x = rows.data() + r * m.features;
-        ASSERT_EQ(tandem::kernels::forest_bitvector_leaf(bt, v.bv_splits, v.bv_leaves, x),
-                  tandem::kernels::forest_leaf_of(v, v.trees[t].root, x))
-            << m.path << " tree " << t << " row " << r;
-      }
-    }
-    EXPECT_EQ(seen, want_form);
+    if (m.input == tf::precision::f32) expect_bitvector_leaves(c.view<float, float>(), m, want_form);
+    else expect_bitvector_leaves(c.view<double, double>(), m, want_form);
   }
 }
+
 
 // The GPU engine's batches and lanes: batches smaller than the rows, and a last short batch, in
 // order, equal to the calling thread (the emulation build runs this file's source on the host).

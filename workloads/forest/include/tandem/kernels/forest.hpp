@@ -57,7 +57,7 @@ struct category_split {
   std::uint8_t pad;
 };
 
-// The bitvector form of a float tree with at most 64 leaves and no special splits (QuickScorer,
+// The bitvector form of a tree with at most 64 leaves and no special splits (QuickScorer,
 // Lucchese et al., SIGIR 2015): its leaves numbered left to right; each split knows the leaves of
 // its left subtree. A row starts with every leaf possible; each split that sends it right rules
 // out its left subtree's leaves; the leftmost leaf left is the row's. That holds whatever order
@@ -76,9 +76,10 @@ struct forest_bitvector_tree {
   std::uint8_t end[6];         // where each run ends: NaN right (low, high, both), NaN left (low, high, both)
 };
 static_assert(sizeof(forest_bitvector_tree) == 16);
+template <class T>
 struct forest_bitvector_split {
   std::uint64_t left_leaves;   // bit i: leaf i is in this split's left subtree
-  float threshold;             // go left when x <= threshold (never NaN here)
+  T threshold;                 // go left when x <= threshold (never NaN here)
   std::uint32_t feature;
 };
 
@@ -96,9 +97,9 @@ struct forest_view {
   std::uint32_t n_outputs = 0;      // margins per row
   std::uint32_t leaf_width = 1;     // values per leaf (scikit-learn classifiers: the classes)
   S divisor = 1;                    // margins are divided by this at the end (averaging forests), unless 1
-  // The bitvector form of the trees that have one (float models): one entry per tree, or null.
+  // The bitvector form of the trees that have one: one entry per tree, or null.
   const forest_bitvector_tree* bv_trees = nullptr;
-  const forest_bitvector_split* bv_splits = nullptr;
+  const forest_bitvector_split<T>* bv_splits = nullptr;
   const std::uint32_t* bv_leaves = nullptr;  // the leaves' `next` (their first value), left to right
 };
 
@@ -158,12 +159,13 @@ TANDEM_HD_INLINE std::uint32_t forest_leaf_of(const forest_view<T, S>& m, std::u
 
 // The same leaf's `next` through the bitvector form of tree `t` (bv_trees[t].leaves > 0), split
 // by split: the vector walk's arithmetic for one row, for tests on any CPU.
-TANDEM_HD_INLINE std::uint32_t forest_bitvector_leaf(const forest_bitvector_tree& t, const forest_bitvector_split* splits,
-                                                     const std::uint32_t* leaves, const float* x) {
+template <class T>
+TANDEM_HD_INLINE std::uint32_t forest_bitvector_leaf(const forest_bitvector_tree& t, const forest_bitvector_split<T>* splits,
+                                                     const std::uint32_t* leaves, const T* x) {
   std::uint64_t possible = ~std::uint64_t{0};
   for (std::uint32_t i = 0; i + 1 < t.leaves; ++i) {
-    const forest_bitvector_split& s = splits[t.first_split + i];
-    const float v = x[s.feature];
+    const forest_bitvector_split<T>& s = splits[t.first_split + i];
+    const T v = x[s.feature];
     const bool right = forest_is_nan(v) ? i < std::uint32_t(t.end[2]) : !(v <= s.threshold);
     if (right) possible &= ~s.left_leaves;
   }

@@ -138,7 +138,7 @@ class compiled_forest {
     std::size_t nodes = 0, trees = 0, values = 0, base = 0, categories = 0, category_words = 0, end = 0;
     std::uint32_t n_categories = 0, n_category_words = 0;
     std::uint64_t n_values = 0;
-    // The bitvector form (float models whose trees have one; kernels::forest_bitvector_tree),
+    // The bitvector form (of the trees that have one; kernels::forest_bitvector_tree),
     // after the sections above; bv_trees == 0 when there is none.
     std::size_t bv_trees = 0, bv_splits = 0, bv_leaves = 0;
     std::uint32_t n_bv_trees = 0;  // the trees that have the form
@@ -146,6 +146,8 @@ class compiled_forest {
 
  private:
   friend compiled_forest compile_forest(const forest_model&);
+  template <class T>
+  static void add_bitvectors(compiled_forest& c, layout& L);
   struct free_image {
     void operator()(std::byte* p) const noexcept;
   };
