@@ -21,6 +21,20 @@ using kernels::forest_leaf;
 // Gathers, extracts and shifts take their masked forms with a zero source even with every lane on: GCC 12
 // warns that the unmasked forms' undefined source may be used uninitialised.
 
+// Leaf indices of the rows from `leaf` on: a whole vector's store, or the rows below n alone for the
+// last, short vector (a memcpy of a length known only at run time costs as much as the gather
+// before it).
+__attribute__((target("avx512f"), always_inline)) inline void store_leaves(std::uint32_t* leaf, __m512i v, std::size_t rows) {
+  if (rows >= 16) return _mm512_storeu_si512(leaf, v);
+  _mm512_mask_storeu_epi32(leaf, __mmask16((1u << rows) - 1), v);
+}
+__attribute__((target("avx2"), always_inline)) inline void store_leaves(std::uint32_t* leaf, __m256i v, std::size_t rows) {
+  if (rows >= 8) return _mm256_storeu_si256(reinterpret_cast<__m256i*>(leaf), v);
+  alignas(32) std::uint32_t out[8];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(out), v);
+  std::memcpy(leaf, out, rows * sizeof(std::uint32_t));
+}
+
 // Vectors walked together, level by level: independent chains of loads the core overlaps.
 constexpr std::size_t group = 8;
 
@@ -202,10 +216,8 @@ __attribute__((target("avx512f"))) void walk512(const node* nodes, std::uint32_t
       }
     }
     for (std::size_t v = 0; v < gv; ++v) {
-      alignas(64) std::uint32_t out[lanes];
-      _mm512_store_si512(out, leaf512(table, rel[v]));
       const std::size_t r0 = (g0 + v) * lanes;
-      std::memcpy(leaf + r0, out, std::min<std::size_t>(lanes, n - r0) * sizeof(std::uint32_t));
+      store_leaves(leaf + r0, leaf512(table, rel[v]), n - r0);
     }
   }
 }
@@ -254,10 +266,8 @@ __attribute__((target("avx512f,avx512cd"), always_inline)) inline void bitvector
     const __m512i index = _mm512_mask_sub_epi32(_mm512_sub_epi32(_mm512_set1_epi32(63), _mm512_lzcnt_epi32(hi)),
                                                 _mm512_test_epi32_mask(lo, lo), _mm512_set1_epi32(31),
                                                 _mm512_lzcnt_epi32(lo));
-    alignas(64) std::uint32_t out[16];
-    _mm512_store_si512(out, _mm512_mask_i32gather_epi32(zero, 0xFFFF, index, leaves, 4));
     const std::size_t rv = r0 + std::size_t(v) * 16;
-    std::memcpy(leaf + rv, out, std::min<std::size_t>(16, n - rv) * sizeof(std::uint32_t));
+    store_leaves(leaf + rv, _mm512_mask_i32gather_epi32(zero, 0xFFFF, index, leaves, 4), n - rv);
   }
 }
 
@@ -310,11 +320,8 @@ __attribute__((target("avx512f,avx512cd"), always_inline)) inline void bitvector
   for (int v = 0; v < G; ++v) {
     const __m512i lowest = _mm512_and_si512(possible[v], _mm512_sub_epi64(_mm512_setzero_si512(), possible[v]));
     const __m512i index = _mm512_sub_epi64(_mm512_set1_epi64(63), _mm512_lzcnt_epi64(lowest));
-    alignas(32) std::uint32_t out[8];
-    _mm256_store_si256(reinterpret_cast<__m256i*>(out),
-                       _mm512_mask_i64gather_epi32(_mm256_setzero_si256(), 0xFF, index, leaves, 4));
     const std::size_t rv = r0 + std::size_t(v) * 8;
-    std::memcpy(leaf + rv, out, std::min<std::size_t>(8, n - rv) * sizeof(std::uint32_t));
+    store_leaves(leaf + rv, _mm512_mask_i64gather_epi32(_mm256_setzero_si256(), 0xFF, index, leaves, 4), n - rv);
   }
 }
 
@@ -376,47 +383,63 @@ __attribute__((target("avx2"))) void bitvector256_pd(const kernels::forest_bitve
   for (; v < vectors; ++v) bitvector_vectors_pd256<1>(tree, s, tree_leaves, xt, shift, v * 4, n, leaf);
 }
 
-// As clear_left_leaves with 8 rows per vector: the compare gives all-ones lanes for the rows that
-// go right, and the masks lose the left leaves there (and-not).
-template <int G, int Predicate, bool Low, bool High>
+// As clear_left_leaves with 8 rows per vector, one 32-bit half of the rows' masks at a time (`High`:
+// leaves 32-63): the compare gives all-ones lanes for the rows that go right, and the masks lose
+// the split's left leaves of that half there (and-not).
+template <int G, int Predicate, bool High>
 __attribute__((target("avx2"), always_inline)) inline void clear_left_leaves256(
     const kernels::forest_bitvector_split<float>* s, std::uint32_t first, std::uint32_t last, const float* xt, unsigned shift,
-    std::size_t r0, __m256i (&low)[G], __m256i (&high)[G]) {
+    std::size_t r0, __m256i (&possible)[G]) {
   for (std::uint32_t i = first; i < last; ++i) {
     const __m256 thr = _mm256_set1_ps(s[i].threshold);
-    const __m256i left_low = _mm256_set1_epi32(int(std::uint32_t(s[i].left_leaves)));
-    const __m256i left_high = _mm256_set1_epi32(int(std::uint32_t(s[i].left_leaves >> 32)));
+    const __m256i left = _mm256_set1_epi32(int(std::uint32_t(High ? s[i].left_leaves >> 32 : s[i].left_leaves)));
     const float* col = xt + (std::size_t(s[i].feature) << shift) + r0;
     for (int v = 0; v < G; ++v) {
       const __m256i right = _mm256_castps_si256(_mm256_cmp_ps(_mm256_loadu_ps(col + 8 * v), thr, Predicate));
-      if constexpr (Low) low[v] = _mm256_andnot_si256(_mm256_and_si256(right, left_low), low[v]);
-      if constexpr (High) high[v] = _mm256_andnot_si256(_mm256_and_si256(right, left_high), high[v]);
+      possible[v] = _mm256_andnot_si256(_mm256_and_si256(right, left), possible[v]);
     }
   }
 }
 
+// The index of each lane's lowest set bit (0-31; meaningless where the lane is 0): the lowest bit
+// alone, as a float, is a power of two whose exponent is the index (bit 31 converts to -2^31,
+// the same exponent).
+__attribute__((target("avx2"), always_inline)) inline __m256i lowest_bit256(__m256i x) {
+  const __m256i alone = _mm256_and_si256(x, _mm256_sub_epi32(_mm256_setzero_si256(), x));
+  const __m256i biased = _mm256_and_si256(_mm256_srli_epi32(_mm256_castps_si256(_mm256_cvtepi32_ps(alone)), 23),
+                                          _mm256_set1_epi32(0xFF));
+  return _mm256_sub_epi32(biased, _mm256_set1_epi32(127));
+}
+
+// AVX2 has 16 vector registers: the masks of G = 8 vectors (64 rows) fit one half at a time. So a
+// tree is taken in two passes, leaves 0-31 then 32-63; a split whose left leaves lie in both halves
+// (at most one per level, on the path to the boundary between leaf 31 and 32) is evaluated in each.
+// Each row's leaf is the lowest bit of its low half if any is left, else 32 + the high half's.
 template <int G>
 __attribute__((target("avx2"), always_inline)) inline void bitvector_vectors256(
     const kernels::forest_bitvector_tree& tree, const kernels::forest_bitvector_split<float>* s, const std::uint32_t* leaves,
     const float* xt, unsigned shift, std::size_t r0, std::size_t n, std::uint32_t* leaf) {
-  __m256i low[G], high[G];
-  for (int v = 0; v < G; ++v) low[v] = high[v] = _mm256_set1_epi32(-1);
   const std::uint8_t* e = tree.end;
-  clear_left_leaves256<G, _CMP_NLE_UQ, true, false>(s, 0, e[0], xt, shift, r0, low, high);
-  clear_left_leaves256<G, _CMP_NLE_UQ, false, true>(s, e[0], e[1], xt, shift, r0, low, high);
-  clear_left_leaves256<G, _CMP_NLE_UQ, true, true>(s, e[1], e[2], xt, shift, r0, low, high);
-  clear_left_leaves256<G, _CMP_GT_OQ, true, false>(s, e[2], e[3], xt, shift, r0, low, high);
-  clear_left_leaves256<G, _CMP_GT_OQ, false, true>(s, e[3], e[4], xt, shift, r0, low, high);
-  clear_left_leaves256<G, _CMP_GT_OQ, true, true>(s, e[4], e[5], xt, shift, r0, low, high);
+  __m256i possible[G];
+  for (int v = 0; v < G; ++v) possible[v] = _mm256_set1_epi32(-1);
+  clear_left_leaves256<G, _CMP_NLE_UQ, false>(s, 0, e[0], xt, shift, r0, possible);
+  clear_left_leaves256<G, _CMP_NLE_UQ, false>(s, e[1], e[2], xt, shift, r0, possible);
+  clear_left_leaves256<G, _CMP_GT_OQ, false>(s, e[2], e[3], xt, shift, r0, possible);
+  clear_left_leaves256<G, _CMP_GT_OQ, false>(s, e[4], e[5], xt, shift, r0, possible);
+  __m256i index[G], low_empty[G];
   for (int v = 0; v < G; ++v) {
-    // AVX2 has no vector bit count: each row's lowest bit one by one.
-    alignas(32) std::uint32_t lo[8], hi[8];
-    _mm256_store_si256(reinterpret_cast<__m256i*>(lo), low[v]);
-    _mm256_store_si256(reinterpret_cast<__m256i*>(hi), high[v]);
+    index[v] = lowest_bit256(possible[v]);
+    low_empty[v] = _mm256_cmpeq_epi32(possible[v], _mm256_setzero_si256());
+    possible[v] = _mm256_set1_epi32(-1);
+  }
+  clear_left_leaves256<G, _CMP_NLE_UQ, true>(s, e[0], e[2], xt, shift, r0, possible);
+  clear_left_leaves256<G, _CMP_GT_OQ, true>(s, e[3], e[5], xt, shift, r0, possible);
+  for (int v = 0; v < G; ++v) {
+    const __m256i high = _mm256_add_epi32(lowest_bit256(possible[v]), _mm256_set1_epi32(32));
+    // The and keeps the gather inside the tree's 64 leaves whatever the lanes past n hold.
+    const __m256i i = _mm256_and_si256(_mm256_blendv_epi8(index[v], high, low_empty[v]), _mm256_set1_epi32(63));
     const std::size_t rv = r0 + std::size_t(v) * 8;
-    const std::size_t rows = std::min<std::size_t>(8, n - rv);
-    for (std::size_t r = 0; r < rows; ++r)
-      leaf[rv + r] = leaves[lo[r] != 0 ? __builtin_ctz(lo[r]) : 32 + __builtin_ctz(hi[r])];  // hi: not 0 then
+    store_leaves(leaf + rv, _mm256_i32gather_epi32(reinterpret_cast<const int*>(leaves), i, 4), n - rv);
   }
 }
 
@@ -428,7 +451,11 @@ __attribute__((target("avx2"))) void bitvector256(const kernels::forest_bitvecto
   const std::uint32_t* tree_leaves = leaves + tree.first_leaf;
   std::size_t v = 0;
   const std::size_t vectors = (n + 7) / 8;
-  for (; v + 4 <= vectors; v += 4) bitvector_vectors256<4>(tree, s, tree_leaves, xt, shift, v * 8, n, leaf);
+  for (; v + 8 <= vectors; v += 8) bitvector_vectors256<8>(tree, s, tree_leaves, xt, shift, v * 8, n, leaf);
+  if (v + 4 <= vectors) {
+    bitvector_vectors256<4>(tree, s, tree_leaves, xt, shift, v * 8, n, leaf);
+    v += 4;
+  }
   if (v + 2 <= vectors) {
     bitvector_vectors256<2>(tree, s, tree_leaves, xt, shift, v * 8, n, leaf);
     v += 2;
@@ -551,10 +578,8 @@ __attribute__((target("avx2"))) void walk256(const node* nodes, std::uint32_t n_
       }
     }
     for (std::size_t v = 0; v < gv; ++v) {
-      alignas(32) std::uint32_t out[lanes];
-      _mm256_store_si256(reinterpret_cast<__m256i*>(out), leaf256(table, rel[v]));
       const std::size_t r0 = (g0 + v) * lanes;
-      std::memcpy(leaf + r0, out, std::min<std::size_t>(lanes, n - r0) * sizeof(std::uint32_t));
+      store_leaves(leaf + r0, leaf256(table, rel[v]), n - r0);
     }
   }
 }
