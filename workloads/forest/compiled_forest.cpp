@@ -1,5 +1,6 @@
 // compile_forest: checks a loaded model and lays it out flat for the per-row walk.
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -233,28 +234,71 @@ bitvector_form<T> make_bitvectors(const kernels::forest_node<T>* nodes, const ke
 
 }  // namespace
 
-// The bitvector form goes after the rest of the image (it is made from the compiled trees): a
-// larger image, its first L.end bytes as they were.
+// The sections made from the compiled trees go after the rest of the image: a larger image, its
+// first L.end bytes as they were.
+std::size_t compiled_forest::grow_image(compiled_forest& c, layout& L, std::size_t extra) {
+  const std::size_t start = L.end, end = align_up(L.end + extra);
+  std::unique_ptr<std::byte, free_image> image(static_cast<std::byte*>(::operator new(end, std::align_val_t{image_align})));
+  std::memcpy(image.get(), c.image_.get(), L.end);
+  std::memset(image.get() + L.end, 0, end - L.end);
+  L.end = end;
+  c.image_ = std::move(image);
+  c.image_bytes_ = end;
+  return start;
+}
+
 template <class T>
 void compiled_forest::add_bitvectors(compiled_forest& c, layout& L) {
   const std::byte* image0 = c.image_.get();
   const bitvector_form<T> b = make_bitvectors(reinterpret_cast<const kernels::forest_node<T>*>(image0 + L.nodes),
                                               reinterpret_cast<const kernels::forest_tree*>(image0 + L.trees), c.trees_);
   if (b.with_form == 0 || b.splits.size() >= std::numeric_limits<std::uint32_t>::max()) return;
-  L.bv_trees = L.end;
-  L.bv_splits = align_up(L.bv_trees + b.trees.size() * sizeof(kernels::forest_bitvector_tree));
-  L.bv_leaves = align_up(L.bv_splits + b.splits.size() * sizeof(kernels::forest_bitvector_split<T>));
-  const std::size_t end = align_up(L.bv_leaves + b.leaves.size() * sizeof(std::uint32_t));
-  std::unique_ptr<std::byte, free_image> image(static_cast<std::byte*>(::operator new(end, std::align_val_t{image_align})));
-  std::memset(image.get() + L.end, 0, end - L.end);
-  std::memcpy(image.get(), image0, L.end);
-  std::memcpy(image.get() + L.bv_trees, b.trees.data(), b.trees.size() * sizeof(kernels::forest_bitvector_tree));
-  std::memcpy(image.get() + L.bv_splits, b.splits.data(), b.splits.size() * sizeof(kernels::forest_bitvector_split<T>));
-  std::memcpy(image.get() + L.bv_leaves, b.leaves.data(), b.leaves.size() * sizeof(std::uint32_t));
-  L.end = end;
+  const std::size_t tree_bytes = align_up(b.trees.size() * sizeof(kernels::forest_bitvector_tree));
+  const std::size_t split_bytes = align_up(b.splits.size() * sizeof(kernels::forest_bitvector_split<T>));
+  const std::size_t start = grow_image(c, L, tree_bytes + split_bytes + b.leaves.size() * sizeof(std::uint32_t));
+  L.bv_trees = start;
+  L.bv_splits = start + tree_bytes;
+  L.bv_leaves = start + tree_bytes + split_bytes;
+  std::byte* image = c.image_.get();
+  std::memcpy(image + L.bv_trees, b.trees.data(), b.trees.size() * sizeof(kernels::forest_bitvector_tree));
+  std::memcpy(image + L.bv_splits, b.splits.data(), b.splits.size() * sizeof(kernels::forest_bitvector_split<T>));
+  std::memcpy(image + L.bv_leaves, b.leaves.data(), b.leaves.size() * sizeof(std::uint32_t));
   L.n_bv_trees = b.with_form;
-  c.image_ = std::move(image);
-  c.image_bytes_ = end;
+}
+
+// The 8-byte nodes of the vector walk (float inputs): made when every tree without special splits
+// has its nodes' offsets from its root below 2^(30 - feature bits). The trees' nodes are
+// contiguous, in tree order (place_nodes). Trees with special splits are never walked by vectors:
+// their nodes are written as leaves.
+void compiled_forest::add_walk_nodes(compiled_forest& c, layout& L) {
+  const std::uint32_t feature_bits = c.features_ <= 1 ? 0u : std::uint32_t(std::bit_width(c.features_ - 1));
+  if (feature_bits >= 30) return;
+  const std::uint64_t limit = std::uint64_t{1} << (30 - feature_bits);
+  std::vector<kernels::forest_walk_node> out(c.nodes_);
+  {
+    const auto* nodes = reinterpret_cast<const kernels::forest_node<float>*>(c.image_.get() + L.nodes);
+    const auto* trees = reinterpret_cast<const kernels::forest_tree*>(c.image_.get() + L.trees);
+    for (std::uint32_t t = 0; t < c.trees_; ++t) {
+      const std::uint64_t root = trees[t].root, end = t + 1 < c.trees_ ? trees[t + 1].root : c.nodes_;
+      if (end < root || end > c.nodes_) return;
+      for (std::uint64_t i = root; i < end; ++i) {
+        const kernels::forest_node<float>& nd = nodes[i];
+        if (trees[t].special || (nd.feature_flags & kernels::forest_leaf)) {
+          out[i] = {nd.next, kernels::forest_leaf};
+          continue;
+        }
+        const std::uint64_t left = std::uint64_t(nd.next) - root;
+        if (nd.next < root || left + 1 >= limit) return;
+        std::uint32_t bits;
+        std::memcpy(&bits, &nd.threshold, sizeof bits);
+        out[i] = {bits, (nd.feature_flags & kernels::forest_default_left) | std::uint32_t(left << feature_bits) |
+                            (nd.feature_flags & kernels::forest_feature_mask)};
+      }
+    }
+  }
+  L.walk_nodes = grow_image(c, L, out.size() * sizeof(kernels::forest_walk_node));
+  L.walk_feature_bits = feature_bits;
+  std::memcpy(c.image_.get() + L.walk_nodes, out.data(), out.size() * sizeof(kernels::forest_walk_node));
 }
 
 void compiled_forest::free_image::operator()(std::byte* p) const noexcept {
@@ -326,8 +370,12 @@ compiled_forest compile_forest(const forest_model& m) {
   if (m.input == precision::f32 && m.sum == precision::f32) write_image<float, float>(m, order, roots, depths, c.image_.get(), L);
   else if (m.input == precision::f32) write_image<float, double>(m, order, roots, depths, c.image_.get(), L);
   else write_image<double, double>(m, order, roots, depths, c.image_.get(), L);
-  if (m.input == precision::f32) compiled_forest::add_bitvectors<float>(c, L);
-  else compiled_forest::add_bitvectors<double>(c, L);
+  if (m.input == precision::f32) {
+    compiled_forest::add_bitvectors<float>(c, L);
+    compiled_forest::add_walk_nodes(c, L);
+  } else {
+    compiled_forest::add_bitvectors<double>(c, L);
+  }
   return c;
 }
 
@@ -350,6 +398,10 @@ kernels::forest_view<T, S> compiled_forest::view(const std::byte* base) const {
     v.bv_trees = reinterpret_cast<const kernels::forest_bitvector_tree*>(base + layout_.bv_trees);
     v.bv_splits = reinterpret_cast<const kernels::forest_bitvector_split<T>*>(base + layout_.bv_splits);
     v.bv_leaves = reinterpret_cast<const std::uint32_t*>(base + layout_.bv_leaves);
+  }
+  if (std::is_same_v<T, float> && layout_.walk_nodes != 0) {
+    v.walk_nodes = reinterpret_cast<const kernels::forest_walk_node*>(base + layout_.walk_nodes);
+    v.walk_feature_bits = layout_.walk_feature_bits;
   }
   return v;
 }

@@ -12,8 +12,7 @@ namespace tandem::forest_simd {
 
 namespace {
 
-using node = kernels::forest_node<float>;
-static_assert(sizeof(node) == 12, "the walk reads threshold, flags and next at 0, 4, 8");
+using wnode = kernels::forest_walk_node;
 using kernels::forest_default_left;
 using kernels::forest_feature_mask;
 using kernels::forest_leaf;
@@ -38,6 +37,17 @@ __attribute__((target("avx2"), always_inline)) inline void store_leaves(std::uin
 // Vectors walked together, level by level: independent chains of loads the core overlaps.
 constexpr std::size_t group = 8;
 
+// The fields of a walk node's word (kernels::forest_walk_node): the feature in the low
+// feature_bits bits, then the left child relative to the tree's root.
+struct word_fields {
+  unsigned feature_bits;
+  std::uint32_t feature_mask, child_mask;
+  explicit word_fields(unsigned bits)
+      : feature_bits(bits), feature_mask((1u << bits) - 1), child_mask((1u << (30 - bits)) - 1) {}
+  std::uint32_t feature(std::uint32_t word) const { return word & feature_mask; }
+  std::uint32_t child(std::uint32_t word) const { return (word >> feature_bits) & child_mask; }
+};
+
 // A tree's top levels, where a vector of rows loads its inputs instead of gathering them: the
 // split nodes of levels 0, 1 and 2 (at most 1 + 2 + 4), relative to the root, each with its
 // feature's column. A row at one of these levels is at one of these nodes (or at a leaf), so a
@@ -50,14 +60,14 @@ struct top_levels {
   std::uint32_t start[levels + 1];
 };
 
-top_levels direct_levels(const node* t, std::uint32_t root, const float* xt, unsigned shift) noexcept {
+top_levels direct_levels(const wnode* t, const word_fields& wf, const float* xt, unsigned shift) noexcept {
   top_levels c{};
   std::uint32_t n = 0;
   auto add = [&](std::uint32_t rel) {
-    const std::uint32_t f = t[rel].feature_flags;
-    if (f & forest_leaf) return;
+    const std::uint32_t w = t[rel].word;
+    if (w & forest_leaf) return;
     c.rel[n] = rel;
-    c.column[n] = xt + (std::size_t(f & forest_feature_mask) << shift);
+    c.column[n] = xt + (std::size_t(wf.feature(w)) << shift);
     ++n;
   };
   c.start[0] = 0;
@@ -65,7 +75,7 @@ top_levels direct_levels(const node* t, std::uint32_t root, const float* xt, uns
   c.start[1] = n;
   for (std::uint32_t d = 1; d < top_levels::levels; ++d) {
     for (std::uint32_t j = c.start[d - 1]; j < c.start[d]; ++j) {
-      const std::uint32_t left = t[c.rel[j]].next - root;  // children are adjacent
+      const std::uint32_t left = wf.child(t[c.rel[j]].word);  // children are adjacent
       add(left);
       add(left + 1);
     }
@@ -74,109 +84,85 @@ top_levels direct_levels(const node* t, std::uint32_t root, const float* xt, uns
   return c;
 }
 
-// Stride-3 deinterleave of 48 ints (three registers) into one field: output lane i is int 3i + f.
-// The first permute takes what lies in the first two registers, the second the rest from the third.
-struct deinterleave_index {
-  alignas(64) std::int32_t first[3][16];
-  alignas(64) std::int32_t second[3][16];
-  constexpr deinterleave_index() : first{}, second{} {
-    for (int f = 0; f < 3; ++f)
-      for (int i = 0; i < 16; ++i) {
-        const int p = 3 * i + f;
-        first[f][i] = p < 32 ? p : 0;
-        second[f][i] = p < 32 ? i : 16 + (p - 32);
-      }
-  }
-};
-constexpr deinterleave_index deinterleave{};
-
-// The first 64 nodes of a tree as registers: threshold, flags and next (relative to the root),
-// four registers of 16 each. `base` is the tree's root node, for the nodes below the table.
+// The first 64 nodes of a tree as registers: their bits (threshold, or a leaf's value index) and
+// words, four registers of 16 each. `base` is the tree's root node, for the nodes below the table.
 struct table512 {
-  __m512i field[3][4];
-  const int* base;
-  __m512i root;
+  __m512i bits[4], word[4];
+  const long long* base;
 };
 
-// The threshold, flags and next (relative to the root) of node `r` of each lane.
+// The threshold and word of node `r` (relative to the root) of each lane.
 __attribute__((target("avx512f"), always_inline)) inline void fetch512(const table512& t, __m512i r, __m512& thr,
-                                                                      __m512i& flags, __m512i& next) {
-  thr = _mm512_castsi512_ps(_mm512_permutex2var_epi32(t.field[0][0], r, t.field[0][1]));
-  flags = _mm512_permutex2var_epi32(t.field[1][0], r, t.field[1][1]);
-  next = _mm512_permutex2var_epi32(t.field[2][0], r, t.field[2][1]);
+                                                                      __m512i& word) {
+  thr = _mm512_castsi512_ps(_mm512_permutex2var_epi32(t.bits[0], r, t.bits[1]));
+  word = _mm512_permutex2var_epi32(t.word[0], r, t.word[1]);
   const __mmask16 upper = _mm512_cmpge_epu32_mask(r, _mm512_set1_epi32(32));
   if (upper == 0) return;
-  thr = _mm512_mask_mov_ps(thr, upper, _mm512_castsi512_ps(_mm512_permutex2var_epi32(t.field[0][2], r, t.field[0][3])));
-  flags = _mm512_mask_mov_epi32(flags, upper, _mm512_permutex2var_epi32(t.field[1][2], r, t.field[1][3]));
-  next = _mm512_mask_mov_epi32(next, upper, _mm512_permutex2var_epi32(t.field[2][2], r, t.field[2][3]));
+  thr = _mm512_mask_mov_ps(thr, upper, _mm512_castsi512_ps(_mm512_permutex2var_epi32(t.bits[2], r, t.bits[3])));
+  word = _mm512_mask_mov_epi32(word, upper, _mm512_permutex2var_epi32(t.word[2], r, t.word[3]));
   const __mmask16 deep = _mm512_cmpge_epu32_mask(r, _mm512_set1_epi32(64));
   if (deep == 0) return;
-  const __m512i i3 = _mm512_add_epi32(_mm512_add_epi32(r, r), r);  // 12-byte nodes, scale 4
-// Threshold and flags together: two gathers of 8 pairs load half the elements of two gathers of
-  // 16 singles; two permutes split the pairs.
-  const __m512i pairs_lo = _mm512_mask_i32gather_epi64(_mm512_setzero_si512(), __mmask8(deep),
-                                                       _mm512_maskz_extracti64x4_epi64(0xFF, i3, 0), t.base, 4);
-  const __m512i pairs_hi = _mm512_mask_i32gather_epi64(_mm512_setzero_si512(), __mmask8(deep >> 8),
-                                                       _mm512_maskz_extracti64x4_epi64(0xFF, i3, 1), t.base, 4);
+  // Whole 8-byte nodes: two gathers of 8 pairs, and two permutes split the pairs.
+  const __m512i lo = _mm512_mask_i32gather_epi64(_mm512_setzero_si512(), __mmask8(deep),
+                                                 _mm512_maskz_extracti64x4_epi64(0xFF, r, 0), t.base, 8);
+  const __m512i hi = _mm512_mask_i32gather_epi64(_mm512_setzero_si512(), __mmask8(deep >> 8),
+                                                 _mm512_maskz_extracti64x4_epi64(0xFF, r, 1), t.base, 8);
   const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
   const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
-  thr = _mm512_mask_mov_ps(thr, deep, _mm512_castsi512_ps(_mm512_permutex2var_epi32(pairs_lo, even, pairs_hi)));
-  flags = _mm512_mask_mov_epi32(flags, deep, _mm512_permutex2var_epi32(pairs_lo, odd, pairs_hi));
-  next = _mm512_mask_sub_epi32(next, deep, _mm512_mask_i32gather_epi32(next, deep, i3, t.base + 2, 4), t.root);
+  thr = _mm512_mask_mov_ps(thr, deep, _mm512_castsi512_ps(_mm512_permutex2var_epi32(lo, even, hi)));
+  word = _mm512_mask_mov_epi32(word, deep, _mm512_permutex2var_epi32(lo, odd, hi));
 }
 
-// The absolute `next` of node `r` of each lane: at a leaf, its first value.
+// The bits of node `r` of each lane: at a leaf, its first value's index.
 __attribute__((target("avx512f"), always_inline)) inline __m512i leaf512(const table512& t, __m512i r) {
-  __m512i next = _mm512_permutex2var_epi32(t.field[2][0], r, t.field[2][1]);
-  next = _mm512_mask_mov_epi32(next, _mm512_cmpge_epu32_mask(r, _mm512_set1_epi32(32)),
-                               _mm512_permutex2var_epi32(t.field[2][2], r, t.field[2][3]));
-  next = _mm512_add_epi32(next, t.root);
+  __m512i bits = _mm512_permutex2var_epi32(t.bits[0], r, t.bits[1]);
+  bits = _mm512_mask_mov_epi32(bits, _mm512_cmpge_epu32_mask(r, _mm512_set1_epi32(32)),
+                               _mm512_permutex2var_epi32(t.bits[2], r, t.bits[3]));
   const __mmask16 deep = _mm512_cmpge_epu32_mask(r, _mm512_set1_epi32(64));
-  if (deep == 0) return next;
-  const __m512i i3 = _mm512_add_epi32(_mm512_add_epi32(r, r), r);
-  return _mm512_mask_i32gather_epi32(next, deep, i3, t.base + 2, 4);
+  if (deep == 0) return bits;
+  return _mm512_mask_i32gather_epi32(bits, deep, r, t.base, 8);
 }
 
-// One vector of rows per step: the node of each lane from the 64-node table (two permutes and a
-// select per field) or, below it, gathered; the input loaded (top levels) or gathered; then each
-// lane steps to its child. `rel` is the lane's node relative to the root; the table holds `next`
-// relative to the root too.
-__attribute__((target("avx512f"))) void walk512(const node* nodes, std::uint32_t n_nodes,
+// One vector of rows per step: the node of each lane from the 64-node table (a permute and a
+// select per field) or, below it, gathered whole; the input loaded (top levels) or gathered; then
+// each lane steps to its child. `rel` is the lane's node relative to the root, as are the
+// children in the words.
+__attribute__((target("avx512f"))) void walk512(const wnode* nodes, std::uint32_t n_nodes, const word_fields& wf,
                                                 const kernels::forest_tree& tree, const float* xt, unsigned shift,
                                                 std::size_t n, std::uint32_t* leaf) {
   constexpr int lanes = 16;
-  const node* t = nodes + tree.root;
-  const auto* base = reinterpret_cast<const int*>(t);
-  const __m512i root = _mm512_set1_epi32(int(tree.root));
+  const wnode* t = nodes + tree.root;
+  const auto* ints = reinterpret_cast<const int*>(t);
 
-  // The table: the tree's first 64 nodes (those that exist), 12 masked loads deinterleaved into
-  // threshold, flags and next, four registers each.
-  const std::uint32_t ints = 3 * std::min<std::uint32_t>(64, n_nodes - tree.root);
-  __m512i raw[12];
-  for (std::uint32_t k = 0; k < 12; ++k) {
+  // The table: the tree's first 64 nodes (those that exist), 8 masked loads split into bits and
+  // words.
+  const std::uint32_t have = 2 * std::min<std::uint32_t>(64, n_nodes - tree.root);
+  __m512i raw[8];
+  for (std::uint32_t k = 0; k < 8; ++k) {
     const std::uint32_t lo = 16 * k;
-    const __mmask16 m = ints <= lo ? __mmask16(0) : ints >= lo + 16 ? __mmask16(0xFFFF) : __mmask16((1u << (ints - lo)) - 1);
-    raw[k] = _mm512_maskz_loadu_epi32(m, base + lo);
+    const __mmask16 m = have <= lo ? __mmask16(0) : have >= lo + 16 ? __mmask16(0xFFFF) : __mmask16((1u << (have - lo)) - 1);
+    raw[k] = _mm512_maskz_loadu_epi32(m, ints + lo);
   }
   table512 table;
-  table.base = base;
-  table.root = root;
-  for (int f = 0; f < 3; ++f) {
-    const __m512i i1 = _mm512_load_si512(deinterleave.first[f]), i2 = _mm512_load_si512(deinterleave.second[f]);
-    for (int h = 0; h < 4; ++h)
-      table.field[f][h] = _mm512_permutex2var_epi32(_mm512_permutex2var_epi32(raw[3 * h], i1, raw[3 * h + 1]), i2,
-                                              raw[3 * h + 2]);
+  table.base = reinterpret_cast<const long long*>(t);
+  {
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    for (int h = 0; h < 4; ++h) {
+      table.bits[h] = _mm512_permutex2var_epi32(raw[2 * h], even, raw[2 * h + 1]);
+      table.word[h] = _mm512_permutex2var_epi32(raw[2 * h], odd, raw[2 * h + 1]);
+    }
   }
-  for (int h = 0; h < 4; ++h) table.field[2][h] = _mm512_sub_epi32(table.field[2][h], root);
 
-  const top_levels top = direct_levels(t, tree.root, xt, shift);
-  const __m512i feature_mask = _mm512_set1_epi32(int(forest_feature_mask));
+  const top_levels top = direct_levels(t, wf, xt, shift);
+  const __m512i feature_mask = _mm512_set1_epi32(int(wf.feature_mask));
+  const __m512i child_mask = _mm512_set1_epi32(int(wf.child_mask));
   const __m512i leaf_bit = _mm512_set1_epi32(int(forest_leaf));
   const __m512i left_bit = _mm512_set1_epi32(int(forest_default_left));
   const __m512i one = _mm512_set1_epi32(1);
   const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
   const __m128i sh = _mm_cvtsi32_si128(int(shift));
-
+  const __m128i fb = _mm_cvtsi32_si128(int(wf.feature_bits));
 
   const std::size_t vectors = (n + lanes - 1) / lanes;
   for (std::size_t g0 = 0; g0 < vectors; g0 += group) {
@@ -192,8 +178,8 @@ __attribute__((target("avx512f"))) void walk512(const node* nodes, std::uint32_t
         const std::size_t r0 = (g0 + v) * lanes;
         const __m512i r = rel[v];
         __m512 thr;
-        __m512i flags, next;
-        fetch512(table, r, thr, flags, next);
+        __m512i word;
+        fetch512(table, r, thr, word);
         __m512 xv;
         if (d < top_levels::levels) {
           // Lanes at a leaf match no node and keep 0: they do not move.
@@ -202,14 +188,15 @@ __attribute__((target("avx512f"))) void walk512(const node* nodes, std::uint32_t
             xv = _mm512_mask_loadu_ps(xv, _mm512_cmpeq_epi32_mask(r, _mm512_set1_epi32(int(top.rel[j]))),
                                       top.column[j] + r0);
         } else {
-          const __m512i col = _mm512_maskz_sll_epi32(0xFFFF, _mm512_and_si512(flags, feature_mask), sh);
+          const __m512i col = _mm512_maskz_sll_epi32(0xFFFF, _mm512_and_si512(word, feature_mask), sh);
           xv = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), 0xFFFF,
                                          _mm512_add_epi32(col, _mm512_add_epi32(lane, _mm512_set1_epi32(int(r0)))), xt, 4);
         }
         const __mmask16 nan = _mm512_cmp_ps_mask(xv, xv, _CMP_UNORD_Q);
         const __mmask16 le = _mm512_cmp_ps_mask(xv, thr, _CMP_LE_OQ);  // false for NaN
-        const __mmask16 left = le | (nan & _mm512_test_epi32_mask(flags, left_bit));
-        const __mmask16 at_leaf = _mm512_test_epi32_mask(flags, leaf_bit);
+        const __mmask16 left = le | (nan & _mm512_test_epi32_mask(word, left_bit));
+        const __mmask16 at_leaf = _mm512_test_epi32_mask(word, leaf_bit);
+        const __m512i next = _mm512_and_si512(_mm512_maskz_srl_epi32(0xFFFF, word, fb), child_mask);
         const __m512i stepped = _mm512_mask_add_epi32(next, __mmask16(~left), next, one);
         rel[v] = _mm512_mask_mov_epi32(stepped, at_leaf, r);
         if (at_leaf == 0xFFFF) live &= ~(1u << v);
@@ -463,82 +450,71 @@ __attribute__((target("avx2"))) void bitvector256(const kernels::forest_bitvecto
   if (v < vectors) bitvector_vectors256<1>(tree, s, tree_leaves, xt, shift, v * 8, n, leaf);
 }
 
-// The first 16 nodes of a tree as registers (two of 8 per field; next relative to the root).
+// The first 16 nodes of a tree as registers (two of 8 per field).
 struct table256 {
   __m256 thr[2];
-  __m256i flags[2], next[2];
+  __m256i word[2];
   const int* base;
-  __m256i root;
 };
 
-// As fetch512. Node indices stay below 2^31 / 3 on this path, so signed compares are enough.
+// As fetch512; a node below the table is two gathers (AVX2 has no two-register permute to split
+// pairs with). Relative node indices stay below 2^30, so signed compares are enough.
 __attribute__((target("avx2"), always_inline)) inline void fetch256(const table256& t, __m256i r, __m256& thr,
-                                                                   __m256i& flags, __m256i& next) {
+                                                                   __m256i& word) {
   const __m256i high = _mm256_cmpgt_epi32(r, _mm256_set1_epi32(7));  // rel in 8..15 (or deeper)
   thr = _mm256_blendv_ps(_mm256_permutevar8x32_ps(t.thr[0], r), _mm256_permutevar8x32_ps(t.thr[1], r),
                          _mm256_castsi256_ps(high));
-  flags = _mm256_blendv_epi8(_mm256_permutevar8x32_epi32(t.flags[0], r), _mm256_permutevar8x32_epi32(t.flags[1], r),
-                             high);
-  next = _mm256_blendv_epi8(_mm256_permutevar8x32_epi32(t.next[0], r), _mm256_permutevar8x32_epi32(t.next[1], r),
+  word = _mm256_blendv_epi8(_mm256_permutevar8x32_epi32(t.word[0], r), _mm256_permutevar8x32_epi32(t.word[1], r),
                             high);
   const __m256i deep = _mm256_cmpgt_epi32(r, _mm256_set1_epi32(15));
   if (_mm256_testz_si256(deep, deep)) return;
-  const __m256i i3 = _mm256_add_epi32(_mm256_add_epi32(r, r), r);
-  thr = _mm256_mask_i32gather_ps(thr, reinterpret_cast<const float*>(t.base), i3, _mm256_castsi256_ps(deep), 4);
-  flags = _mm256_mask_i32gather_epi32(flags, t.base + 1, i3, deep, 4);
-  const __m256i gathered = _mm256_sub_epi32(_mm256_mask_i32gather_epi32(next, t.base + 2, i3, deep, 4), t.root);
-  next = _mm256_blendv_epi8(next, gathered, deep);
+  thr = _mm256_mask_i32gather_ps(thr, reinterpret_cast<const float*>(t.base), r, _mm256_castsi256_ps(deep), 8);
+  word = _mm256_mask_i32gather_epi32(word, t.base + 1, r, deep, 8);
 }
 
 // As leaf512.
 __attribute__((target("avx2"), always_inline)) inline __m256i leaf256(const table256& t, __m256i r) {
   const __m256i high = _mm256_cmpgt_epi32(r, _mm256_set1_epi32(7));
-  const __m256i next = _mm256_add_epi32(
-      _mm256_blendv_epi8(_mm256_permutevar8x32_epi32(t.next[0], r), _mm256_permutevar8x32_epi32(t.next[1], r), high),
-      t.root);
+  const __m256i bits = _mm256_castps_si256(_mm256_blendv_ps(_mm256_permutevar8x32_ps(t.thr[0], r),
+                                                            _mm256_permutevar8x32_ps(t.thr[1], r),
+                                                            _mm256_castsi256_ps(high)));
   const __m256i deep = _mm256_cmpgt_epi32(r, _mm256_set1_epi32(15));
-  if (_mm256_testz_si256(deep, deep)) return next;
-  const __m256i i3 = _mm256_add_epi32(_mm256_add_epi32(r, r), r);
-  return _mm256_mask_i32gather_epi32(next, t.base + 2, i3, deep, 4);
+  if (_mm256_testz_si256(deep, deep)) return bits;
+  return _mm256_mask_i32gather_epi32(bits, t.base, r, deep, 8);
 }
 
 // As walk512 with 8 lanes: a 16-node table (two permutes and a blend per field), the same three
-// top levels loaded, deeper levels gathered. The table is built with scalar loads (AVX2 has no
-// two-register permute to deinterleave with).
-__attribute__((target("avx2"))) void walk256(const node* nodes, std::uint32_t n_nodes,
+// top levels loaded, deeper levels gathered. The table is built with scalar loads.
+__attribute__((target("avx2"))) void walk256(const wnode* nodes, std::uint32_t n_nodes, const word_fields& wf,
                                              const kernels::forest_tree& tree, const float* xt, unsigned shift,
                                              std::size_t n, std::uint32_t* leaf) {
   constexpr int lanes = 8;
-  const node* t = nodes + tree.root;
-  const auto* base = reinterpret_cast<const int*>(t);
-  const __m256i root = _mm256_set1_epi32(int(tree.root));
+  const wnode* t = nodes + tree.root;
 
-  alignas(32) std::uint32_t thr_s[16], flags_s[16], next_s[16];
+  alignas(32) std::uint32_t bits_s[16], word_s[16];
   const std::uint32_t have = std::min<std::uint32_t>(16, n_nodes - tree.root);
   for (std::uint32_t j = 0; j < 16; ++j) {
-    const node nd = j < have ? t[j] : node{0.0f, std::uint32_t(forest_leaf), tree.root};
-    std::memcpy(&thr_s[j], &nd.threshold, sizeof(float));
-    flags_s[j] = nd.feature_flags;
-    next_s[j] = nd.next - tree.root;
+    const wnode nd = j < have ? t[j] : wnode{0, forest_leaf};
+    bits_s[j] = nd.bits;
+    word_s[j] = nd.word;
   }
   table256 table;
-  table.base = base;
-  table.root = root;
+  table.base = reinterpret_cast<const int*>(t);
   for (int h = 0; h < 2; ++h) {
-    table.thr[h] = _mm256_load_ps(reinterpret_cast<const float*>(thr_s + 8 * h));
-    table.flags[h] = _mm256_load_si256(reinterpret_cast<const __m256i*>(flags_s + 8 * h));
-    table.next[h] = _mm256_load_si256(reinterpret_cast<const __m256i*>(next_s + 8 * h));
+    table.thr[h] = _mm256_load_ps(reinterpret_cast<const float*>(bits_s + 8 * h));
+    table.word[h] = _mm256_load_si256(reinterpret_cast<const __m256i*>(word_s + 8 * h));
   }
 
-  const top_levels top = direct_levels(t, tree.root, xt, shift);
-  const __m256i feature_mask = _mm256_set1_epi32(int(forest_feature_mask));
+  const top_levels top = direct_levels(t, wf, xt, shift);
+  const __m256i feature_mask = _mm256_set1_epi32(int(wf.feature_mask));
+  const __m256i child_mask = _mm256_set1_epi32(int(wf.child_mask));
   const __m256i leaf_bit = _mm256_set1_epi32(int(forest_leaf));
   const __m256i left_bit = _mm256_set1_epi32(int(forest_default_left));
   const __m256i zero = _mm256_setzero_si256();
   const __m256i one = _mm256_set1_epi32(1);
   const __m256i lane = _mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0);
   const __m128i sh = _mm_cvtsi32_si128(int(shift));
-
+  const __m128i fb = _mm_cvtsi32_si128(int(wf.feature_bits));
 
   const std::size_t vectors = (n + lanes - 1) / lanes;
   for (std::size_t g0 = 0; g0 < vectors; g0 += group) {
@@ -552,8 +528,8 @@ __attribute__((target("avx2"))) void walk256(const node* nodes, std::uint32_t n_
         const std::size_t r0 = (g0 + v) * lanes;
         const __m256i r = rel[v];
         __m256 thr;
-        __m256i flags, next;
-        fetch256(table, r, thr, flags, next);
+        __m256i word;
+        fetch256(table, r, thr, word);
         __m256 xv;
         if (d < top_levels::levels) {
           xv = _mm256_setzero_ps();
@@ -561,18 +537,19 @@ __attribute__((target("avx2"))) void walk256(const node* nodes, std::uint32_t n_
             xv = _mm256_blendv_ps(xv, _mm256_loadu_ps(top.column[j] + r0),
                                   _mm256_castsi256_ps(_mm256_cmpeq_epi32(r, _mm256_set1_epi32(int(top.rel[j])))));
         } else {
-          const __m256i col = _mm256_sll_epi32(_mm256_and_si256(flags, feature_mask), sh);
+          const __m256i col = _mm256_sll_epi32(_mm256_and_si256(word, feature_mask), sh);
           xv = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), xt,
                                        _mm256_add_epi32(col, _mm256_add_epi32(lane, _mm256_set1_epi32(int(r0)))),
                                        _mm256_castsi256_ps(_mm256_set1_epi32(-1)), 4);
         }
         const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(xv, xv, _CMP_UNORD_Q));
         const __m256i le = _mm256_castps_si256(_mm256_cmp_ps(xv, thr, _CMP_LE_OQ));
-        const __m256i dl = _mm256_cmpgt_epi32(_mm256_and_si256(flags, left_bit), zero);
+        const __m256i dl = _mm256_cmpgt_epi32(_mm256_and_si256(word, left_bit), zero);
         const __m256i left = _mm256_or_si256(le, _mm256_and_si256(nan, dl));  // all ones where left
         // left is -1 where the row goes left, 0 where right: next + 1 + left is next + !left.
+        const __m256i next = _mm256_and_si256(_mm256_srl_epi32(word, fb), child_mask);
         const __m256i stepped = _mm256_add_epi32(_mm256_add_epi32(next, one), left);
-        const __m256i at_leaf = _mm256_cmpeq_epi32(_mm256_and_si256(flags, leaf_bit), leaf_bit);
+        const __m256i at_leaf = _mm256_cmpeq_epi32(_mm256_and_si256(word, leaf_bit), leaf_bit);
         rel[v] = _mm256_blendv_epi8(stepped, r, at_leaf);
         if (_mm256_movemask_epi8(at_leaf) == -1) live &= ~(1u << v);
       }
@@ -704,14 +681,16 @@ void to_columns(const double* x, std::uint32_t F, std::size_t n, unsigned shift,
   columns_of(x, F, n, shift, xt);
 }
 
-bool walk(const kernels::forest_node<float>* nodes, std::uint32_t n_nodes, const kernels::forest_tree& tree,
-          const float* xt, unsigned shift, std::uint32_t F, std::size_t n, std::uint32_t* leaf) noexcept {
-  // 32-bit offsets: node indices times 3 (the caller's models stay below 2^31 / 3 nodes), and
-  // feature columns.
-  if (n > max_rows || (std::uint64_t(F) << shift) >= (std::uint64_t{1} << 31)) return false;
+bool walk(const kernels::forest_walk_node* nodes, std::uint32_t n_nodes, std::uint32_t feature_bits,
+          const kernels::forest_tree& tree, const float* xt, unsigned shift, std::uint32_t F, std::size_t n,
+          std::uint32_t* leaf) noexcept {
+  // 32-bit offsets into the feature columns.
+  if (nodes == nullptr || feature_bits >= 30 || n > max_rows || (std::uint64_t(F) << shift) >= (std::uint64_t{1} << 31))
+    return false;
+  const word_fields wf(feature_bits);
   switch (active()) {
-    case level::avx512: walk512(nodes, n_nodes, tree, xt, shift, n, leaf); return true;
-    case level::avx2: walk256(nodes, n_nodes, tree, xt, shift, n, leaf); return true;
+    case level::avx512: walk512(nodes, n_nodes, wf, tree, xt, shift, n, leaf); return true;
+    case level::avx2: walk256(nodes, n_nodes, wf, tree, xt, shift, n, leaf); return true;
     case level::scalar: return false;
   }
   return false;

@@ -35,11 +35,13 @@ void to_columns(const float* x, std::uint32_t F, std::size_t n, unsigned shift, 
 void to_columns(const double* x, std::uint32_t F, std::size_t n, unsigned shift, double* xt) noexcept;
 
 // Leaf value indices of n <= max_rows rows, in columns `xt` (from to_columns), in a tree without
-// special splits, with a float-input model. Returns false when no vector path is active or the
-// columns are too large for 32-bit offsets (the caller walks the rows itself). `n_nodes`: the
+// special splits, with a float-input model's 8-byte walk nodes (forest_view::walk_nodes and
+// walk_feature_bits). Returns false when no vector path is active, the model has no walk nodes or
+// the columns are too large for 32-bit offsets (the caller walks the rows itself). `n_nodes`: the
 // model's node count (the walk reads a tree's first nodes at once, never past it).
-bool walk(const kernels::forest_node<float>* nodes, std::uint32_t n_nodes, const kernels::forest_tree& tree,
-          const float* xt, unsigned shift, std::uint32_t F, std::size_t n, std::uint32_t* leaf) noexcept;
+bool walk(const kernels::forest_walk_node* nodes, std::uint32_t n_nodes, std::uint32_t feature_bits,
+          const kernels::forest_tree& tree, const float* xt, unsigned shift, std::uint32_t F, std::size_t n,
+          std::uint32_t* leaf) noexcept;
 
 // As walk, through the tree's bitvector form (kernels::forest_bitvector_tree, leaves > 0): every
 // split of the tree is one column load and one compare per 16 rows, with no gathers but the

@@ -468,6 +468,10 @@ TEST(forest_simd, every_level_gives_the_scalar_bits) {
         sized_forest(5, {64, 33, 1, 65, 2, 32, 63, 12}, 9, 7), double_forest(),
         lightgbm_like(sized_forest(8, {64, 33, 1, 65, 2, 32, 63, 12}, 9))}) {
     const forest_predictor p(m);
+    // The vector walk runs on the 8-byte nodes: a float model must have them.
+    if (m.input == tf::precision::f32) {
+      ASSERT_TRUE(p.compiled().has_walk_nodes()) << m.path;
+    }
     // Trees with the bitvector form and trees without it, in one model.
     if (m.path.starts_with("sized")) {
       ASSERT_GT(p.compiled().bitvector_trees(), 0u);
@@ -559,6 +563,17 @@ TEST(forest_bitvector, has_the_walks_leaf_in_every_tree_that_has_the_form) {
 
 // The GPU engine's batches and lanes: batches smaller than the rows, and a last short batch, in
 // order, equal to the calling thread (the emulation build runs this file's source on the host).
+// The vector walk's 8-byte nodes exist exactly when every tree's child offsets fit beside the
+// feature index in one word: with 2^27 features (27 bits) three bits are left, so a split's left
+// child may be at most 6 nodes from the root. A tree of 4 leaves (7 nodes) fits; one of 5 (9 nodes)
+// has its last children at 7 and 8, and does not. Models without them walk rows by the scalar walk.
+TEST(forest_compile, walk_nodes_exist_where_every_tree_fits_its_words) {
+  EXPECT_TRUE(tf::compile_forest(sized_forest(1, {4, 1, 3}, 1u << 27)).has_walk_nodes());
+  EXPECT_FALSE(tf::compile_forest(sized_forest(2, {4, 5}, 1u << 27)).has_walk_nodes());
+  EXPECT_TRUE(tf::compile_forest(sized_forest(3, {4, 5, 300}, 9)).has_walk_nodes());
+  EXPECT_FALSE(tf::compile_forest(lightgbm_like(sized_forest(4, {4}, 9))).has_walk_nodes());
+}
+
 TEST(forest_gpu_engine, batches_arrive_in_order_with_the_cpu_bits) {
   TANDEM_SKIP_UNLESS_AVAILABLE(tandem::backend::gpu);
   tandem::testing::backend_context ctx(tandem::backend::gpu, 1);

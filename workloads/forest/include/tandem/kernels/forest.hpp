@@ -83,6 +83,18 @@ struct forest_bitvector_split {
   std::uint32_t feature;
 };
 
+// The vector walk's node (float-input models): 8 bytes, so one gather of a pair fetches a whole
+// node where the 12-byte forest_node takes two. `word` holds forest_leaf and forest_default_left
+// in bits 31 and 30, the left child's index relative to the tree's root shifted up by the model's
+// walk_feature_bits, and the feature in those low bits. A leaf's `bits` is its first value's index
+// (forest_node::next); a split's is its threshold's bits. Made only when every tree without
+// special splits fits (fewer than 2^(30 - walk_feature_bits) nodes).
+struct forest_walk_node {
+  std::uint32_t bits;
+  std::uint32_t word;
+};
+static_assert(sizeof(forest_walk_node) == 8);
+
 template <class T, class S>
 struct forest_view {
   const forest_node<T>* nodes = nullptr;
@@ -101,6 +113,9 @@ struct forest_view {
   const forest_bitvector_tree* bv_trees = nullptr;
   const forest_bitvector_split<T>* bv_splits = nullptr;
   const std::uint32_t* bv_leaves = nullptr;  // the leaves' `next` (their first value), left to right
+  // The nodes again as forest_walk_node (float inputs, where every tree fits), or null.
+  const forest_walk_node* walk_nodes = nullptr;
+  std::uint32_t walk_feature_bits = 0;
 };
 
 TANDEM_HD_INLINE bool forest_is_nan(float x) { return x != x; }

@@ -124,6 +124,8 @@ class compiled_forest {
   std::uint64_t nodes() const noexcept { return nodes_; }
   // How many trees have the bitvector form the vector walk evaluates without gathers.
   std::uint32_t bitvector_trees() const noexcept { return layout_.n_bv_trees; }
+  // Whether the vector walk's 8-byte nodes were made (float inputs, every tree small enough).
+  bool has_walk_nodes() const noexcept { return layout_.walk_nodes != 0; }
   std::uint32_t max_depth() const noexcept { return depth_; }
 
   // The image: copy it anywhere (aligned to 64 bytes) and view it there.
@@ -142,12 +144,18 @@ class compiled_forest {
     // after the sections above; bv_trees == 0 when there is none.
     std::size_t bv_trees = 0, bv_splits = 0, bv_leaves = 0;
     std::uint32_t n_bv_trees = 0;  // the trees that have the form
+    // The nodes as kernels::forest_walk_node (float inputs), after those; 0 when there are none.
+    std::size_t walk_nodes = 0;
+    std::uint32_t walk_feature_bits = 0;
   };
 
  private:
   friend compiled_forest compile_forest(const forest_model&);
   template <class T>
   static void add_bitvectors(compiled_forest& c, layout& L);
+  static void add_walk_nodes(compiled_forest& c, layout& L);
+  // A larger image with `extra` zero bytes after the first L.end; returns where they start.
+  static std::size_t grow_image(compiled_forest& c, layout& L, std::size_t extra);
   struct free_image {
     void operator()(std::byte* p) const noexcept;
   };
