@@ -128,6 +128,7 @@ void add_commands(CLI::App& forest) {
                         {"nodes", c.nodes()},
                         {"max_depth", c.max_depth()},
                         {"bitvector_trees", c.bitvector_trees()},
+                        {"vector_walk", c.has_walk_nodes()},
                         {"categorical_splits", m.category_sets.size()},
                         {"input_precision", f32 ? "float32" : "float64"},
                         {"sum_precision", m.sum == forest::precision::f32 ? "float32" : "float64"},
@@ -145,6 +146,13 @@ void add_commands(CLI::App& forest) {
                   m.sum == forest::precision::f32 ? "float32" : "float64", link_name(m.post));
       std::printf("bitvectors  %u of %u trees (at most 64 leaves and no special split: walked without gathers)\n",
                   c.bitvector_trees(), c.trees());
+      if (c.has_walk_nodes())
+        std::printf("vector walk yes (8-byte nodes, for the trees without the bitvector form)\n");
+      else if (f32)
+        std::printf("vector walk no (a tree too large for 8-byte nodes beside %u features: its rows walk without vectors)\n",
+                    m.features);
+      else
+        std::printf("vector walk no (float64 inputs: the trees without the bitvector form walk without vectors)\n");
     }
     const int status = check_stdout(exit_ok);
     if (status != exit_ok) throw exit_status{status};

@@ -632,11 +632,13 @@ TEST(forest_cli, info_describes_a_model_and_refuses_a_bad_one) {
   EXPECT_EQ(doc.at("nodes"), c.nodes());
   EXPECT_EQ(doc.at("max_depth"), c.max_depth());
   EXPECT_EQ(doc.at("bitvector_trees"), c.bitvector_trees());
+  EXPECT_EQ(doc.at("vector_walk"), true);
   EXPECT_EQ(doc.at("classes").size(), m.classes.size());
   EXPECT_EQ(doc.at("sum_precision"), "float32");
   const auto t = tandem::testing::run_cli("forest info --model '" + model + "'");
   ASSERT_EQ(t.status, 0) << t.err;
-  for (const char* word : {"format", "XGBoost JSON", "multi:softprob", "trees", "max depth", "float32 inputs"})
+  for (const char* word : {"format", "XGBoost JSON", "multi:softprob", "trees", "max depth", "float32 inputs",
+                           "vector walk yes"})
     EXPECT_NE(t.out.find(word), std::string::npos) << word << " in\n" << t.out;
   const auto bad = tandem::testing::run_cli("forest info --model /nonexistent/model.json");
   EXPECT_EQ(bad.status, 2);
