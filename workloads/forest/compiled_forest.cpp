@@ -269,13 +269,16 @@ void compiled_forest::add_bitvectors(compiled_forest& c, layout& L) {
 // The 8-byte nodes of the vector walk (float inputs): made when every tree without special splits
 // has its nodes' offsets from its root below 2^(30 - feature bits). The trees' nodes are
 // contiguous, in tree order (place_nodes). Trees with special splits are never walked by vectors:
-// their nodes are written as leaves.
+// their nodes are written as leaves. With one float value per leaf, a leaf holds the value itself,
+// so the walk's last gather fetches what the row adds.
 void compiled_forest::add_walk_nodes(compiled_forest& c, layout& L) {
   const std::uint32_t feature_bits = c.features_ <= 1 ? 0u : std::uint32_t(std::bit_width(c.features_ - 1));
   if (feature_bits >= 30) return;
   const std::uint64_t limit = std::uint64_t{1} << (30 - feature_bits);
   std::vector<kernels::forest_walk_node> out(c.nodes_);
+  const bool leaf_values = c.sum_ == precision::f32 && c.leaf_width_ == 1;
   {
+    const auto* values = reinterpret_cast<const std::uint32_t*>(c.image_.get() + L.values);
     const auto* nodes = reinterpret_cast<const kernels::forest_node<float>*>(c.image_.get() + L.nodes);
     const auto* trees = reinterpret_cast<const kernels::forest_tree*>(c.image_.get() + L.trees);
     for (std::uint32_t t = 0; t < c.trees_; ++t) {
@@ -284,7 +287,7 @@ void compiled_forest::add_walk_nodes(compiled_forest& c, layout& L) {
       for (std::uint64_t i = root; i < end; ++i) {
         const kernels::forest_node<float>& nd = nodes[i];
         if (trees[t].special || (nd.feature_flags & kernels::forest_leaf)) {
-          out[i] = {nd.next, kernels::forest_leaf};
+          out[i] = {leaf_values && !trees[t].special ? values[nd.next] : nd.next, kernels::forest_leaf};
           continue;
         }
         const std::uint64_t left = std::uint64_t(nd.next) - root;
@@ -298,6 +301,7 @@ void compiled_forest::add_walk_nodes(compiled_forest& c, layout& L) {
   }
   L.walk_nodes = grow_image(c, L, out.size() * sizeof(kernels::forest_walk_node));
   L.walk_feature_bits = feature_bits;
+  L.walk_leaf_values = leaf_values ? 1 : 0;
   std::memcpy(c.image_.get() + L.walk_nodes, out.data(), out.size() * sizeof(kernels::forest_walk_node));
 }
 
@@ -402,6 +406,7 @@ kernels::forest_view<T, S> compiled_forest::view(const std::byte* base) const {
   if (std::is_same_v<T, float> && layout_.walk_nodes != 0) {
     v.walk_nodes = reinterpret_cast<const kernels::forest_walk_node*>(base + layout_.walk_nodes);
     v.walk_feature_bits = layout_.walk_feature_bits;
+    v.walk_leaf_values = layout_.walk_leaf_values != 0;
   }
   return v;
 }

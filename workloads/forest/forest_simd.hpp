@@ -34,7 +34,8 @@ unsigned column_shift(std::size_t n) noexcept;
 void to_columns(const float* x, std::uint32_t F, std::size_t n, unsigned shift, float* xt) noexcept;
 void to_columns(const double* x, std::uint32_t F, std::size_t n, unsigned shift, double* xt) noexcept;
 
-// Leaf value indices of n <= max_rows rows, in columns `xt` (from to_columns), in a tree without
+// Leaf value indices of n <= max_rows rows (or the values' bits, where the model's
+// walk_leaf_values), in columns `xt` (from to_columns), in a tree without
 // special splits, with a float-input model's 8-byte walk nodes (forest_view::walk_nodes and
 // walk_feature_bits). Returns false when no vector path is active, the model has no walk nodes or
 // the columns are too large for 32-bit offsets (the caller walks the rows itself). `n_nodes`: the

@@ -163,6 +163,19 @@ tf::forest_model sized_forest(std::uint64_t seed, const std::vector<std::uint32_
   return m;
 }
 
+// m as an XGBoost multi:softprob model of three classes: tree t adds to class t % 3, one float
+// value per leaf.
+tf::forest_model three_margins(tf::forest_model m) {
+  m.path += " (3 classes)";
+  m.outputs = 3;
+  m.base = {0.5, -0.25, 0.125};
+  m.proba_columns = 3;
+  m.classes = {0, 1, 2};
+  m.post = tf::link::xgboost_softmax;
+  for (std::size_t t = 0; t < m.trees.size(); ++t) m.trees[t].output = std::uint32_t(t % 3);
+  return m;
+}
+
 // LightGBM-like: double inputs and sums, one output, zero-as-missing splits.
 tf::forest_model double_forest() {
   tf::forest_model m = three_class_forest(11, 4);
@@ -465,7 +478,8 @@ TEST(forest_simd, every_level_gives_the_scalar_bits) {
   if (best >= tandem::forest_simd::level::avx512) levels.push_back(tandem::forest_simd::level::avx512);
   for (const tf::forest_model& m :
        {tandem::synthetic_forest({40, 7, 9}, 5), three_class_forest(8), uneven_forest(3), uneven_forest(4, 40),
-        sized_forest(5, {64, 33, 1, 65, 2, 32, 63, 12}, 9, 7), double_forest(),
+        sized_forest(5, {64, 33, 1, 65, 2, 32, 63, 12}, 9, 7), three_margins(sized_forest(9, {65, 100, 3, 80, 2}, 6)),
+        double_forest(),
         lightgbm_like(sized_forest(8, {64, 33, 1, 65, 2, 32, 63, 12}, 9))}) {
     const forest_predictor p(m);
     // The vector walk runs on the 8-byte nodes: a float model must have them.

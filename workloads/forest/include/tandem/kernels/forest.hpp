@@ -87,7 +87,8 @@ struct forest_bitvector_split {
 // node where the 12-byte forest_node takes two. `word` holds forest_leaf and forest_default_left
 // in bits 31 and 30, the left child's index relative to the tree's root shifted up by the model's
 // walk_feature_bits, and the feature in those low bits. A leaf's `bits` is its first value's index
-// (forest_node::next); a split's is its threshold's bits. Made only when every tree without
+// (forest_node::next), or the bits of that value itself where forest_view::walk_leaf_values (one
+// float value per leaf); a split's is its threshold's bits. Made only when every tree without
 // special splits fits (fewer than 2^(30 - walk_feature_bits) nodes).
 struct forest_walk_node {
   std::uint32_t bits;
@@ -116,6 +117,7 @@ struct forest_view {
   // The nodes again as forest_walk_node (float inputs, where every tree fits), or null.
   const forest_walk_node* walk_nodes = nullptr;
   std::uint32_t walk_feature_bits = 0;
+  bool walk_leaf_values = false;  // a walk node leaf's bits are its float value, not its index
 };
 
 TANDEM_HD_INLINE bool forest_is_nan(float x) { return x != x; }

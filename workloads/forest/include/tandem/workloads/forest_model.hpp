@@ -147,6 +147,7 @@ class compiled_forest {
     // The nodes as kernels::forest_walk_node (float inputs), after those; 0 when there are none.
     std::size_t walk_nodes = 0;
     std::uint32_t walk_feature_bits = 0;
+    std::uint32_t walk_leaf_values = 0;  // 1: a leaf's bits are its value (one float per leaf)
   };
 
  private:
