@@ -84,23 +84,32 @@ top_levels direct_levels(const wnode* t, const word_fields& wf, const float* xt,
   return c;
 }
 
-// The first 64 nodes of a tree as registers: their bits (threshold, or a leaf's value index) and
-// words, four registers of 16 each. `base` is the tree's root node, for the nodes below the table.
+// The first 128 nodes of a tree as registers: their bits (threshold, or a leaf's value index) and
+// words, eight registers of 16 each. `base` is the tree's root node, for the nodes below the table.
 struct table512 {
-  __m512i bits[4], word[4];
+  static constexpr int nodes = 128;
+  __m512i bits[nodes / 16], word[nodes / 16];
   const long long* base;
 };
 
-// The threshold and word of node `r` (relative to the root) of each lane.
+// The threshold and word of node `r` (relative to the root) of each lane: permutes for the lanes
+// in the table (none when every lane is below it), gathers for those below it.
 __attribute__((target("avx512f"), always_inline)) inline void fetch512(const table512& t, __m512i r, __m512& thr,
                                                                       __m512i& word) {
-  thr = _mm512_castsi512_ps(_mm512_permutex2var_epi32(t.bits[0], r, t.bits[1]));
-  word = _mm512_permutex2var_epi32(t.word[0], r, t.word[1]);
-  const __mmask16 upper = _mm512_cmpge_epu32_mask(r, _mm512_set1_epi32(32));
-  if (upper == 0) return;
-  thr = _mm512_mask_mov_ps(thr, upper, _mm512_castsi512_ps(_mm512_permutex2var_epi32(t.bits[2], r, t.bits[3])));
-  word = _mm512_mask_mov_epi32(word, upper, _mm512_permutex2var_epi32(t.word[2], r, t.word[3]));
-  const __mmask16 deep = _mm512_cmpge_epu32_mask(r, _mm512_set1_epi32(64));
+  const __mmask16 deep = _mm512_cmpge_epu32_mask(r, _mm512_set1_epi32(table512::nodes));
+  thr = _mm512_setzero_ps();
+  word = _mm512_setzero_si512();
+  if (deep != 0xFFFF) {
+    thr = _mm512_castsi512_ps(_mm512_permutex2var_epi32(t.bits[0], r, t.bits[1]));
+    word = _mm512_permutex2var_epi32(t.word[0], r, t.word[1]);
+    // Each further 32 nodes: a permute per field for the lanes there, if any lane is.
+    for (int q = 1; q < table512::nodes / 32; ++q) {
+      const __mmask16 there = _mm512_cmpge_epu32_mask(r, _mm512_set1_epi32(32 * q));
+      if (there == 0) break;
+      thr = _mm512_mask_mov_ps(thr, there, _mm512_castsi512_ps(_mm512_permutex2var_epi32(t.bits[2 * q], r, t.bits[2 * q + 1])));
+      word = _mm512_mask_mov_epi32(word, there, _mm512_permutex2var_epi32(t.word[2 * q], r, t.word[2 * q + 1]));
+    }
+  }
   if (deep == 0) return;
   // Whole 8-byte nodes: two gathers of 8 pairs, and two permutes split the pairs.
   const __m512i lo = _mm512_mask_i32gather_epi64(_mm512_setzero_si512(), __mmask8(deep),
@@ -113,17 +122,23 @@ __attribute__((target("avx512f"), always_inline)) inline void fetch512(const tab
   word = _mm512_mask_mov_epi32(word, deep, _mm512_permutex2var_epi32(lo, odd, hi));
 }
 
-// The bits of node `r` of each lane: at a leaf, its first value's index.
+// The bits of node `r` of each lane: at a leaf, its first value's index (or its value).
 __attribute__((target("avx512f"), always_inline)) inline __m512i leaf512(const table512& t, __m512i r) {
-  __m512i bits = _mm512_permutex2var_epi32(t.bits[0], r, t.bits[1]);
-  bits = _mm512_mask_mov_epi32(bits, _mm512_cmpge_epu32_mask(r, _mm512_set1_epi32(32)),
-                               _mm512_permutex2var_epi32(t.bits[2], r, t.bits[3]));
-  const __mmask16 deep = _mm512_cmpge_epu32_mask(r, _mm512_set1_epi32(64));
+  const __mmask16 deep = _mm512_cmpge_epu32_mask(r, _mm512_set1_epi32(table512::nodes));
+  __m512i bits = _mm512_setzero_si512();
+  if (deep != 0xFFFF) {
+    bits = _mm512_permutex2var_epi32(t.bits[0], r, t.bits[1]);
+    for (int q = 1; q < table512::nodes / 32; ++q) {
+      const __mmask16 there = _mm512_cmpge_epu32_mask(r, _mm512_set1_epi32(32 * q));
+      if (there == 0) break;
+      bits = _mm512_mask_mov_epi32(bits, there, _mm512_permutex2var_epi32(t.bits[2 * q], r, t.bits[2 * q + 1]));
+    }
+  }
   if (deep == 0) return bits;
   return _mm512_mask_i32gather_epi32(bits, deep, r, t.base, 8);
 }
 
-// One vector of rows per step: the node of each lane from the 64-node table (a permute and a
+// One vector of rows per step: the node of each lane from the 128-node table (a permute and a
 // select per field) or, below it, gathered whole; the input loaded (top levels) or gathered; then
 // each lane steps to its child. `rel` is the lane's node relative to the root, as are the
 // children in the words.
@@ -134,11 +149,11 @@ __attribute__((target("avx512f"))) void walk512(const wnode* nodes, std::uint32_
   const wnode* t = nodes + tree.root;
   const auto* ints = reinterpret_cast<const int*>(t);
 
-  // The table: the tree's first 64 nodes (those that exist), 8 masked loads split into bits and
-  // words.
-  const std::uint32_t have = 2 * std::min<std::uint32_t>(64, n_nodes - tree.root);
-  __m512i raw[8];
-  for (std::uint32_t k = 0; k < 8; ++k) {
+  // The table: the tree's first nodes (those that exist), masked loads split into bits and words.
+  constexpr std::uint32_t loads = table512::nodes / 8;
+  const std::uint32_t have = 2 * std::min<std::uint32_t>(table512::nodes, n_nodes - tree.root);
+  __m512i raw[loads];
+  for (std::uint32_t k = 0; k < loads; ++k) {
     const std::uint32_t lo = 16 * k;
     const __mmask16 m = have <= lo ? __mmask16(0) : have >= lo + 16 ? __mmask16(0xFFFF) : __mmask16((1u << (have - lo)) - 1);
     raw[k] = _mm512_maskz_loadu_epi32(m, ints + lo);
@@ -148,7 +163,7 @@ __attribute__((target("avx512f"))) void walk512(const wnode* nodes, std::uint32_
   {
     const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
     const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
-    for (int h = 0; h < 4; ++h) {
+    for (std::uint32_t h = 0; h < loads / 2; ++h) {
       table.bits[h] = _mm512_permutex2var_epi32(raw[2 * h], even, raw[2 * h + 1]);
       table.word[h] = _mm512_permutex2var_epi32(raw[2 * h], odd, raw[2 * h + 1]);
     }

@@ -4,7 +4,7 @@
 //
 // The walk reads a block's rows as columns (feature f of row r at xt[(f << shift) + r]): a
 // tree's top three levels then load 16 rows of one feature at once instead of gathering them, and
-// its first 64 nodes (16 with AVX2) sit in registers, so only the levels below gather. Trees with
+// its first 128 nodes (16 with AVX2) sit in registers, so only the levels below gather. Trees with
 // at most 64 leaves, float or double, are evaluated through their bitvector form instead
 // (walk_bitvector): a load, a compare and an AND per split, no gathers.
 #pragma once
