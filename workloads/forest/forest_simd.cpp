@@ -139,7 +139,7 @@ __attribute__((target("avx512f"), always_inline)) inline __m512i leaf512(const t
 }
 
 // One vector of rows per step: the node of each lane from the 128-node table (a permute and a
-// select per field) or, below it, gathered whole; the input loaded (top levels) or gathered; then
+// select per 32 nodes and field) or, below it, gathered whole; the input loaded (top levels) or gathered; then
 // each lane steps to its child. `rel` is the lane's node relative to the root, as are the
 // children in the words.
 __attribute__((target("avx512f"))) void walk512(const wnode* nodes, std::uint32_t n_nodes, const word_fields& wf,
