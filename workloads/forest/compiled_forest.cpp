@@ -271,12 +271,18 @@ void compiled_forest::add_bitvectors(compiled_forest& c, layout& L) {
 // contiguous, in tree order (place_nodes). Trees with special splits are never walked by vectors:
 // their nodes are written as leaves. With one float value per leaf, a leaf holds the value itself,
 // so the walk's last gather fetches what the row adds.
+std::uint32_t compiled_forest::walk_feature_bits() const noexcept {
+  return features_ <= 1 ? 0u : std::uint32_t(std::bit_width(features_ - 1));
+}
+
+bool compiled_forest::walk_leaf_values() const noexcept { return sum_ == precision::f32 && leaf_width_ == 1; }
+
 void compiled_forest::add_walk_nodes(compiled_forest& c, layout& L) {
-  const std::uint32_t feature_bits = c.features_ <= 1 ? 0u : std::uint32_t(std::bit_width(c.features_ - 1));
+  const std::uint32_t feature_bits = c.walk_feature_bits();
   if (feature_bits >= 30) return;
   const std::uint64_t limit = std::uint64_t{1} << (30 - feature_bits);
   std::vector<kernels::forest_walk_node> out(c.nodes_);
-  const bool leaf_values = c.sum_ == precision::f32 && c.leaf_width_ == 1;
+  const bool leaf_values = c.walk_leaf_values();
   {
     const auto* values = reinterpret_cast<const std::uint32_t*>(c.image_.get() + L.values);
     const auto* nodes = reinterpret_cast<const kernels::forest_node<float>*>(c.image_.get() + L.nodes);
@@ -300,8 +306,6 @@ void compiled_forest::add_walk_nodes(compiled_forest& c, layout& L) {
     }
   }
   L.walk_nodes = grow_image(c, L, out.size() * sizeof(kernels::forest_walk_node));
-  L.walk_feature_bits = feature_bits;
-  L.walk_leaf_values = leaf_values ? 1 : 0;
   std::memcpy(c.image_.get() + L.walk_nodes, out.data(), out.size() * sizeof(kernels::forest_walk_node));
 }
 
@@ -405,8 +409,8 @@ kernels::forest_view<T, S> compiled_forest::view(const std::byte* base) const {
   }
   if (std::is_same_v<T, float> && layout_.walk_nodes != 0) {
     v.walk_nodes = reinterpret_cast<const kernels::forest_walk_node*>(base + layout_.walk_nodes);
-    v.walk_feature_bits = layout_.walk_feature_bits;
-    v.walk_leaf_values = layout_.walk_leaf_values != 0;
+    v.walk_feature_bits = walk_feature_bits();
+    v.walk_leaf_values = walk_leaf_values();
   }
   return v;
 }

@@ -92,23 +92,29 @@ struct table512 {
   const long long* base;
 };
 
-// The threshold and word of node `r` (relative to the root) of each lane: permutes for the lanes
-// in the table (none when every lane is below it), gathers for those below it.
+// One field of node `r` of each lane in the table (lanes below it get a meaningless value): a
+// permute per 32 nodes, only as far as some lane is.
+__attribute__((target("avx512f"), always_inline)) inline __m512i from_table(const __m512i (&field)[table512::nodes / 16],
+                                                                            __m512i r) {
+  __m512i v = _mm512_permutex2var_epi32(field[0], r, field[1]);
+  for (int q = 1; q < table512::nodes / 32; ++q) {
+    const __mmask16 there = _mm512_cmpge_epu32_mask(r, _mm512_set1_epi32(32 * q));
+    if (there == 0) break;
+    v = _mm512_mask_mov_epi32(v, there, _mm512_permutex2var_epi32(field[2 * q], r, field[2 * q + 1]));
+  }
+  return v;
+}
+
+// The threshold and word of node `r` (relative to the root) of each lane: from the table (not
+// read when every lane is below it), and gathered for the lanes below it.
 __attribute__((target("avx512f"), always_inline)) inline void fetch512(const table512& t, __m512i r, __m512& thr,
                                                                       __m512i& word) {
   const __mmask16 deep = _mm512_cmpge_epu32_mask(r, _mm512_set1_epi32(table512::nodes));
   thr = _mm512_setzero_ps();
   word = _mm512_setzero_si512();
   if (deep != 0xFFFF) {
-    thr = _mm512_castsi512_ps(_mm512_permutex2var_epi32(t.bits[0], r, t.bits[1]));
-    word = _mm512_permutex2var_epi32(t.word[0], r, t.word[1]);
-    // Each further 32 nodes: a permute per field for the lanes there, if any lane is.
-    for (int q = 1; q < table512::nodes / 32; ++q) {
-      const __mmask16 there = _mm512_cmpge_epu32_mask(r, _mm512_set1_epi32(32 * q));
-      if (there == 0) break;
-      thr = _mm512_mask_mov_ps(thr, there, _mm512_castsi512_ps(_mm512_permutex2var_epi32(t.bits[2 * q], r, t.bits[2 * q + 1])));
-      word = _mm512_mask_mov_epi32(word, there, _mm512_permutex2var_epi32(t.word[2 * q], r, t.word[2 * q + 1]));
-    }
+    thr = _mm512_castsi512_ps(from_table(t.bits, r));
+    word = from_table(t.word, r);
   }
   if (deep == 0) return;
   // Whole 8-byte nodes: two gathers of 8 pairs, and two permutes split the pairs.
@@ -125,15 +131,7 @@ __attribute__((target("avx512f"), always_inline)) inline void fetch512(const tab
 // The bits of node `r` of each lane: at a leaf, its first value's index (or its value).
 __attribute__((target("avx512f"), always_inline)) inline __m512i leaf512(const table512& t, __m512i r) {
   const __mmask16 deep = _mm512_cmpge_epu32_mask(r, _mm512_set1_epi32(table512::nodes));
-  __m512i bits = _mm512_setzero_si512();
-  if (deep != 0xFFFF) {
-    bits = _mm512_permutex2var_epi32(t.bits[0], r, t.bits[1]);
-    for (int q = 1; q < table512::nodes / 32; ++q) {
-      const __mmask16 there = _mm512_cmpge_epu32_mask(r, _mm512_set1_epi32(32 * q));
-      if (there == 0) break;
-      bits = _mm512_mask_mov_epi32(bits, there, _mm512_permutex2var_epi32(t.bits[2 * q], r, t.bits[2 * q + 1]));
-    }
-  }
+  const __m512i bits = deep == 0xFFFF ? _mm512_setzero_si512() : from_table(t.bits, r);
   if (deep == 0) return bits;
   return _mm512_mask_i32gather_epi32(bits, deep, r, t.base, 8);
 }

@@ -146,8 +146,6 @@ class compiled_forest {
     std::uint32_t n_bv_trees = 0;  // the trees that have the form
     // The nodes as kernels::forest_walk_node (float inputs), after those; 0 when there are none.
     std::size_t walk_nodes = 0;
-    std::uint32_t walk_feature_bits = 0;
-    std::uint32_t walk_leaf_values = 0;  // 1: a leaf's bits are its value (one float per leaf)
   };
 
  private:
@@ -155,6 +153,10 @@ class compiled_forest {
   template <class T>
   static void add_bitvectors(compiled_forest& c, layout& L);
   static void add_walk_nodes(compiled_forest& c, layout& L);
+  // The walk nodes' layout, from the model: the bits of a word's feature index, and whether a
+  // leaf holds its value (one float per leaf) rather than its index.
+  std::uint32_t walk_feature_bits() const noexcept;
+  bool walk_leaf_values() const noexcept;
   // A larger image with `extra` zero bytes after the first L.end; returns where they start.
   static std::size_t grow_image(compiled_forest& c, layout& L, std::size_t extra);
   struct free_image {
