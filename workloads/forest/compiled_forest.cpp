@@ -250,11 +250,15 @@ std::size_t compiled_forest::grow_image(compiled_forest& c, layout& L, std::size
 template <class T>
 void compiled_forest::add_bitvectors(compiled_forest& c, layout& L) {
   const std::byte* image0 = c.image_.get();
-  const bitvector_form<T> b = make_bitvectors(reinterpret_cast<const kernels::forest_node<T>*>(image0 + L.nodes),
-                                              reinterpret_cast<const kernels::forest_tree*>(image0 + L.trees), c.trees_);
+  bitvector_form<T> b = make_bitvectors(reinterpret_cast<const kernels::forest_node<T>*>(image0 + L.nodes),
+                                        reinterpret_cast<const kernels::forest_tree*>(image0 + L.trees), c.trees_);
   if (b.with_form == 0 || b.splits.size() >= std::numeric_limits<std::uint32_t>::max()) return;
   const std::size_t tree_bytes = align_up(b.trees.size() * sizeof(kernels::forest_bitvector_tree));
   const std::size_t split_bytes = align_up(b.splits.size() * sizeof(kernels::forest_bitvector_split<T>));
+  if (std::is_same_v<T, float> && c.walk_leaf_values()) {  // the values themselves, as in the walk nodes
+    const auto* values = reinterpret_cast<const std::uint32_t*>(image0 + L.values);
+    for (std::uint32_t& l : b.leaves) l = values[l];
+  }
   const std::size_t start = grow_image(c, L, tree_bytes + split_bytes + b.leaves.size() * sizeof(std::uint32_t));
   L.bv_trees = start;
   L.bv_splits = start + tree_bytes;
@@ -410,8 +414,8 @@ kernels::forest_view<T, S> compiled_forest::view(const std::byte* base) const {
   if (std::is_same_v<T, float> && layout_.walk_nodes != 0) {
     v.walk_nodes = reinterpret_cast<const kernels::forest_walk_node*>(base + layout_.walk_nodes);
     v.walk_feature_bits = walk_feature_bits();
-    v.walk_leaf_values = walk_leaf_values();
   }
+  v.walk_leaf_values = std::is_same_v<T, float> && walk_leaf_values();
   return v;
 }
 

@@ -172,19 +172,17 @@ void predict_rows(const forest_params& p, const kernels::forest_view<T, S>& v, s
         if (columns && v.bv_trees && v.bv_trees[t].leaves != 0)
           done = forest_simd::walk_bitvector(v.bv_trees[t], v.bv_splits, v.bv_leaves, columns, shift, F, n, leaf);
         if constexpr (std::is_same_v<T, float>) {
-          if (!done && columns &&
-              forest_simd::walk(v.walk_nodes, v.n_nodes, v.walk_feature_bits, tree, columns, shift, F, n, leaf)) {
-            if constexpr (std::is_same_v<S, float>) {
-              if (v.walk_leaf_values) {
-                // The walk gave the leaves' values themselves: the same additions, row by row.
-                if (O == 1)
-                  for (std::size_t r = 0; r < n; ++r) a[r] += std::bit_cast<float>(leaf[r]);
-                else
-                  for (std::size_t r = 0; r < n; ++r) a[r * O] += std::bit_cast<float>(leaf[r]);
-                continue;
-              }
+          if (!done && columns)
+            done = forest_simd::walk(v.walk_nodes, v.n_nodes, v.walk_feature_bits, tree, columns, shift, F, n, leaf);
+          if constexpr (std::is_same_v<S, float>) {
+            if (done && v.walk_leaf_values) {
+              // Both gave the leaves' values themselves: the same additions, row by row.
+              if (O == 1)
+                for (std::size_t r = 0; r < n; ++r) a[r] += std::bit_cast<float>(leaf[r]);
+              else
+                for (std::size_t r = 0; r < n; ++r) a[r * O] += std::bit_cast<float>(leaf[r]);
+              continue;
             }
-            done = true;
           }
         }
         if (!done)

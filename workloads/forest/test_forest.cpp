@@ -518,7 +518,7 @@ TEST(forest_simd, every_level_gives_the_scalar_bits) {
 }
 
 // Every tree of v with the bitvector form gives the walk's leaf for random rows (NaN, zeros,
-// thresholds hit exactly); v's sum type is not read.
+// thresholds hit exactly), or that leaf's value where the form's leaves hold values.
 template <class T, class S>
 void expect_bitvector_leaves(const tandem::kernels::forest_view<T, S>& v, const tf::forest_model& m,
                              std::uint32_t want_form) {
@@ -537,8 +537,10 @@ void expect_bitvector_leaves(const tandem::kernels::forest_view<T, S>& v, const 
     ASSERT_EQ(e[5] + 1u, bt.leaves) << m.path << " tree " << t;
     for (std::size_t r = 0; r < 600; ++r) {
       const T* x = rows.data() + r * m.features;
-      ASSERT_EQ(tandem::kernels::forest_bitvector_leaf(bt, v.bv_splits, v.bv_leaves, x),
-                tandem::kernels::forest_leaf_of(v, v.trees[t].root, x))
+      std::uint32_t want = tandem::kernels::forest_leaf_of(v, v.trees[t].root, x);
+      if constexpr (std::is_same_v<S, float>)
+        if (v.walk_leaf_values) want = std::bit_cast<std::uint32_t>(v.values[want]);  // the leaf's value
+      ASSERT_EQ(tandem::kernels::forest_bitvector_leaf(bt, v.bv_splits, v.bv_leaves, x), want)
           << m.path << " tree " << t << " row " << r;
     }
   }

@@ -113,11 +113,14 @@ struct forest_view {
   // The bitvector form of the trees that have one: one entry per tree, or null.
   const forest_bitvector_tree* bv_trees = nullptr;
   const forest_bitvector_split<T>* bv_splits = nullptr;
-  const std::uint32_t* bv_leaves = nullptr;  // the leaves' `next` (their first value), left to right
+  // The leaves' `next` (their first value), left to right; their value's bits where walk_leaf_values.
+  const std::uint32_t* bv_leaves = nullptr;
   // The nodes again as forest_walk_node (float inputs, where every tree fits), or null.
   const forest_walk_node* walk_nodes = nullptr;
   std::uint32_t walk_feature_bits = 0;
-  bool walk_leaf_values = false;  // a walk node leaf's bits are its float value, not its index
+  // A leaf's bits in walk_nodes and bv_leaves are its float value, not its index (float inputs and
+  // sums, one value per leaf).
+  bool walk_leaf_values = false;
 };
 
 TANDEM_HD_INLINE bool forest_is_nan(float x) { return x != x; }
@@ -174,8 +177,8 @@ TANDEM_HD_INLINE std::uint32_t forest_leaf_of(const forest_view<T, S>& m, std::u
   }
 }
 
-// The same leaf's `next` through the bitvector form of tree `t` (bv_trees[t].leaves > 0), split
-// by split: the vector walk's arithmetic for one row, for tests on any CPU.
+// The same leaf's `next` (or its value's bits, where walk_leaf_values) through the bitvector form
+// of tree `t` (bv_trees[t].leaves > 0), split by split: the vector walk's arithmetic for one row, for tests on any CPU.
 template <class T>
 TANDEM_HD_INLINE std::uint32_t forest_bitvector_leaf(const forest_bitvector_tree& t, const forest_bitvector_split<T>* splits,
                                                      const std::uint32_t* leaves, const T* x) {

@@ -154,7 +154,8 @@ class compiled_forest {
   static void add_bitvectors(compiled_forest& c, layout& L);
   static void add_walk_nodes(compiled_forest& c, layout& L);
   // The walk nodes' layout, from the model: the bits of a word's feature index, and whether a
-  // leaf holds its value (one float per leaf) rather than its index.
+  // leaf (of the walk nodes and of the bitvector form) holds its value (one float per leaf) rather
+  // than its index.
   std::uint32_t walk_feature_bits() const noexcept;
   bool walk_leaf_values() const noexcept;
   // A larger image with `extra` zero bytes after the first L.end; returns where they start.
