@@ -15,7 +15,9 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
+#include <type_traits>
 
 #include "tandem/errors.hpp"
 #include "tandem/workloads/count_matches.hpp"
@@ -98,12 +100,12 @@ std::size_t newlines_scalar(const unsigned char* text, std::size_t len) noexcept
   return static_cast<std::size_t>(std::count(text, text + len, static_cast<unsigned char>('\n')));
 }
 
-__attribute__((target("avx2"))) std::size_t newlines_avx2(const unsigned char* text, std::size_t len) noexcept {
+__attribute__((target("avx2,popcnt"))) std::size_t newlines_avx2(const unsigned char* text, std::size_t len) noexcept {
   const __m256i nlv = _mm256_set1_epi8('\n');
   std::size_t n = 0, i = 0;
   for (; i + 32 <= len; i += 32) {
     const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(text + i));
-    n += static_cast<std::size_t>(__builtin_popcount(static_cast<unsigned>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, nlv)))));
+    n += static_cast<std::size_t>(std::popcount(static_cast<unsigned>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, nlv)))));
   }
   return n + newlines_scalar(text + i, len - i);
 }
@@ -164,7 +166,29 @@ bool too_many_candidates(const scan_state& st, std::size_t len, std::uint32_t m)
   return st.failed * m > 4 * len + 65536;
 }
 
-__attribute__((target("avx2,bmi"))) line_match_partial search_avx2(const unsigned char* text, std::size_t len,
+// One block of 32 or 64 bytes at text + i (bit j of the masks: byte i + j): count its newlines,
+// and walk them with the verified candidates only when the block has candidates or a newline that
+// changes the partial.
+template <class Mask>
+__attribute__((target("popcnt"), always_inline)) inline void block(scan_state& st, const unsigned char* text,
+                                                                 std::size_t i, Mask nl, Mask cand,
+                                                                 const unsigned char* pat, std::uint32_t m) noexcept {
+  static_assert(std::is_same_v<Mask, std::uint32_t> || std::is_same_v<Mask, std::uint64_t>);
+  st.r.newlines += static_cast<std::uint64_t>(std::popcount(nl));
+  if (cand == 0) {
+    if (nl && st.pending()) st.close();
+    return;
+  }
+  Mask v = 0;
+  for (; cand; cand &= cand - 1) {
+    const unsigned j = static_cast<unsigned>(std::countr_zero(cand));
+    if (rest_matches(text + i + j, pat, m)) v |= Mask{1} << j;
+    else ++st.failed;
+  }
+  st.events(nl, v);
+}
+
+__attribute__((target("avx2,bmi,popcnt"))) line_match_partial search_avx2(const unsigned char* text, std::size_t len,
                                                                   std::size_t avail, const unsigned char* pat,
                                                                   std::uint32_t m) noexcept {
   if (m == 0) return every_line(newlines_avx2(text, len), text, len);
@@ -177,43 +201,13 @@ __attribute__((target("avx2,bmi"))) line_match_partial search_avx2(const unsigne
     const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(text + i));
     const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(text + i + m - 1));
     const auto nl = static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, nlv)));
-    auto cand = static_cast<std::uint32_t>(
+    const auto cand = static_cast<std::uint32_t>(
         _mm256_movemask_epi8(_mm256_and_si256(_mm256_cmpeq_epi8(a, first), _mm256_cmpeq_epi8(b, last))));
-    st.r.newlines += static_cast<std::uint64_t>(__builtin_popcount(nl));
-    if (cand == 0) {
-      if (nl && st.pending()) st.close();
-      continue;
-    }
-    std::uint32_t v = 0;
-    for (; cand; cand &= cand - 1) {
-      const unsigned j = static_cast<unsigned>(__builtin_ctz(cand));
-      if (rest_matches(text + i + j, pat, m)) v |= 1u << j;
-      else ++st.failed;
-    }
-    st.events(nl, v);
-    if (too_many_candidates(st, len, m)) return search_scalar(text, len, avail, pat, m);
+    block(st, text, i, nl, cand, pat, m);
+    if (cand && too_many_candidates(st, len, m)) return search_scalar(text, len, avail, pat, m);
   }
   st.bytes(text, i, len, avail, pat, m);
   return st.finish();
-}
-
-// One 64-byte block at text + i: count its newlines, and walk them with the verified candidates
-// only when the block has candidates or a newline that changes the partial.
-__attribute__((target("popcnt"), always_inline)) inline void block64(scan_state& st, const unsigned char* text,
-                                                                   std::size_t i, std::uint64_t nl, std::uint64_t cand,
-                                                                   const unsigned char* pat, std::uint32_t m) noexcept {
-  st.r.newlines += static_cast<std::uint64_t>(_mm_popcnt_u64(nl));
-  if (cand == 0) {
-    if (nl && st.pending()) st.close();
-    return;
-  }
-  std::uint64_t v = 0;
-  for (; cand; cand &= cand - 1) {
-    const unsigned j = static_cast<unsigned>(__builtin_ctzll(cand));
-    if (rest_matches(text + i + j, pat, m)) v |= std::uint64_t{1} << j;
-    else ++st.failed;
-  }
-  st.events(nl, v);
 }
 
 __attribute__((target("avx512f,avx512bw,bmi,bmi2,popcnt"))) line_match_partial search_avx512(
@@ -229,7 +223,7 @@ __attribute__((target("avx512f,avx512bw,bmi,bmi2,popcnt"))) line_match_partial s
     const __m512i b = _mm512_loadu_si512(text + i + m - 1);
     const std::uint64_t nl = _mm512_cmpeq_epi8_mask(a, nlv);
     const std::uint64_t cand = _mm512_mask_cmpeq_epi8_mask(_mm512_cmpeq_epi8_mask(a, first), b, last);
-    block64(st, text, i, nl, cand, pat, m);
+    block(st, text, i, nl, cand, pat, m);
     if (cand && too_many_candidates(st, len, m)) return search_scalar(text, len, avail, pat, m);
   }
   // The edge: masked loads read nothing outside the piece's bytes or past `avail`.
@@ -241,7 +235,7 @@ __attribute__((target("avx512f,avx512bw,bmi,bmi2,popcnt"))) line_match_partial s
     const __m512i b = _mm512_maskz_loadu_epi8(kb, text + i + m - 1);
     const std::uint64_t nl = _mm512_mask_cmpeq_epi8_mask(ka, a, nlv);
     const std::uint64_t cand = _mm512_mask_cmpeq_epi8_mask(_mm512_mask_cmpeq_epi8_mask(ka & kb, a, first), b, last);
-    block64(st, text, i, nl, cand, pat, m);
+    block(st, text, i, nl, cand, pat, m);
   }
   return st.finish();
 }
@@ -261,7 +255,8 @@ count_matches_simd count_matches_simd_best() noexcept {
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("bmi2"))
     return count_matches_simd::avx512;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi")) return count_matches_simd::avx2;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi") && __builtin_cpu_supports("popcnt"))
+    return count_matches_simd::avx2;
   return count_matches_simd::scalar;
 }
 
