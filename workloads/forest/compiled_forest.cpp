@@ -255,10 +255,7 @@ void compiled_forest::add_bitvectors(compiled_forest& c, layout& L) {
   if (b.with_form == 0 || b.splits.size() >= std::numeric_limits<std::uint32_t>::max()) return;
   const std::size_t tree_bytes = align_up(b.trees.size() * sizeof(kernels::forest_bitvector_tree));
   const std::size_t split_bytes = align_up(b.splits.size() * sizeof(kernels::forest_bitvector_split<T>));
-  if (std::is_same_v<T, float> && c.walk_leaf_values()) {  // the values themselves, as in the walk nodes
-    const auto* values = reinterpret_cast<const std::uint32_t*>(image0 + L.values);
-    for (std::uint32_t& l : b.leaves) l = values[l];
-  }
+  for (std::uint32_t& l : b.leaves) l = leaf_bits(c, L, l);
   const std::size_t start = grow_image(c, L, tree_bytes + split_bytes + b.leaves.size() * sizeof(std::uint32_t));
   L.bv_trees = start;
   L.bv_splits = start + tree_bytes;
@@ -281,14 +278,17 @@ std::uint32_t compiled_forest::walk_feature_bits() const noexcept {
 
 bool compiled_forest::walk_leaf_values() const noexcept { return sum_ == precision::f32 && leaf_width_ == 1; }
 
+std::uint32_t compiled_forest::leaf_bits(const compiled_forest& c, const layout& L, std::uint32_t next) {
+  if (!c.walk_leaf_values()) return next;
+  return reinterpret_cast<const std::uint32_t*>(c.image_.get() + L.values)[next];
+}
+
 void compiled_forest::add_walk_nodes(compiled_forest& c, layout& L) {
   const std::uint32_t feature_bits = c.walk_feature_bits();
   if (feature_bits >= 30) return;
   const std::uint64_t limit = std::uint64_t{1} << (30 - feature_bits);
   std::vector<kernels::forest_walk_node> out(c.nodes_);
-  const bool leaf_values = c.walk_leaf_values();
   {
-    const auto* values = reinterpret_cast<const std::uint32_t*>(c.image_.get() + L.values);
     const auto* nodes = reinterpret_cast<const kernels::forest_node<float>*>(c.image_.get() + L.nodes);
     const auto* trees = reinterpret_cast<const kernels::forest_tree*>(c.image_.get() + L.trees);
     for (std::uint32_t t = 0; t < c.trees_; ++t) {
@@ -297,7 +297,7 @@ void compiled_forest::add_walk_nodes(compiled_forest& c, layout& L) {
       for (std::uint64_t i = root; i < end; ++i) {
         const kernels::forest_node<float>& nd = nodes[i];
         if (trees[t].special || (nd.feature_flags & kernels::forest_leaf)) {
-          out[i] = {leaf_values && !trees[t].special ? values[nd.next] : nd.next, kernels::forest_leaf};
+          out[i] = {trees[t].special ? nd.next : leaf_bits(c, L, nd.next), kernels::forest_leaf};
           continue;
         }
         const std::uint64_t left = std::uint64_t(nd.next) - root;

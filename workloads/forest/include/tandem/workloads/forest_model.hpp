@@ -158,6 +158,8 @@ class compiled_forest {
   // than its index.
   std::uint32_t walk_feature_bits() const noexcept;
   bool walk_leaf_values() const noexcept;
+  // What a leaf holds there: its first value's index `next`, or that value's bits.
+  static std::uint32_t leaf_bits(const compiled_forest& c, const layout& L, std::uint32_t next);
   // A larger image with `extra` zero bytes after the first L.end; returns where they start.
   static std::size_t grow_image(compiled_forest& c, layout& L, std::size_t extra);
   struct free_image {
