@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <type_traits>
 
 #include "reduce_cpu.hpp"
 #include "tandem/errors.hpp"
@@ -37,9 +38,25 @@ struct lanes_soa {
 // for double, 2048 slower for float).
 constexpr std::uint64_t prefetch_distance = 1024;
 
-template <std::uint32_t Pass, class In>
+// a - b on the multiply-add units: fma(b, -1, a) is a - b rounded once, the subtraction's bits.
+// The FMA levels compute three of TwoSum's six additions so (and var's shift): x86 cores from Zen
+// on issue additions to two pipes and multiply-adds to two others, and TwoSum's additions otherwise
+// queue on the adders alone. `one` is hidden from the compiler, which would fold the product by 1
+// back into a subtraction.
+struct fma_sub {
+  double one;
+  [[gnu::always_inline]] double operator()(double a, double b) const { return __builtin_fma(b, -one, a); }
+};
+
+template <std::uint32_t Pass, bool Fma, class In>
 [[gnu::always_inline]] inline reduce_partial lanes_chunk(const In* x, std::uint64_t n) {
   const double k = n > 0 ? double(x[0]) : 0.0;
+  std::conditional_t<Fma, fma_sub, kernels::plain_sub> sub;
+  if constexpr (Fma) {
+    double one = 1.0;
+    asm("" : "+x"(one));
+    sub.one = one;
+  }
   const std::uint64_t full = n - n % reduce_lanes;
   lanes_soa a;
   for (unsigned l = 0; l < reduce_lanes; ++l) {
@@ -56,7 +73,7 @@ template <std::uint32_t Pass, class In>
         __builtin_prefetch(reinterpret_cast<const char*>(xi + prefetch_distance) + b);
     for (unsigned l = 0; l < reduce_lanes; ++l)
       kernels::lane_step_fields<Pass>(a.s[l], a.sc[l], a.q[l], a.qc[l], a.t[l], a.tc[l], a.v[l], a.vc[l], a.mn[l],
-                                      a.mx[l], double(xi[l]), k);
+                                      a.mx[l], double(xi[l]), k, sub);
   }
   lane_state<double> lanes[reduce_lanes];
   for (unsigned l = 0; l < reduce_lanes; ++l)
@@ -66,27 +83,29 @@ template <std::uint32_t Pass, class In>
 }
 
 // The passes an op asks for (reduce_passes in reduce.cpp): one instantiation each.
-template <class In>
+template <bool Fma, class In>
 [[gnu::always_inline]] inline reduce_partial dispatch(const In* x, std::uint64_t n, std::uint32_t pass) {
   using namespace kernels;
   switch (pass) {
-    case pass_sum: return lanes_chunk<pass_sum>(x, n);
-    case pass_sumsq: return lanes_chunk<pass_sumsq>(x, n);
-    case pass_minmax: return lanes_chunk<pass_minmax>(x, n);
-    case pass_var: return lanes_chunk<pass_var>(x, n);
-    default: return lanes_chunk<pass_sum | pass_sumsq | pass_var | pass_minmax>(x, n);
+    case pass_sum: return lanes_chunk<pass_sum, Fma>(x, n);
+    case pass_sumsq: return lanes_chunk<pass_sumsq, Fma>(x, n);
+    case pass_minmax: return lanes_chunk<pass_minmax, Fma>(x, n);
+    case pass_var: return lanes_chunk<pass_var, Fma>(x, n);
+    default: return lanes_chunk<pass_sum | pass_sumsq | pass_var | pass_minmax, Fma>(x, n);
   }
 }
 
-#define TANDEM_REDUCE_LEVEL(NAME, ATTR)                                                                        \
-  ATTR reduce_partial NAME(const double* x, std::uint64_t n, std::uint32_t pass) { return dispatch(x, n, pass); } \
-  ATTR reduce_partial NAME(const float* x, std::uint64_t n, std::uint32_t pass) { return dispatch(x, n, pass); }
+#define TANDEM_REDUCE_LEVEL(NAME, ATTR, FMA)                                                   \
+  ATTR reduce_partial NAME(const double* x, std::uint64_t n, std::uint32_t pass) {            \
+    return dispatch<FMA>(x, n, pass);                                                          \
+  }                                                                                            \
+  ATTR reduce_partial NAME(const float* x, std::uint64_t n, std::uint32_t pass) { return dispatch<FMA>(x, n, pass); }
 
-// The baseline: SSE2's two doubles per register.
-TANDEM_REDUCE_LEVEL(chunk_scalar, )
+// The baseline: SSE2's two doubles per register, no FMA.
+TANDEM_REDUCE_LEVEL(chunk_scalar, , false)
 #if defined(__x86_64__) && defined(__GNUC__)
-TANDEM_REDUCE_LEVEL(chunk_avx2, __attribute__((target("avx2,fma"))))
-TANDEM_REDUCE_LEVEL(chunk_avx512, __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,prefer-vector-width=512"))))
+TANDEM_REDUCE_LEVEL(chunk_avx2, __attribute__((target("avx2,fma"))), true)
+TANDEM_REDUCE_LEVEL(chunk_avx512, __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,prefer-vector-width=512"))), true)
 #define TANDEM_REDUCE_X86 1
 #else
 #define TANDEM_REDUCE_X86 0

@@ -47,13 +47,21 @@ struct dd {
 
 TANDEM_HD_INLINE constexpr bool is_finite(double x) { return x - x == 0; }  // false for inf and NaN
 
+// a - b, the subtraction the lane steps use where either execution unit may compute it. The
+// default is the subtraction itself; the CPU's FMA levels pass one that computes the same
+// difference on the multiply-add units (reduce_lanes.cpp), so the steps' additions spread over
+// both kinds of unit. Either way the result is a - b rounded once: the same bits.
+struct plain_sub {
+  TANDEM_HD_INLINE constexpr double operator()(double a, double b) const { return a - b; }
+};
+
 // Adds x into (s, c): s + c + x, with the rounding error of s + x (Knuth's branch-free TwoSum)
 // added into c.
-template <class T>
-TANDEM_REDUCE_STEP void compensated_add(T& s, T& c, T x) {
+template <class T, class Sub = plain_sub>
+TANDEM_REDUCE_STEP void compensated_add(T& s, T& c, T x, Sub sub = {}) {
   const T t = s + x;
-  const T b = t - s;
-  c += (s - (t - b)) + (x - b);
+  const T b = sub(t, s);
+  c += sub(s, t - b) + sub(x, b);
   s = t;
 }
 
@@ -90,15 +98,16 @@ TANDEM_REDUCE_STEP void lane_init(lane_state<T>& st, T zero, T inf) {
 
 // One element into one lane's state, given field by field (the CPU keeps each field of its 32
 // lanes as one array, which its compiler turns into vector registers). k is the chunk's shift K.
-template <std::uint32_t Pass>
+template <std::uint32_t Pass, class Sub = plain_sub>
 TANDEM_REDUCE_STEP void lane_step_fields(double& s, double& sc, double& q, double& qc, double& t, double& tc,
-                                         double& v, double& vc, double& mn, double& mx, double x, double k) {
-  if constexpr ((Pass & pass_sum) != 0) compensated_add(s, sc, x);
-  if constexpr ((Pass & pass_sumsq) != 0) compensated_add(q, qc, x * x);
+                                         double& v, double& vc, double& mn, double& mx, double x, double k,
+                                         Sub sub = {}) {
+  if constexpr ((Pass & pass_sum) != 0) compensated_add(s, sc, x, sub);
+  if constexpr ((Pass & pass_sumsq) != 0) compensated_add(q, qc, x * x, sub);
   if constexpr ((Pass & pass_var) != 0) {
-    const double d = x - k;
-    compensated_add(t, tc, d);
-    compensated_add(v, vc, d * d);
+    const double d = sub(x, k);
+    compensated_add(t, tc, d, sub);
+    compensated_add(v, vc, d * d, sub);
   }
   if constexpr ((Pass & pass_minmax) != 0) {
     // A NaN sticks: it replaces the running min and max, and x < NaN, x > NaN are false.
