@@ -14,6 +14,7 @@
 #include "forest_simd.hpp"
 #include "tandem/errors.hpp"
 #include "tandem/interrupt.hpp"
+#include "tandem/io/ordered_file_sink.hpp"
 #include "tandem/ranks.hpp"
 #include "tandem/shared_buffer.hpp"
 
@@ -564,6 +565,8 @@ class forest_workload final : public workload_of<forest_result> {
     // Under MPI: this rank's rows, whole fold groups (forest_rows_of).
     share_ = forest_rows_of(rows_, ranks::world().rank, ranks::world().size);
     if (!o.output.empty()) {
+      ordered_file_sink::check_not_input(o.output, o.input, "--input");
+      ordered_file_sink::check_not_input(o.output, o.model, "--model");
       const bool float_values = m.sum == forest::precision::f32 && o.kind != forest_output::label;
       // Rank 0 writes the file (temporary name, then rename); the others encode their rows into a
       // local spool and stream it to rank 0 after their share (send_outputs): no shared file

@@ -3,11 +3,13 @@
 // generated) and the outputs (CSV, .npy) read and write exactly; bad inputs are one line.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
 #include <charconv>
 #include <functional>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <random>
@@ -700,6 +702,40 @@ TEST(forest_cli, predict_writes_what_the_library_computes) {
   ASSERT_EQ(a.items, want.size());
   EXPECT_EQ(std::memcmp(f.data() + a.data_offset, want.data(), want.size() * sizeof(double)), 0);
   EXPECT_EQ(dir.names(), (std::vector<std::string>{"p.npy", "x.csv"}));  // no temporary file left
+}
+
+TEST(forest_cli, an_output_onto_the_input_or_the_model_is_refused_and_both_kept) {
+  tandem::testing::temp_dir dir;
+  const std::string model_text = tandem::testing::slurp(std::string(TANDEM_FOREST_TESTDATA) + "/lightgbm/binary_nan.txt");
+  tandem::testing::write_file(dir / "m.txt", model_text);
+  const tf::forest_model m = tf::load_model(dir / "m.txt");
+  std::string csv;
+  for (std::uint32_t f = 0; f < m.features; ++f)
+    csv += (f ? "," : "") + (m.feature_names.empty() ? "f" + std::to_string(f) : m.feature_names[f]);
+  csv += "\n";
+  for (std::uint32_t f = 0; f < m.features; ++f) csv += f ? ",1" : "1";
+  csv += "\n";
+  tandem::testing::write_file(dir / "x.csv", csv);
+  std::filesystem::create_symlink("x.csv", dir.path / "link.csv");
+  const std::string args = "forest predict --backend seq --repeat 1 --model '" + dir / "m.txt" + "' --input '" + dir / "x.csv" + "'";
+  const std::pair<std::string, std::string> cases[] = {
+      {dir / "x.csv", "--input"},
+      {dir / "link.csv", "--input"},  // the same file through a link
+      {dir / "m.txt", "--model"},
+  };
+  for (const auto& [out, what] : cases) {
+    const auto r = tandem::testing::run_cli(args + " --output '" + out + "'");
+    EXPECT_EQ(r.status, 2) << out;
+    EXPECT_EQ(r.err.rfind("tandem: error: cannot write '" + out + "': it is the " + what + " file", 0), 0u) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+  EXPECT_EQ(tandem::testing::slurp(dir / "x.csv"), csv);
+  EXPECT_EQ(tandem::testing::slurp(dir / "m.txt"), model_text);
+  EXPECT_EQ(dir.names(), (std::vector<std::string>{"link.csv", "m.txt", "x.csv"}));
+  // A copy of the input is another file: written.
+  tandem::testing::write_file(dir / "copy.csv", csv);
+  EXPECT_EQ(tandem::testing::run_cli(args + " --output '" + dir / "copy.csv" + "'").status, 0);
+  EXPECT_NE(tandem::testing::slurp(dir / "copy.csv"), csv);
 }
 
 }  // namespace

@@ -115,7 +115,11 @@ class gemm_workload final : public workload_of<gemm_result> {
       throw usage_error("gemm: A, B and C need " + gib(std::uint64_t(std::min<long double>(bytes, 1e19L))) +
                         (ranks::world().local_size > 1 ? " (on this node's ranks together)" : "") +
                         "; the limit is 3/4 of this machine's memory, " + gib(gemm_memory_limit()));
-    if (!o.output.empty()) ordered_file_sink::check(o.output);
+    if (!o.output.empty()) {
+      ordered_file_sink::check(o.output);
+      ordered_file_sink::check_not_input(o.output, o.a, "--a");
+      ordered_file_sink::check_not_input(o.output, o.b, "--b");
+    }
   }
 
   std::string name() const override { return "gemm"; }

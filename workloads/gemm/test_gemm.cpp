@@ -478,13 +478,19 @@ TEST(gemm_cli, bad_shapes_and_flags_are_one_line_and_exit_2) {
       {"--dtype f8", "--dtype"},
       {"--alpha nan", "--alpha"},
       {"--output " + dir / "nodir/c.npy", "nodir"},
+      // C written onto an operand would replace it.
+      {"--a " + dir / "a23.npy" + " --b " + dir / "b32.npy" + " --output " + dir / "a23.npy", "it is the --a file"},
+      {"--a " + dir / "a23.npy" + " --b " + dir / "b32.npy" + " --output " + dir / "b32.npy", "it is the --b file"},
   };
+  const std::string a_bytes = tandem::testing::slurp(dir / "a23.npy"), b_bytes = tandem::testing::slurp(dir / "b32.npy");
   for (const auto& [args, words] : cases) {
     const auto r = tandem::testing::run_cli("gemm --backend seq --repeat 1 " + args);
     EXPECT_EQ(r.status, 2) << args << ": " << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << ": " << r.err;
     EXPECT_NE(r.err.find(words), std::string::npos) << args << ": " << r.err;
   }
+  EXPECT_EQ(tandem::testing::slurp(dir / "a23.npy"), a_bytes);
+  EXPECT_EQ(tandem::testing::slurp(dir / "b32.npy"), b_bytes);
 }
 
 TEST(gemm_cli, tensor_core_formats_are_gpu_only) {

@@ -116,6 +116,14 @@ bool ordered_file_sink::check(const std::string& path) {
   return false;
 }
 
+void ordered_file_sink::check_not_input(const std::string& path, const std::string& input, std::string_view what) {
+  struct stat out {}, in {};
+  if (path.empty() || input.empty() || stat(path.c_str(), &out) != 0 || stat(input.c_str(), &in) != 0) return;
+  if (S_ISREG(out.st_mode) && S_ISREG(in.st_mode) && out.st_dev == in.st_dev && out.st_ino == in.st_ino)
+    throw usage_error("cannot write '" + path + "': it is the " + std::string(what) + " file '" + input +
+                      "', which the output would replace; write to another path");
+}
+
 ordered_file_sink::ordered_file_sink(std::string path) : path_(std::move(path)) {
   if (path_.empty()) throw usage_error("cannot write '': " + error_text(ENOENT));
   buffer_.reserve(buffer_bytes);
