@@ -23,6 +23,7 @@
 #include "tandem/errors.hpp"
 #include "tandem/gpu/device.hpp"
 #include "tandem/interrupt.hpp"
+#include "tandem/io/ordered_file_sink.hpp"
 #include "tandem/machine.hpp"
 #include "tandem/peer_process.hpp"
 #include "tandem/ranks.hpp"
@@ -505,6 +506,9 @@ void add_bench_command(CLI::App& app) {
       if (!ranks::is_root()) return;
       out = out_destination(f->common);  // before the runs: exit 2 if unwritable
       if (!f->html.empty()) html.emplace(f->html);
+      // Two documents onto one file would leave only the second. (--out onto --compare's report
+      // is allowed: that report is read before the runs, and replacing it keeps a rolling baseline.)
+      if (out && html) ordered_file_sink::check_not_input(f->html, f->common.out, "--out");
       if (!f->compare.empty()) old_doc = read_report_file(f->compare);
     });
 

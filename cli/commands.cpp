@@ -6,6 +6,7 @@
 
 #include "cli.hpp"
 #include "tandem/backend.hpp"
+#include "tandem/io/ordered_file_sink.hpp"
 #include "tandem/machine.hpp"
 #include "tandem/ranks.hpp"
 
@@ -45,7 +46,8 @@ void add_common_flags(CLI::App& cmd, common_flags& f, const std::string& default
   cmd.add_flag("--json", f.json, "Print one JSON document on stdout instead of tables");
   cmd.add_option("-o,--out", f.out,
                  "Also write the JSON document to this file: whole or not at all, checked before the runs; "
-                 "/dev/null, /dev/stdout or a FIFO is written directly")
+                 "/dev/null, /dev/stdout or a FIFO is written directly; never a file the run reads or writes")
+      ->type_name("FILE")
       ->check(non_empty());
 }
 
@@ -88,13 +90,20 @@ void add_workload_command(CLI::App& app, const workload_command& w) {
   auto flags = std::make_shared<common_flags>();
   add_common_flags(*cmd, *flags, "auto");
   workload_factory make = w.add_flags(*cmd);
-  cmd->callback([flags, make, &w] {
+  cmd->callback([cmd, flags, make, &w] {
     ranks::start();
     std::optional<out_file> out;
     std::unique_ptr<workload> work;
     // A bad flag value or input fails on every rank at once, with rank 0's message (ranks.hpp).
     ranks::agreed([&] {
-      if (ranks::is_root()) out = out_destination(*flags);  // before the run: exit 2 if unwritable
+      if (ranks::is_root()) {
+        out = out_destination(*flags);  // before the run: exit 2 if unwritable
+        // Nor one of the run's own files (an input, or the workload's --output).
+        if (out)
+          for (const CLI::Option* o : cmd->get_options())
+            if (o->get_type_name() == "FILE" && o->get_name() != "--out")
+              for (const std::string& v : o->results()) ordered_file_sink::check_not_input(flags->out, v, o->get_name());
+      }
       work = make(*flags);
     });
     report r;

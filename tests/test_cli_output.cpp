@@ -125,6 +125,38 @@ TEST(cli_out, an_unwritable_destination_fails_before_the_run_with_the_reason) {
   EXPECT_EQ(d.names(), std::vector<std::string>{"plain"});
 }
 
+TEST(cli_out, never_a_file_the_run_reads_or_writes) {
+  temp_dir d;
+  const std::string eight(8, '\x01');
+  write_file(d / "x.f64", eight);
+  write_file(d / "sum", "kept\n");
+  const std::pair<std::string, std::string> cases[] = {
+      // An input, named directly and through ./
+      {"reduce --op sum --dtype f64 --input '" + d / "x.f64" + "' --out '" + d / "x.f64" + "'", "--input file"},
+      {"reduce --op sum --dtype f64 --input '" + d / "x.f64" + "' --out '" + d / "./x.f64" + "'", "--input file"},
+      // The workload's own output, not made yet: one of the two would be lost.
+      {"forest predict --synthetic 2,2,2 --rows 10 --output '" + d / "p.csv" + "' --out '" + d / "p.csv" + "'",
+       "--output file"},
+      {"bench --quick --workloads reduce --min-runs 1 --max-runs 1 --out '" + d / "r.json" + "' --html '" +
+           d / "r.json" + "'",
+       "--out file"},
+  };
+  for (const auto& [args, words] : cases) {
+    const auto r = run_cli(args + " --repeat 1");
+    EXPECT_EQ(r.status, 2) << args << ": " << r.err;
+    EXPECT_EQ(lines(r.err), 1) << args << ":\n" << r.err;
+    EXPECT_NE(r.err.find("tandem: error: cannot write '"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("it is the " + words), std::string::npos) << r.err;
+    EXPECT_TRUE(r.out.empty()) << args << ": the run happened: " << r.out;
+  }
+  EXPECT_EQ(slurp(d / "x.f64"), eight);
+  EXPECT_EQ(d.names(), (std::vector<std::string>{"sum", "x.f64"}));
+  // Only flags whose value is a file count: an --op that happens to name the --out file is not one.
+  const auto ok = run_cli("reduce --op sum --n 10 --repeat 1 --backend seq --out sum", "cd '" + d.path.string() + "';");
+  EXPECT_EQ(ok.status, 0) << ok.err;
+  EXPECT_NE(slurp(d / "sum"), "kept\n");
+}
+
 TEST(cli_out, a_read_only_folder_fails_before_the_run) {
   if (geteuid() == 0) GTEST_SKIP() << "running as root: permissions are not enforced, read-only folder case skipped";
   temp_dir d;

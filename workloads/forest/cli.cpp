@@ -61,6 +61,7 @@ workload_factory add_flags(CLI::App& cmd) {
   auto s = std::make_shared<state>();
   cmd.add_option("-m,--model", s->options.model,
                  "Model file: XGBoost JSON, LightGBM text, or Tandem forest JSON (tools/export_sklearn.py)")
+      ->type_name("FILE")
       ->check(non_empty());
   cmd.add_option("--synthetic", s->synthetic,
                  "TREES,DEPTH,FEATURES: a deterministic random forest in XGBoost's arithmetic instead of --model "
@@ -69,6 +70,7 @@ workload_factory add_flags(CLI::App& cmd) {
   cmd.add_option("-i,--input", s->options.input,
                  "Rows to predict: CSV with a header (empty or NaN: missing) or .npy (float32/float64, rows x "
                  "features); default: --rows generated rows")
+      ->type_name("FILE")
       ->check(non_empty());
   cmd.add_option("--rows", s->options.rows, "Generated rows when there is no --input (rows x features <= 2^31)")
       ->check(whole_number(0, forest_max_generated_values))
@@ -76,6 +78,7 @@ workload_factory add_flags(CLI::App& cmd) {
   cmd.add_option("-p,--output", s->options.output,
                  "Write the predictions here: CSV, or .npy by extension; whole or not at all (a temporary name, "
                  "then renamed)")
+      ->type_name("FILE")
       ->check(non_empty());
   cmd.add_option("-k,--output-kind", s->kind,
                  "proba: the library's predict_proba (a regressor's prediction); class: the predicted label; margin: "

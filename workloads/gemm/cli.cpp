@@ -57,9 +57,11 @@ workload_factory add_flags(CLI::App& cmd) {
   cmd.add_flag("--check", o.check,
                "Check C against a double-double reference (every entry up to 2^16, else 64 x 64 spread over C); a "
                "relative error above gamma_(k+2) fails the run (exit 1)");
-  cmd.add_option("--a", o.a, "A from a .npy file (C order, float32 or float64, m x k); with --b")->check(non_empty());
-  cmd.add_option("--b", o.b, "B from a .npy file (k x n, the dtype of --a); with --a")->check(non_empty());
-  cmd.add_option("-p,--output", o.output, "Write C as .npy here (temporary name, then rename)")->check(non_empty());
+  cmd.add_option("--a", o.a, "A from a .npy file (C order, float32 or float64, m x k); with --b")->type_name("FILE")->check(non_empty());
+  cmd.add_option("--b", o.b, "B from a .npy file (k x n, the dtype of --a); with --a")->type_name("FILE")->check(non_empty());
+  cmd.add_option("-p,--output", o.output, "Write C as .npy here (temporary name, then rename)")
+      ->type_name("FILE")
+      ->check(non_empty());
   cmd.add_option("--gpu-mode", s->gpu_mode,
                  "gpu: resident (A, B, C uploaded once, in the untimed set-up), streamed (panels through page-locked "
                  "memory on two streams every run), auto (resident when they fit)")

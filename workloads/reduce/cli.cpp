@@ -42,6 +42,7 @@ workload_factory add_flags(CLI::App& cmd) {
   cmd.add_option("-i,--input", s->o.input,
                  "Array file: .npy (float32/float64, any shape, read as flat) or raw little-endian values of --dtype; "
                  "for count-matches, the text file")
+      ->type_name("FILE")
       ->check(non_empty());
   cmd.add_flag("--exact", s->o.exact,
                "Correctly rounded results, the same bits on every backend, worker count and chunking");

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <stdexcept>
 #include <utility>
 
@@ -117,11 +118,22 @@ bool ordered_file_sink::check(const std::string& path) {
 }
 
 void ordered_file_sink::check_not_input(const std::string& path, const std::string& input, std::string_view what) {
+  if (path.empty() || input.empty()) return;
   struct stat out {}, in {};
-  if (path.empty() || input.empty() || stat(path.c_str(), &out) != 0 || stat(input.c_str(), &in) != 0) return;
-  if (S_ISREG(out.st_mode) && S_ISREG(in.st_mode) && out.st_dev == in.st_dev && out.st_ino == in.st_ino)
+  bool same = false;
+  if (stat(path.c_str(), &out) == 0 && stat(input.c_str(), &in) == 0) {
+    same = S_ISREG(out.st_mode) && S_ISREG(in.st_mode) && out.st_dev == in.st_dev && out.st_ino == in.st_ino;
+  } else {
+    // A name not made yet (two outputs onto one new file): the same path once links and dots resolve.
+    namespace fs = std::filesystem;
+    std::error_code e1, e2, e3, e4;
+    const fs::path a = fs::weakly_canonical(fs::absolute(path, e1), e2);
+    const fs::path b = fs::weakly_canonical(fs::absolute(input, e3), e4);
+    same = !e1 && !e2 && !e3 && !e4 && a == b;
+  }
+  if (same)
     throw usage_error("cannot write '" + path + "': it is the " + std::string(what) + " file '" + input +
-                      "', which the output would replace; write to another path");
+                      "' of this run; write to another path");
 }
 
 ordered_file_sink::ordered_file_sink(std::string path) : path_(std::move(path)) {

@@ -30,8 +30,8 @@ class ordered_file_sink {
   // opened (opening a FIFO would wait for a reader, and closing it would end the reader's input).
   static bool check(const std::string& path);
   // Throws usage_error when PATH and INPUT are the same regular file (links followed): the output,
-  // renamed onto PATH, would replace a file the run reads, which the user may have nowhere else.
-  // `what` names the input in the message ("--input", "--model").
+  // renamed onto PATH, would replace a file the run reads (which the user may have nowhere else)
+  // or another of its outputs. `what` names INPUT's flag in the message ("--input", "--model").
   static void check_not_input(const std::string& path, const std::string& input, std::string_view what);
   // Without commit(): removes the temporary file; PATH is untouched.
   ~ordered_file_sink();
