@@ -106,6 +106,14 @@ TEST(mapped_file, failures_are_one_line_usage_errors) {
   // Must not block waiting for a writer.
   EXPECT_EQ(error_of([&] { tandem::mapped_file m(fifo); }), "cannot open '" + fifo + "': is not a regular file (a FIFO)");
   EXPECT_THROW(tandem::mapped_file{"/dev/null"}, tandem::usage_error);
+  // A regular file that reports size 0 and has content: refused, not read as empty.
+  if (access("/proc/self/status", R_OK) == 0) {
+    EXPECT_NE(error_of([&] { tandem::mapped_file m("/proc/self/status"); }).find("reports a size of 0 but has content"),
+              std::string::npos);
+  }
+  // A truly empty file maps as empty.
+  write_file(d / "empty", "");
+  EXPECT_EQ(tandem::mapped_file(d / "empty").size(), 0u);
 
   if (geteuid() != 0) {
     const std::string locked = d / "locked";

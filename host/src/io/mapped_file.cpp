@@ -82,6 +82,16 @@ mapped_file::mapped_file(std::string path, map_options options) : path_(std::mov
     fail(path_, std::string("is not a regular file (") + kind_of(st.st_mode) + ")");
   }
   size_ = static_cast<std::size_t>(st.st_size);
+  if (size_ == 0) {
+    // /proc and /sys files report size 0 and still have content, which a mapping cannot show:
+    // reading them as empty would give a wrong answer without a word.
+    char byte;
+    const ssize_t got = ::read(fd, &byte, 1);
+    if (got > 0) {
+      ::close(fd);
+      fail(path_, "reports a size of 0 but has content (a /proc or /sys file?), which cannot be mapped; copy it to a regular file first");
+    }
+  }
   if (size_ != 0) {
     const int flags = MAP_SHARED | (options.populate ? MAP_POPULATE : 0);
     void* p = mmap(nullptr, size_, PROT_READ, flags, fd, 0);
