@@ -32,6 +32,12 @@ std::string read_file(const std::string& path) {
   if (std::uint64_t(st.st_size) > max_model_bytes) malformed(path, "larger than 16 GiB");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw usage_error("cannot open model '" + path + "': " + std::strerror(errno));
+  if (st.st_size == 0) {
+    if (in.peek() != std::ifstream::traits_type::eof())
+      throw usage_error("cannot open model '" + path +
+                        "': reports a size of 0 but has content (a /proc or /sys file?); copy it to a regular file first");
+    in.clear();  // peek's end of file: the file is empty, which load_model reports
+  }
   std::string text;
   // Spare capacity past the end lets the JSON loaders parse the text in place: simdjson reads up
   // to 64 bytes (SIMDJSON_PADDING) beyond it, and would otherwise copy the whole file.

@@ -3,6 +3,8 @@
 // generated) and the outputs (CSV, .npy) read and write exactly; bad inputs are one line.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <bit>
 #include <charconv>
@@ -662,6 +664,17 @@ TEST(forest_cli, info_describes_a_model_and_refuses_a_bad_one) {
   EXPECT_EQ(bad.status, 2);
   EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
   EXPECT_NE(bad.err.find("/nonexistent/model.json"), std::string::npos) << bad.err;
+  // An empty file, and one that reports size 0 yet has content (/proc): neither read as a model.
+  tandem::testing::temp_dir dir;
+  tandem::testing::write_file(dir / "empty.json", "");
+  std::vector<std::pair<std::string, std::string>> zero = {{dir / "empty.json", "the file is empty"}};
+  if (access("/proc/self/status", R_OK) == 0) zero.emplace_back("/proc/self/status", "reports a size of 0 but has content");
+  for (const auto& [path, words] : zero) {
+    const auto r = tandem::testing::run_cli("forest info --model '" + path + "'");
+    EXPECT_EQ(r.status, 2) << path;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_NE(r.err.find(words), std::string::npos) << r.err;
+  }
   const auto none = tandem::testing::run_cli("forest predict --repeat 1");
   EXPECT_EQ(none.status, 2);
   EXPECT_NE(none.err.find("--model FILE or --synthetic"), std::string::npos) << none.err;
