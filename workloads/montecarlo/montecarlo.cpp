@@ -104,6 +104,13 @@ kernels::mc_params montecarlo_job(const montecarlo_options& o) {
   p.drift = o.model == mc_model::gbm ? (p.mu - 0.5 * p.sigma * p.sigma) * p.dt : p.mu * p.dt;
   p.vol = p.sigma * std::sqrt(p.dt);
   p.discount = std::exp(-p.rate * (p.dt * static_cast<double>(p.steps)));
+  // Each flag finite, their products may still overflow; every path would then be inf or NaN.
+  if (!std::isfinite(p.drift) || !std::isfinite(p.vol))
+    fail("--mu, --sigma and --dt give a step that overflows a double (drift per step " +
+         (std::isfinite(p.drift) ? number(p.drift) : std::string(std::isnan(p.drift) ? "nan" : p.drift > 0 ? "inf" : "-inf")) +
+         ", volatility per step " + (std::isfinite(p.vol) ? number(p.vol) : std::string("inf")) + ")");
+  if (!std::isfinite(p.discount))
+    fail("--rate x --dt x --steps gives a discount factor exp(-rate T) that overflows a double");
   return p;
 }
 

@@ -440,9 +440,16 @@ TEST(montecarlo_errors, bad_parameters_are_usage_errors) {
       with([](montecarlo_options& o) { o.antithetic = true; o.paths = 101; }),
       with([](montecarlo_options& o) { o.sampling = mc_sampling::sobol; o.paths = 10000; }),
       with([](montecarlo_options& o) { o.sampling = mc_sampling::sobol; o.paths = 16 * 1024; o.steps = 2000; }),
+      // Each flag finite, the step or the discount not: (mu - sigma^2/2) dt, sigma sqrt(dt), exp(-rate T).
+      with([](montecarlo_options& o) { o.mu = 1e308; o.dt = 10; }),
+      with([](montecarlo_options& o) { o.sigma = 1e300; }),
+      with([](montecarlo_options& o) { o.model = mc_model::arithmetic; o.mu = 1e300; o.dt = 1e300; }),
+      with([](montecarlo_options& o) { o.option = mc_option::call; o.rate = -1e306; o.dt = 10; }),
   };
   for (const montecarlo_options& o : bad) EXPECT_THROW(montecarlo_job(o), usage_error);
   EXPECT_NO_THROW(montecarlo_job(montecarlo_options{}));
+  // Large but finite: accepted (sigma^2/2 = 5e199, a drift of -5e199 per step; exp gives 0).
+  EXPECT_NO_THROW(montecarlo_job(with([](montecarlo_options& o) { o.sigma = 1e100; })));
 }
 
 // Values that pass every other check but would need absurd memory are refused up front: one set of
