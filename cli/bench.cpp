@@ -474,7 +474,8 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--peers", f->peers,
                   "Folder of the published peer programs (e.g. ../shared/peers): measure the peers installed here "
                   "beside Tandem, in the same rounds")
-      ->check(non_empty());
+      ->type_name("DIR")
+      ->check(CLI::ExistingDirectory);
   cmd->add_flag("--quick", f->quick, "The smallest sizes only (same as --sizes small)");
   cmd->add_flag("--csv", f->csv, "Print CSV on stdout instead of tables");
   cmd->add_flag("--markdown", f->markdown, "Print Markdown on stdout instead of tables");

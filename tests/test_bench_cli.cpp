@@ -173,6 +173,9 @@ TEST(bench_cli, bad_flags_and_files_are_one_line_and_exit_2_before_any_run) {
       {"bench --compare /nonexistent/old.json", "/nonexistent/old.json"},
       {"bench --compare '" + (dir.path / "not.json").string() + "'", "not.json"},
       {"bench --html /nonexistent/dir/report.html", "/nonexistent/dir/report.html"},
+      // A mistyped peers folder would have run the peers' own copies labelled as the published ones.
+      {"bench --peers /nonexistent/peers", "--peers: Directory does not exist: /nonexistent/peers"},
+      {"bench --peers '" + (dir.path / "not.json").string() + "'", "--peers"},
   };
   for (const auto& [args, mention] : cases) {
     const auto r = run_cli(args);
