@@ -30,13 +30,13 @@ workload_factory add_flags(CLI::App& cmd) {
   cmd.add_option("--op", s->op, "sum, mean, min, max, sumsq, var, std, all (every one, in one pass) or count-matches")
       ->check(non_empty())
       ->capture_default_str();
-  cmd.add_option("--dtype", s->dtype, "f32 or f64: of the generated array, or of a raw --input file")
+  CLI::Option* dtype = cmd.add_option("--dtype", s->dtype, "f32 or f64: of the generated array, or of a raw --input file")
       ->check(non_empty())
       ->capture_default_str();
-  cmd.add_option("-n,--n", s->o.n, "Generated elements when there is no --input (at most 2^34, and held in memory: at most 3/4 of it)")
+  CLI::Option* n = cmd.add_option("-n,--n", s->o.n, "Generated elements when there is no --input (at most 2^34, and held in memory: at most 3/4 of it)")
       ->check(whole_number(0, reduce_max_generated))
       ->capture_default_str();
-  cmd.add_option("--dist", s->dist, "Distribution of the generated array: uniform [0, 1) or normal")
+  CLI::Option* dist = cmd.add_option("--dist", s->dist, "Distribution of the generated array: uniform [0, 1) or normal")
       ->check(CLI::IsMember({"uniform", "normal"}))
       ->capture_default_str();
   cmd.add_option("-i,--input", s->o.input,
@@ -48,7 +48,16 @@ workload_factory add_flags(CLI::App& cmd) {
                "Correctly rounded results, the same bits on every backend, worker count and chunking");
   cmd.add_option("--pattern", s->pattern, "count-matches: the literal to look for (no newline, at most 4096 bytes; '' matches every line)")
       ->each([s](const std::string&) { s->pattern_given = true; });
-  return [s](const common_flags& f) -> std::unique_ptr<workload> {
+  return [s, dtype, n, dist](const common_flags& f) -> std::unique_ptr<workload> {
+    // A flag the run would not use is a mistake to report, not to ignore.
+    if (s->op == "count-matches")
+      for (const CLI::Option* unused : {dtype, n, dist})
+        if (unused->count() > 0)
+          throw usage_error("reduce: " + unused->get_name() + " applies to numeric ops, not count-matches");
+    if (!s->o.input.empty())
+      for (const CLI::Option* unused : {n, dist})
+        if (unused->count() > 0)
+          throw usage_error("reduce: " + unused->get_name() + " describes a generated array; with --input the file is the data");
     if (s->op == "count-matches") {
       if (!s->pattern_given) throw usage_error("reduce: --op count-matches needs --pattern");
       if (s->o.input.empty()) throw usage_error("reduce: --op count-matches needs --input FILE");
@@ -62,6 +71,7 @@ workload_factory add_flags(CLI::App& cmd) {
     reduce_options o = s->o;
     o.op = parse_reduce_op(s->op);
     o.dtype = parse_reduce_dtype(s->dtype);
+    o.dtype_stated = dtype->count() > 0;
     o.dist = s->dist == "uniform" ? kernels::reduce_dist::uniform : kernels::reduce_dist::normal;
     o.seed = f.seed;
     return make_reduce_workload(o);

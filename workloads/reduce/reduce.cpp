@@ -204,7 +204,11 @@ class reduce_workload final : public workload_of<reduce_result> {
       if (a.dtype != npy_dtype::f32 && a.dtype != npy_dtype::f64)
         throw usage_error("reduce: '" + o.input + "' holds " + npy_descr(a.dtype) +
                           " values; reduce reads float32 (<f4) or float64 (<f8)");
-      in_ = {file_.data() + a.data_offset, a.items, a.dtype == npy_dtype::f32 ? reduce_dtype::f32 : reduce_dtype::f64};
+      const reduce_dtype held = a.dtype == npy_dtype::f32 ? reduce_dtype::f32 : reduce_dtype::f64;
+      if (o.dtype_stated && o.dtype != held)
+        throw usage_error("reduce: --dtype " + std::string(to_string(o.dtype)) + ", but '" + o.input + "' holds " +
+                          npy_descr(a.dtype) + " values (a .npy names its own dtype: leave --dtype out)");
+      in_ = {file_.data() + a.data_offset, a.items, held};
     } else {
       const std::size_t size = item_size(o.dtype);
       if (file_.size() % size != 0)

@@ -319,11 +319,21 @@ TEST(count_matches_cli, answers_and_refuses_with_one_line) {
     EXPECT_EQ(rec.at("result").at("dtype"), "text") << rec;
   }
   for (const std::string& bad : std::vector<std::string>{"--pattern x --input " + (dir / "missing"), "--pattern x --input " + dir.path.string(),
-                                "--pattern \"$(printf 'a\\nb')\" --input " + (dir / "log"), std::string("--pattern x")}) {
+                                "--pattern \"$(printf 'a\\nb')\" --input " + (dir / "log"), std::string("--pattern x"),
+                                // Flags a count does not use: reported, not ignored.
+                                "--pattern x --n 5 --input " + (dir / "log"), "--pattern x --dtype f32 --input " + (dir / "log")}) {
     const auto r = tandem::testing::run_cli("reduce --op count-matches " + bad);
     EXPECT_EQ(r.status, 2) << bad << "\n" << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << bad << ":\n" << r.err;
   }
+  // The numeric ops: --n and --dist describe a generated array, so with --input they are mistakes.
+  write_file(dir / "x.f64", std::string(16, '\0'));
+  for (const std::string flag : {"--n 5", "--dist uniform"}) {
+    const auto r = tandem::testing::run_cli("reduce --op sum --input " + (dir / "x.f64") + " " + flag);
+    EXPECT_EQ(r.status, 2) << flag << "\n" << r.err;
+    EXPECT_NE(r.err.find("describes a generated array"), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(tandem::testing::run_cli("reduce --op sum --repeat 1 --input " + (dir / "x.f64")).status, 0);
 }
 
 }  // namespace

@@ -417,6 +417,17 @@ TEST(reduce_inputs, malformed_files_are_one_line_usage_errors) {
   std::string ints = npy_header(npy_dtype::i32, shape) + std::string(400, '\0');
   tt::write_file(dir / "ints.npy", ints);
   expect_usage(dir / "ints.npy", "float32");
+  // A .npy names its own dtype: one the caller states is checked against it, never applied.
+  tt::write_file(dir / "f32.npy", npy_header(npy_dtype::f32, shape) + std::string(400, '\0'));
+  o.dtype = reduce_dtype::f64;
+  o.dtype_stated = true;
+  expect_usage(dir / "f32.npy", "holds <f4 values");
+  o.dtype = reduce_dtype::f32;
+  o.input = dir / "f32.npy";
+  EXPECT_NO_THROW(make_reduce_workload(o));
+  o.dtype_stated = false;
+  o.dtype = reduce_dtype::f64;
+  EXPECT_NO_THROW(make_reduce_workload(o));  // unstated: the file's
   o.input.clear();
   o.n = reduce_max_generated + 1;
   EXPECT_THROW(make_reduce_workload(o), usage_error);

@@ -41,6 +41,7 @@ struct reduce_options {
   std::uint64_t seed = 42;
   kernels::reduce_dist dist = kernels::reduce_dist::normal;
   std::string input;              // .npy (dtype from its header) or raw little-endian (dtype above)
+  bool dtype_stated = false;      // the caller named dtype: a .npy input of another dtype is an error
   bool exact = false;             // correctly rounded results, bitwise the same everywhere
   // The gpu backend holds the data on the device when it fits in this many bytes (0: half the
   // device's memory); otherwise it streams it from host memory on every run.
