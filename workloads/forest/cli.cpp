@@ -72,7 +72,7 @@ workload_factory add_flags(CLI::App& cmd) {
                  "features); default: --rows generated rows")
       ->type_name("FILE")
       ->check(non_empty());
-  cmd.add_option("--rows", s->options.rows, "Generated rows when there is no --input (rows x features <= 2^31)")
+  CLI::Option* rows = cmd.add_option("--rows", s->options.rows, "Generated rows when there is no --input (rows x features <= 2^31)")
       ->check(whole_number(0, forest_max_generated_values))
       ->capture_default_str();
   cmd.add_option("-p,--output", s->options.output,
@@ -85,10 +85,12 @@ workload_factory add_flags(CLI::App& cmd) {
                  "the raw scores")
       ->check(CLI::IsMember({"proba", "class", "margin"}))
       ->capture_default_str();
-  return [s](const common_flags& flags) {
+  return [s, rows](const common_flags& flags) {
     forest_options o = s->options;
     if (o.model.empty() == s->synthetic.empty())
       throw usage_error("forest predict: give --model FILE or --synthetic TREES,DEPTH,FEATURES (one of them)");
+    if (!o.input.empty() && rows->count() > 0)
+      throw usage_error("forest predict: --rows sets the generated rows; with --input the file's rows are predicted");
     if (!s->synthetic.empty()) o.synthetic = parse_synthetic(s->synthetic);
     o.kind = s->kind == "class" ? forest_output::label : s->kind == "margin" ? forest_output::margin : forest_output::proba;
     o.seed = flags.seed;

@@ -745,6 +745,10 @@ TEST(forest_cli, an_output_onto_the_input_or_the_model_is_refused_and_both_kept)
   EXPECT_EQ(tandem::testing::slurp(dir / "x.csv"), csv);
   EXPECT_EQ(tandem::testing::slurp(dir / "m.txt"), model_text);
   EXPECT_EQ(dir.names(), (std::vector<std::string>{"link.csv", "m.txt", "x.csv"}));
+  // --rows sizes generated rows: with --input it is a mistake, not ignored.
+  const auto rows = tandem::testing::run_cli(args + " --rows 5");
+  EXPECT_EQ(rows.status, 2);
+  EXPECT_NE(rows.err.find("--rows sets the generated rows"), std::string::npos) << rows.err;
   // A copy of the input is another file: written.
   tandem::testing::write_file(dir / "copy.csv", csv);
   EXPECT_EQ(tandem::testing::run_cli(args + " --output '" + dir / "copy.csv" + "'").status, 0);

@@ -39,9 +39,9 @@ workload_factory add_flags(CLI::App& cmd) {
   auto s = std::make_shared<state>();
   gemm_options& o = s->o;
   const std::string limit = std::to_string(gemm_memory_limit() >> 20);
-  cmd.add_option("--m", o.m, "Rows of A and C (1 to 2^31-1)")->check(whole_number(1, gemm_max_dim))->capture_default_str();
-  cmd.add_option("--n", o.n, "Columns of B and C (1 to 2^31-1)")->check(whole_number(1, gemm_max_dim))->capture_default_str();
-  cmd.add_option("--k", o.k, "Columns of A, rows of B (1 to 2^31-1)")->check(whole_number(1, gemm_max_dim))->capture_default_str();
+  CLI::Option* m = cmd.add_option("--m", o.m, "Rows of A and C (1 to 2^31-1)")->check(whole_number(1, gemm_max_dim))->capture_default_str();
+  CLI::Option* n = cmd.add_option("--n", o.n, "Columns of B and C (1 to 2^31-1)")->check(whole_number(1, gemm_max_dim))->capture_default_str();
+  CLI::Option* k = cmd.add_option("--k", o.k, "Columns of A, rows of B (1 to 2^31-1)")->check(whole_number(1, gemm_max_dim))->capture_default_str();
   cmd.add_option("--dtype", o.dtype,
                  "f32 or f64 (every backend); tf32, bf16, f16: GPU tensor cores, float data and result. Default: f64, "
                  "or the .npy files' dtype")
@@ -72,7 +72,11 @@ workload_factory add_flags(CLI::App& cmd) {
       ->capture_default_str();
   cmd.footer("Memory: A, B, C (and the initial C when beta != 0) must fit in 3/4 of this machine's memory (" + limit +
              " MiB here); a larger product is refused before any run.");
-  return [s](const common_flags& flags) {
+  return [s, m, n, k](const common_flags& flags) {
+    if (!s->o.a.empty())
+      for (const CLI::Option* size : {m, n, k})
+        if (size->count() > 0)
+          throw usage_error("gemm: " + size->get_name() + " sizes generated operands; with --a and --b their shapes do");
     s->o.seed = flags.seed;
     s->o.gpu_mode = s->gpu_mode == "resident"   ? gemm_gpu_mode::resident
                     : s->gpu_mode == "streamed" ? gemm_gpu_mode::streamed

@@ -481,6 +481,8 @@ TEST(gemm_cli, bad_shapes_and_flags_are_one_line_and_exit_2) {
       // C written onto an operand would replace it.
       {"--a " + dir / "a23.npy" + " --b " + dir / "b32.npy" + " --output " + dir / "a23.npy", "it is the --a file"},
       {"--a " + dir / "a23.npy" + " --b " + dir / "b32.npy" + " --output " + dir / "b32.npy", "it is the --b file"},
+      // Sizes for generated operands, given with files: a mistake, not ignored.
+      {"--a " + dir / "a23.npy" + " --b " + dir / "b32.npy" + " --k 5", "--k sizes generated operands"},
   };
   const std::string a_bytes = tandem::testing::slurp(dir / "a23.npy"), b_bytes = tandem::testing::slurp(dir / "b32.npy");
   for (const auto& [args, words] : cases) {
