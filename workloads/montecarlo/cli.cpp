@@ -63,7 +63,7 @@ workload_factory add_flags(CLI::App& app) {
       ->check(whole_number(1, std::numeric_limits<std::uint32_t>::max()))
       ->capture_default_str();
   cmd->add_option("--s0", o.s0, "Initial price")->check(finite_number())->capture_default_str();
-  cmd->add_option("--mu", o.mu, "Drift per unit time (an option is priced with --rate instead)")
+  CLI::Option* mu = cmd->add_option("--mu", o.mu, "Drift per unit time (an option is priced with --rate instead)")
       ->check(finite_number())
       ->capture_default_str();
   cmd->add_option("--sigma", o.sigma, "Volatility per sqrt(unit time)")->check(finite_number())->capture_default_str();
@@ -82,8 +82,8 @@ workload_factory add_flags(CLI::App& app) {
   cmd->add_option("--option", s->option, "Price an option: call, put, asian-call, asian-put")
       ->check(CLI::IsMember({"none", "call", "put", "asian-call", "asian-put"}))
       ->capture_default_str();
-  cmd->add_option("--strike", o.strike, "Option strike")->check(finite_number())->capture_default_str();
-  cmd->add_option("--rate", o.rate, "Risk-free rate per unit time (the drift when pricing)")
+  CLI::Option* strike = cmd->add_option("--strike", o.strike, "Option strike")->check(finite_number())->capture_default_str();
+  CLI::Option* rate = cmd->add_option("--rate", o.rate, "Risk-free rate per unit time (the drift when pricing)")
       ->check(finite_number())
       ->capture_default_str();
   cmd->add_flag("--antithetic", o.antithetic, "Antithetic pairs: each path's increments negated for its partner");
@@ -92,12 +92,23 @@ workload_factory add_flags(CLI::App& app) {
   cmd->add_option("--qmc", s->qmc, "Quasi-random sampling: sobol (with a Brownian bridge), or none")
       ->check(CLI::IsMember({"none", "sobol"}))
       ->capture_default_str();
-  cmd->add_option("--qmc-replicates", o.qmc_replicates,
+  CLI::Option* replicates = cmd->add_option("--qmc-replicates", o.qmc_replicates,
                   "Sobol: randomly shifted replicates whose spread is the error bar (2 to 65536); --paths must be "
                   "this times a power of two")
       ->check(whole_number(2, montecarlo_max_qmc_replicates))
       ->capture_default_str();
-  return [s](const common_flags& flags) {
+  return [s, mu, strike, rate, replicates](const common_flags& flags) {
+    // A flag the run would not use is a mistake to report, not to ignore.
+    auto unused = [](const CLI::Option* f, const char* why) {
+      if (f->count() > 0) throw usage_error("montecarlo: " + f->get_name() + " " + why);
+    };
+    if (s->option == "none") {
+      unused(strike, "applies to --option call, put, asian-call or asian-put");
+      unused(rate, "applies to --option call, put, asian-call or asian-put (price paths drift with --mu)");
+    } else {
+      unused(mu, "is the drift of price paths; an option is priced under --rate, the risk-neutral drift");
+    }
+    if (s->qmc != "sobol") unused(replicates, "applies to --qmc sobol");
     static const std::map<std::string, kernels::mc_option> options = {{"none", kernels::mc_option::none},
                                                                        {"call", kernels::mc_option::call},
                                                                        {"put", kernels::mc_option::put},

@@ -532,6 +532,13 @@ TEST(montecarlo_cli, memory_limits_are_stated_in_help_and_enforced_at_once) {
   EXPECT_EQ(qmc.status, 2) << qmc.err;
   EXPECT_EQ(std::count(qmc.err.begin(), qmc.err.end(), '\n'), 1) << qmc.err;
   EXPECT_NE(qmc.err.find("--qmc-replicates"), std::string::npos) << qmc.err;
+  // Flags the run would not use: reported, not ignored.
+  for (const std::string args : {"--strike 90", "--rate 0.01", "--option call --mu 0.1", "--qmc-replicates 8"}) {
+    const auto r = run_cli("montecarlo --backend seq --repeat 1 " + args);
+    EXPECT_EQ(r.status, 2) << args << ": " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_NE(r.err.find(args.substr(args.rfind("--"), args.rfind(' ') - args.rfind("--"))), std::string::npos) << r.err;
+  }
 }
 
 TEST(montecarlo_cli, json_result_has_the_documented_keys) {
