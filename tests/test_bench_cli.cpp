@@ -221,7 +221,9 @@ TEST(bench_cli, peers_run_beside_tandem_at_every_size_without_a_shell) {
 }
 
 TEST(bench_cli, a_missing_peer_is_listed_with_the_package_that_provides_it) {
-  const auto r = run_cli("bench --workloads gemm --sizes 64 --backends seq --repeat 1 --warmup 0 --json --peers /nonexistent",
+  tandem::testing::temp_dir published("bench_published");  // empty: no published programs either
+  const auto r = run_cli("bench --workloads gemm --sizes 64 --backends seq --repeat 1 --warmup 0 --json --peers '" +
+                             published.path.string() + "'",
                          "TANDEM_PEERS_DIR=/nonexistent/peers");
   ASSERT_EQ(r.status, 0) << r.err;
   const auto doc = parse(r.out);
