@@ -5,10 +5,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <limits>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tandem/report.hpp"
@@ -48,6 +50,10 @@ CLI::Validator whole_number(std::uint64_t min, std::uint64_t max);
 CLI::Validator finite_number(double min = -std::numeric_limits<double>::infinity(),
                              double max = std::numeric_limits<double>::infinity());
 CLI::Validator non_empty();
+
+// A flag the chosen run would not use is a mistake to report, not to ignore: throws usage_error
+// "COMMAND: --FLAG WHY" for the first of `flags` given on the command line.
+void refuse_given(std::string_view command, std::initializer_list<const CLI::Option*> flags, std::string_view why);
 
 void add_common_flags(CLI::App& cmd, common_flags& f, const std::string& default_backend);
 run_options to_run_options(const common_flags& f);

@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include "cli.hpp"
+#include "tandem/errors.hpp"
 
 namespace tandem::cli {
 
@@ -54,6 +55,11 @@ CLI::Validator finite_number(double min, double max) {
 CLI::Validator non_empty() {
   return CLI::Validator([](std::string& text) -> std::string { return text.empty() ? "must not be empty" : ""; },
                         "");
+}
+
+void refuse_given(std::string_view command, std::initializer_list<const CLI::Option*> flags, std::string_view why) {
+  for (const CLI::Option* f : flags)
+    if (f->count() > 0) throw usage_error(std::string(command) + ": " + f->get_name() + " " + std::string(why));
 }
 
 }  // namespace tandem::cli

@@ -89,8 +89,8 @@ workload_factory add_flags(CLI::App& cmd) {
     forest_options o = s->options;
     if (o.model.empty() == s->synthetic.empty())
       throw usage_error("forest predict: give --model FILE or --synthetic TREES,DEPTH,FEATURES (one of them)");
-    if (!o.input.empty() && rows->count() > 0)
-      throw usage_error("forest predict: --rows sets the generated rows; with --input the file's rows are predicted");
+    if (!o.input.empty())
+      refuse_given("forest predict", {rows}, "sets the generated rows; with --input the file's rows are predicted");
     if (!s->synthetic.empty()) o.synthetic = parse_synthetic(s->synthetic);
     o.kind = s->kind == "class" ? forest_output::label : s->kind == "margin" ? forest_output::margin : forest_output::proba;
     o.seed = flags.seed;

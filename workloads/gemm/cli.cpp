@@ -73,10 +73,7 @@ workload_factory add_flags(CLI::App& cmd) {
   cmd.footer("Memory: A, B, C (and the initial C when beta != 0) must fit in 3/4 of this machine's memory (" + limit +
              " MiB here); a larger product is refused before any run.");
   return [s, m, n, k](const common_flags& flags) {
-    if (!s->o.a.empty())
-      for (const CLI::Option* size : {m, n, k})
-        if (size->count() > 0)
-          throw usage_error("gemm: " + size->get_name() + " sizes generated operands; with --a and --b their shapes do");
+    if (!s->o.a.empty()) refuse_given("gemm", {m, n, k}, "sizes generated operands; with --a and --b their shapes do");
     s->o.seed = flags.seed;
     s->o.gpu_mode = s->gpu_mode == "resident"   ? gemm_gpu_mode::resident
                     : s->gpu_mode == "streamed" ? gemm_gpu_mode::streamed

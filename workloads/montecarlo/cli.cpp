@@ -98,17 +98,13 @@ workload_factory add_flags(CLI::App& app) {
       ->check(whole_number(2, montecarlo_max_qmc_replicates))
       ->capture_default_str();
   return [s, mu, strike, rate, replicates](const common_flags& flags) {
-    // A flag the run would not use is a mistake to report, not to ignore.
-    auto unused = [](const CLI::Option* f, const char* why) {
-      if (f->count() > 0) throw usage_error("montecarlo: " + f->get_name() + " " + why);
-    };
     if (s->option == "none") {
-      unused(strike, "applies to --option call, put, asian-call or asian-put");
-      unused(rate, "applies to --option call, put, asian-call or asian-put (price paths drift with --mu)");
+      refuse_given("montecarlo", {strike}, "applies to --option call, put, asian-call or asian-put");
+      refuse_given("montecarlo", {rate}, "applies to --option call, put, asian-call or asian-put (price paths drift with --mu)");
     } else {
-      unused(mu, "is the drift of price paths; an option is priced under --rate, the risk-neutral drift");
+      refuse_given("montecarlo", {mu}, "is the drift of price paths; an option is priced under --rate, the risk-neutral drift");
     }
-    if (s->qmc != "sobol") unused(replicates, "applies to --qmc sobol");
+    if (s->qmc != "sobol") refuse_given("montecarlo", {replicates}, "applies to --qmc sobol");
     static const std::map<std::string, kernels::mc_option> options = {{"none", kernels::mc_option::none},
                                                                        {"call", kernels::mc_option::call},
                                                                        {"put", kernels::mc_option::put},

@@ -105,10 +105,11 @@ kernels::mc_params montecarlo_job(const montecarlo_options& o) {
   p.vol = p.sigma * std::sqrt(p.dt);
   p.discount = std::exp(-p.rate * (p.dt * static_cast<double>(p.steps)));
   // Each flag finite, their products may still overflow; every path would then be inf or NaN.
+  // (Finite inputs with dt > 0 overflow to +-inf, never NaN; number() would print inf as JSON's null.)
+  auto shown = [](double v) { return std::isfinite(v) ? number(v) : std::string(v > 0 ? "inf" : "-inf"); };
   if (!std::isfinite(p.drift) || !std::isfinite(p.vol))
-    fail("--mu, --sigma and --dt give a step that overflows a double (drift per step " +
-         (std::isfinite(p.drift) ? number(p.drift) : std::string(std::isnan(p.drift) ? "nan" : p.drift > 0 ? "inf" : "-inf")) +
-         ", volatility per step " + (std::isfinite(p.vol) ? number(p.vol) : std::string("inf")) + ")");
+    fail("--mu, --sigma and --dt give a step that overflows a double (drift per step " + shown(p.drift) +
+         ", volatility per step " + shown(p.vol) + ")");
   if (!std::isfinite(p.discount))
     fail("--rate x --dt x --steps gives a discount factor exp(-rate T) that overflows a double");
   return p;

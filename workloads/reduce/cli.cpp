@@ -49,16 +49,8 @@ workload_factory add_flags(CLI::App& cmd) {
   cmd.add_option("--pattern", s->pattern, "count-matches: the literal to look for (no newline, at most 4096 bytes; '' matches every line)")
       ->each([s](const std::string&) { s->pattern_given = true; });
   return [s, dtype, n, dist](const common_flags& f) -> std::unique_ptr<workload> {
-    // A flag the run would not use is a mistake to report, not to ignore.
-    if (s->op == "count-matches")
-      for (const CLI::Option* unused : {dtype, n, dist})
-        if (unused->count() > 0)
-          throw usage_error("reduce: " + unused->get_name() + " applies to numeric ops, not count-matches");
-    if (!s->o.input.empty())
-      for (const CLI::Option* unused : {n, dist})
-        if (unused->count() > 0)
-          throw usage_error("reduce: " + unused->get_name() + " describes a generated array; with --input the file is the data");
     if (s->op == "count-matches") {
+      refuse_given("reduce", {dtype, n, dist}, "applies to numeric ops, not count-matches");
       if (!s->pattern_given) throw usage_error("reduce: --op count-matches needs --pattern");
       if (s->o.input.empty()) throw usage_error("reduce: --op count-matches needs --input FILE");
       if (s->o.exact) throw usage_error("reduce: --exact applies to numeric ops, not count-matches (a count is exact)");
@@ -68,6 +60,7 @@ workload_factory add_flags(CLI::App& cmd) {
       return make_count_matches_workload(c);
     }
     if (s->pattern_given) throw usage_error("reduce: --pattern applies to --op count-matches only");
+    if (!s->o.input.empty()) refuse_given("reduce", {n, dist}, "describes a generated array; with --input the file is the data");
     reduce_options o = s->o;
     o.op = parse_reduce_op(s->op);
     o.dtype = parse_reduce_dtype(s->dtype);
